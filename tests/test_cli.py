@@ -1,0 +1,80 @@
+"""Bad input fails at once: one line on stderr naming the problem and the fix, exit 2, no files."""
+
+import os
+
+import pytest
+
+from conftest import DATA_DIR, run_cli
+from tf1_lstm import cli, data
+
+
+def fails(capsys, argv):
+    """Run the CLI in-process; return its one stderr line, asserting exit 2 and no stdout."""
+    with pytest.raises(SystemExit) as exit_info:
+        raise SystemExit(cli.main(argv))
+    captured = capsys.readouterr()
+    assert exit_info.value.code == 2, captured
+    assert captured.out == ""
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1, captured.err
+    return lines[0]
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["train", "--steps", "0"], "--steps: must be a positive whole number, got 0"),
+    (["train", "--steps", "ten"], "--steps: 'ten' is not a whole number"),
+    (["train", "--batch-size", "-3"], "--batch-size: must be a positive whole number"),
+    (["train", "--lr", "0"], "--lr: must be a positive finite number"),
+    (["train", "--lr", "nan"], "--lr: must be a positive finite number"),
+    (["train", "--cell", "gru"], "--cell: invalid choice: 'gru'"),
+    (["train", "--seed", "-1"], "--seed: must be between 0 and 2147483646"),
+    (["train", "--threads", "0"], "--threads: must be a positive whole number"),
+    (["train", "--bogus"], "unrecognized arguments: --bogus"),
+    (["frobnicate"], "invalid choice: 'frobnicate'"),
+])
+def test_bad_flags(capsys, argv, message):
+    assert message in fails(capsys, argv)
+
+
+def test_batch_larger_than_the_training_set(capsys, tmp_path):
+    line = fails(capsys, ["train", "--batch-size", "60000", "--out", str(tmp_path / "r")])
+    assert "larger than the 55000 training images" in line
+    assert not os.path.exists(str(tmp_path / "r"))
+
+
+def test_unwritable_out_dir(capsys, tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x")
+    line = fails(capsys, ["train", "--out", str(blocker / "run")])
+    assert "is not a writable directory" in line and "choose another directory" in line
+
+
+def test_out_dir_that_already_holds_a_run(capsys, tmp_path):
+    (tmp_path / "metrics.json").write_text("{}")
+    line = fails(capsys, ["train", "--out", str(tmp_path)])
+    assert "already holds files" in line
+
+
+def test_missing_data_offline(capsys, tmp_path, monkeypatch):
+    monkeypatch.setattr(data, "DEFAULT_MIRRORS", ("http://127.0.0.1:9/",))
+    monkeypatch.delenv(data.MIRROR_ENV, raising=False)
+    empty = str(tmp_path / "nodata")
+    line = fails(capsys, ["train", "--steps", "1", "--data-dir", empty,
+                          "--out", str(tmp_path / "run")])
+    assert "MNIST files missing from %s" % empty in line and "--mirror" in line
+    assert not os.path.exists(str(tmp_path / "run" / "config.json"))
+
+
+def test_fetch_data_verifies_the_committed_copy():
+    code, out, err = run_cli(["fetch-data", "--data-dir", DATA_DIR])
+    assert code == 0, err
+    assert len([l for l in out.splitlines() if "  ok  " in l]) == 4
+
+
+def test_help_and_version():
+    code, out, _ = run_cli(["--help"])
+    assert code == 0 and "train" in out
+    code, out, _ = run_cli(["train", "--help"])
+    assert code == 0 and "--seed" in out and "--cell {lstm,rnn}" in out
+    code, out, _ = run_cli(["--version"])
+    assert code == 0 and out.startswith("tf1-lstm ")

@@ -1,0 +1,71 @@
+"""What a result was measured on: versions, hardware, code revision.
+
+Kept light (no TF import unless asked) so that the CLI can record it cheaply.
+"""
+
+import os
+import platform
+import subprocess
+import sys
+
+IMAGE_ENV = "TF1_LSTM_IMAGE"  # set by the project's Dockerfile to its image tag
+
+
+def _module_version(name):
+    try:
+        module = __import__(name)
+    except Exception:  # noqa: B902 - a missing or broken module is a fact to record, not an error
+        return None
+    return getattr(module, "__version__", None)
+
+
+def versions():
+    import google.protobuf  # pinned <4: TF 1.15 does not import with protobuf 4
+    import numpy
+    import tensorflow as tf
+    return {
+        "python": platform.python_version(),
+        "tensorflow": tf.__version__,
+        "tensorflow_git": getattr(tf, "__git_version__", None),
+        "numpy": numpy.__version__,
+        "protobuf": google.protobuf.__version__,
+    }
+
+
+def cpu_model():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or None
+
+
+def _git(*args):
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    try:
+        out = subprocess.check_output(("git",) + args, cwd=root, stderr=subprocess.DEVNULL)
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return out.decode("utf-8", "replace").strip()
+
+
+def git_revision():
+    """The checkout's commit and whether it has uncommitted changes (None outside a checkout)."""
+    commit = _git("rev-parse", "HEAD")
+    if commit is None:
+        return {"commit": None, "dirty": None}
+    status = _git("status", "--porcelain", "--untracked-files=no")
+    return {"commit": commit, "dirty": bool(status)}
+
+
+def machine():
+    return {
+        "os": platform.platform(),
+        "cpu": cpu_model(),
+        "cores": os.cpu_count(),
+        "container_image": os.environ.get(IMAGE_ENV),
+        "command": " ".join([os.path.basename(sys.argv[0])] + sys.argv[1:]),
+    }
