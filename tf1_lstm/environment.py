@@ -9,6 +9,7 @@ import subprocess
 import sys
 
 IMAGE_ENV = "TF1_LSTM_IMAGE"  # set by the project's Dockerfile to its image tag
+COMMIT_ENV = "TF1_LSTM_GIT_COMMIT"  # the image has no .git: its build passes the commit in
 
 
 def _module_version(name):
@@ -56,7 +57,8 @@ def git_revision():
     """The checkout's commit and whether it has uncommitted changes (None outside a checkout)."""
     commit = _git("rev-parse", "HEAD")
     if commit is None:
-        return {"commit": None, "dirty": None}
+        baked = os.environ.get(COMMIT_ENV)
+        return {"commit": baked if baked and baked != "unknown" else None, "dirty": None}
     status = _git("status", "--porcelain", "--untracked-files=no")
     return {"commit": commit, "dirty": bool(status)}
 
