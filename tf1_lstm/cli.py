@@ -7,6 +7,7 @@ and a one-line message, not a half-started run.
 from __future__ import print_function
 
 import argparse
+import collections
 import math
 import os
 import sys
@@ -48,6 +49,15 @@ def _seed(text):
     if not 0 <= value <= MAX_SEED:
         raise argparse.ArgumentTypeError("must be between 0 and %d, got %d" % (MAX_SEED, value))
     return value
+
+
+def _cells(text):
+    cells = [c.strip() for c in text.split(",") if c.strip()]
+    unknown = [c for c in cells if c not in hparams.CELLS]
+    if not cells or unknown:
+        raise argparse.ArgumentTypeError("%r: give a comma-separated list of %s"
+                                         % (text, ", ".join(hparams.CELLS)))
+    return list(collections.OrderedDict.fromkeys(cells))
 
 
 class _Parser(argparse.ArgumentParser):
@@ -99,6 +109,29 @@ def build_parser():
                        help="run directory (default: runs/<time>-<cell>-seed<S>/)")
     train.set_defaults(func=cmd_train)
 
+    report = commands.add_parser(
+        "report", help="many seeds, LSTM vs RNN, verdicts on the post's claims",
+        description="Train every (cell, seed) with the faithful program and write report.md, "
+                    "report.json and figures. Rerun with the same --out to resume.")
+    report.add_argument("--seeds", type=_positive_int, default=5,
+                        help="seeds 0..N-1 (default: %(default)s)")
+    report.add_argument("--cells", type=_cells, default=list(hparams.CELLS),
+                        help="comma-separated cells (default: lstm,rnn)")
+    report.add_argument("--steps", type=_positive_int, default=hparams.STEPS,
+                        help="training steps per run (default: %(default)s)")
+    report.add_argument("--jobs", type=_positive_int, default=None,
+                        help="runs at once, each in its own process (default: one per core)")
+    report.add_argument("--threads", type=_positive_int, default=None,
+                        help="TF threads per run (default: cores / jobs; TF's default if jobs=1)")
+    report.add_argument("--no-repeat", action="store_true",
+                        help="skip the determinism check (one seed trained twice)")
+    report.add_argument("--no-throughput", action="store_true",
+                        help="skip measuring parallel against single-run throughput")
+    add_data_flags(report)
+    report.add_argument("--out", default=None, metavar="DIR",
+                        help="report directory (default: reports/<time>/)")
+    report.set_defaults(func=cmd_report)
+
     fetch = commands.add_parser("fetch-data", help="fetch and verify the MNIST files",
                                 description="Fetch any missing MNIST file and verify all four.")
     add_data_flags(fetch)
@@ -137,6 +170,25 @@ def cmd_train(args):
         train.train(config)
     except train.Interrupted as err:
         print("tf1-lstm: %s" % err, file=sys.stderr)
+        return 130
+    return 0
+
+
+def cmd_report(args):
+    import time
+    from tf1_lstm import report
+    from tf1_lstm.files import check_writable_dir
+    args.out = args.out or os.path.join("reports", time.strftime("%Y%m%d-%H%M%S"))
+    problem = check_writable_dir(args.out)
+    if problem:
+        raise UsageError("--out %s: choose another directory" % problem)
+    try:
+        report.build_report(args)
+    except report.ReportError as err:
+        raise UsageError(str(err))
+    except KeyboardInterrupt:
+        print("tf1-lstm report: interrupted; finished runs are kept: rerun with --out %s to "
+              "resume" % args.out, file=sys.stderr)
         return 130
     return 0
 

@@ -1,0 +1,101 @@
+"""A quick real report: every file and field, valid PNGs, and resuming recomputes only what is gone."""
+
+import json
+import os
+import shutil
+
+import pytest
+
+from conftest import DATA_DIR, run_cli
+from tf1_lstm import report
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def make_report(out):
+    code, stdout, stderr = run_cli(["report", "--seeds", "2", "--cells", "lstm,rnn", "--steps",
+                                    "300", "--jobs", "2", "--data-dir", DATA_DIR, "--out", out])
+    assert code == 0, stderr
+    with open(os.path.join(out, "report.json")) as f:
+        return json.load(f), stdout
+
+
+def accuracies(rep):
+    return [(r["cell"], r["seed"], r["test_accuracy"], [p["loss"] for p in r["curve"]])
+            for r in rep["runs"]]
+
+
+@pytest.fixture(scope="module")
+def quick(tmp_path_factory):
+    out = str(tmp_path_factory.mktemp("report") / "r")
+    rep, stdout = make_report(out)
+    return out, rep, stdout
+
+
+def test_every_file_and_field(quick):
+    out, rep, stdout = quick
+    for name in ("report.md", "report.json", "learning_curves.png", "test_accuracy.png"):
+        assert os.path.isfile(os.path.join(out, name)), name
+    assert not [f for f in os.listdir(out) if f.startswith(".")]  # no temp files left
+    assert list(rep) == ["schema", "generated", "command", "settings", "claims", "chance", "runs",
+                         "references", "determinism", "parallelism", "ms_per_step",
+                         "environment", "figures"]
+    assert rep["settings"]["seeds"] == [0, 1] and rep["settings"]["threads"] == 1
+    assert [(r["cell"], r["seed"]) for r in rep["runs"]] == \
+        [("lstm", 0), ("lstm", 1), ("rnn", 0), ("rnn", 1)]
+    lstm, rnn = rep["claims"]
+    assert lstm["verdict"] in ("reproduced", "not reproduced") and lstm["measured"]["n"] == 2
+    assert abs(lstm["gap_points"] - 100 * (0.99 - lstm["measured"]["mean"])) < 1e-9
+    assert rnn["chance"] == rep["chance"]["accuracy"] == 0.1135  # digit 1: 1135 of 10000
+    assert rep["determinism"]["identical"] is True
+    assert rep["parallelism"]["speedup"] > 0
+    env = rep["environment"]
+    assert env["versions"]["tensorflow"] == "1.15.5"
+    assert env["cuda"]["built_with_cuda"] in (True, False)
+    assert len(env["data_checksums"]) == 4
+    assert any(line.startswith("tensorflow==") for line in env["pip_freeze"])
+    md = open(os.path.join(out, "report.md")).read()
+    for text in ("## Claims of the original post", "](learning_curves.png)",
+                 "](test_accuracy.png)", "quoted, not measured here", "98.07%", "## Environment"):
+        assert text in md
+    assert "[####################" in stdout  # the overall progress bar
+
+
+def test_figures_are_valid_pngs(quick):
+    import matplotlib.image
+    out = quick[0]
+    for name in ("learning_curves.png", "test_accuracy.png"):
+        path = os.path.join(out, name)
+        with open(path, "rb") as f:
+            assert f.read(8) == PNG_MAGIC
+        height, width = matplotlib.image.imread(path).shape[:2]
+        assert height > 200 and width > 300
+
+
+def test_resume_recomputes_only_what_is_missing(quick, tmp_path):
+    out, rep, _ = quick
+    copy = str(tmp_path / "copy")
+    shutil.copytree(out, copy)
+    shutil.rmtree(os.path.join(copy, "runs", "rnn-seed1"))
+    again, stdout = make_report(copy)
+    assert "5 runs, 4 already finished, 1 to train" in stdout
+    assert os.listdir(os.path.join(copy, "logs")) and "rnn-seed1" in stdout
+    assert accuracies(again) == accuracies(rep)
+    assert again["claims"] == rep["claims"]
+
+
+def test_statistics():
+    stats = report.describe([0.95, 0.96, 0.97])
+    assert stats["mean"] == pytest.approx(0.96) and stats["std"] == pytest.approx(0.01)
+    assert stats["ci95"] == pytest.approx([0.96 - 4.303 * 0.01 / 3 ** 0.5,
+                                           0.96 + 4.303 * 0.01 / 3 ** 0.5])
+    assert report.describe([0.5])["ci95"] is None
+    assert report.describe([0.99, 1.0])["ci95"][1] == 1.0
+
+
+def test_bad_cells_flag(capsys):
+    from tf1_lstm import cli
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["report", "--cells", "lstm,gru"])
+    assert exit_info.value.code == 2
+    assert "--cells: 'lstm,gru': give a comma-separated list of lstm, rnn" in capsys.readouterr().err
