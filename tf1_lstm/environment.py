@@ -63,11 +63,19 @@ def git_revision():
     return {"commit": commit, "dirty": bool(status)}
 
 
+def command_line():
+    """How this process was invoked, as the user would type it."""
+    program = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else "python"
+    if program in ("__main__.py", "-m"):
+        program = "tf1-lstm"
+    return " ".join([program] + sys.argv[1:])
+
+
 def machine():
     return {
         "os": platform.platform(),
         "cpu": cpu_model(),
         "cores": os.cpu_count(),
         "container_image": os.environ.get(IMAGE_ENV),
-        "command": " ".join([os.path.basename(sys.argv[0])] + sys.argv[1:]),
+        "command": command_line(),
     }

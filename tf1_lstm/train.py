@@ -132,7 +132,8 @@ def train(config, out=None):
 
         record = dict(config._asdict(), mirrors=list(config.mirrors), seed=seed,
                       seed_source=seed_source, numpy_seed=numpy_seed, run_dir=run_dir,
-                      parameters=model_lib.parameter_count(), command=sys.argv,
+                      parameters=model_lib.parameter_count(),
+                      command=environment.command_line(),
                       data_checksums=data.checksums(config.data_dir))
         write_json(os.path.join(run_dir, "config.json"), record)
 
