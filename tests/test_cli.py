@@ -75,6 +75,6 @@ def test_help_and_version():
     code, out, _ = run_cli(["--help"])
     assert code == 0 and "train" in out
     code, out, _ = run_cli(["train", "--help"])
-    assert code == 0 and "--seed" in out and "--cell {lstm,rnn}" in out
+    assert code == 0 and "--seed" in out and "--cell {lstm,rnn,irnn}" in out
     code, out, _ = run_cli(["--version"])
     assert code == 0 and out.startswith("tf1-lstm ")

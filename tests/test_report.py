@@ -14,7 +14,8 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 def make_report(out):
     code, stdout, stderr = run_cli(["report", "--seeds", "2", "--cells", "lstm,rnn", "--steps",
-                                    "300", "--jobs", "2", "--data-dir", DATA_DIR, "--out", out])
+                                    "300", "--jobs", "2", "--ablations", "--data-dir", DATA_DIR,
+                                    "--out", out])
     assert code == 0, stderr
     with open(os.path.join(out, "report.json")) as f:
         return json.load(f), stdout
@@ -39,7 +40,7 @@ def test_every_file_and_field(quick):
     assert not [f for f in os.listdir(out) if f.startswith(".")]  # no temp files left
     assert list(rep) == ["schema", "generated", "command", "settings", "claims", "chance", "runs",
                          "references", "determinism", "parallelism", "ms_per_step",
-                         "environment", "figures"]
+                         "environment", "figures", "ablation"]
     assert rep["settings"]["seeds"] == [0, 1] and rep["settings"]["threads"] == 1
     assert [(r["cell"], r["seed"]) for r in rep["runs"]] == \
         [("lstm", 0), ("lstm", 1), ("rnn", 0), ("rnn", 1)]
@@ -59,6 +60,19 @@ def test_every_file_and_field(quick):
                  "](test_accuracy.png)", "quoted, not measured here", "98.07%", "## Environment"):
         assert text in md
     assert "[####################" in stdout  # the overall progress bar
+    ablation = rep["ablation"]
+    assert [r["label"] for r in ablation["ablations"]] == [
+        "rnn (original)", "lstm (original)", "rnn-lr0.001", "rnn-clip1.0", "lstm-forget-bias0",
+        "lstm-lr0.001", "irnn", "irnn-lr0.001"]
+    assert all(len(r["per_seed"]) == 2 for r in ablation["ablations"])
+    assert set(ablation["diagnostics"]) == {"rnn", "lstm"}
+    assert "mean_forget_gate" in ablation["diagnostics"]["lstm"]
+    hypotheses = [f["hypothesis"] for f in ablation["findings"]]
+    assert {"exploding gradients", "vanishing gradients", "saturation",
+            "the forget gate's +1 bias", "gating is required"} <= set(hypotheses)
+    assert all(f["verdict"] in ("supported", "ruled out", "inconclusive")
+               for f in ablation["findings"])
+    assert "## Why does the vanilla RNN fail?" in md and "What the evidence says" in md
 
 
 def test_figures_are_valid_pngs(quick):
@@ -78,10 +92,15 @@ def test_resume_recomputes_only_what_is_missing(quick, tmp_path):
     shutil.copytree(out, copy)
     shutil.rmtree(os.path.join(copy, "runs", "rnn-seed1"))
     again, stdout = make_report(copy)
-    assert "5 runs, 4 already finished, 1 to train" in stdout
+    assert "19 runs, 18 already finished, 1 to train" in stdout
     assert os.listdir(os.path.join(copy, "logs")) and "rnn-seed1" in stdout
     assert accuracies(again) == accuracies(rep)
     assert again["claims"] == rep["claims"]
+    code, text, err = run_cli(["compare", out, copy])
+    assert code == 0, err
+    assert "lstm seed 1 test accuracy" in text and "tensorflow" in text
+    assert "differs" not in "".join(line for line in text.splitlines()
+                                    if "accuracy" in line or "verdict" in line)
 
 
 def test_statistics():

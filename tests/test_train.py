@@ -8,7 +8,6 @@ import sys
 import time
 
 import numpy as np
-import pytest
 import tensorflow as tf
 
 from conftest import DATA_DIR, REPO

@@ -12,7 +12,7 @@ import math
 import os
 import sys
 
-from tf1_lstm import __version__, data, hparams
+from tf1_lstm import __version__, checkpoints, data, hparams
 
 MAX_SEED = 2 ** 31 - 2  # TF truncates seeds modulo 2**31 - 1
 
@@ -31,6 +31,16 @@ def _positive_int(text):
     return value
 
 
+def _non_negative_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("%r is not a whole number" % text)
+    if value < 0:
+        raise argparse.ArgumentTypeError("must be 0 or more, got %d" % value)
+    return value
+
+
 def _positive_float(text):
     try:
         value = float(text)
@@ -38,6 +48,16 @@ def _positive_float(text):
         raise argparse.ArgumentTypeError("%r is not a number" % text)
     if not (value > 0 and math.isfinite(value)):
         raise argparse.ArgumentTypeError("must be a positive finite number, got %s" % text)
+    return value
+
+
+def _finite_float(text):
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("%r is not a number" % text)
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError("must be a finite number, got %s" % text)
     return value
 
 
@@ -67,19 +87,38 @@ class _Parser(argparse.ArgumentParser):
 
 
 def add_training_flags(parser):
-    """The flags of one training run, shared by every command that trains."""
-    parser.add_argument("--cell", choices=hparams.CELLS, default="lstm",
-                        help="recurrent cell (default: lstm, the original)")
-    parser.add_argument("--steps", type=_positive_int, default=hparams.STEPS,
-                        help="training steps (default: %(default)s)")
-    parser.add_argument("--batch-size", type=_positive_int, default=hparams.BATCH_SIZE,
-                        help="examples per step (default: %(default)s)")
-    parser.add_argument("--lr", type=_positive_float, default=hparams.LEARNING_RATE,
-                        help="Adam learning rate (default: %(default)s)")
+    """The flags of one training run, shared by every command that trains.
+
+    Defaults are None here and the original's values are filled in by train.make_config, so a
+    command can tell a flag the user typed from one left alone (--resume refuses the former).
+    """
+    parser.add_argument("--cell", choices=hparams.CELLS + hparams.ABLATION_CELLS, default=None,
+                        help="recurrent cell (default: lstm, the original; rnn is the post's "
+                             "question; irnn is an ablation)")
+    parser.add_argument("--steps", type=_positive_int, default=None,
+                        help="training steps (default: %d)" % hparams.STEPS)
+    parser.add_argument("--batch-size", type=_positive_int, default=None,
+                        help="examples per step (default: %d)" % hparams.BATCH_SIZE)
+    parser.add_argument("--lr", type=_positive_float, default=None,
+                        help="Adam learning rate (default: %g)" % hparams.LEARNING_RATE)
     add_data_flags(parser)
     parser.add_argument("--threads", type=_positive_int, default=None,
                         help="cap TF's intra- and inter-op thread pools (default: TF's own "
                              "choice, as in the original)")
+    ablation = parser.add_argument_group("ablations (not the original; recorded in config.json)")
+    ablation.add_argument("--forget-bias", type=_finite_float, default=None,
+                          help="BasicLSTMCell's forget_bias (default: %g)" % hparams.FORGET_BIAS)
+    ablation.add_argument("--clip", type=_positive_float, default=None, metavar="NORM",
+                          help="clip gradients to this global norm (default: no clipping)")
+
+
+def add_run_flags(parser):
+    """Seed and run directory: what makes one run of a command that trains."""
+    parser.add_argument("--seed", type=_seed, default=None,
+                        help="tf.set_random_seed(S) and read_data_sets(..., seed=S); without it "
+                             "a seed is drawn and recorded")
+    parser.add_argument("--out", default=None, metavar="RUN_DIR",
+                        help="run directory (default: runs/<time>-<cell>-seed<S>/)")
 
 
 def add_data_flags(parser):
@@ -93,7 +132,8 @@ def add_data_flags(parser):
 
 
 def build_parser():
-    parser = _Parser(prog="tf1-lstm", description=__doc__.splitlines()[0])
+    parser = _Parser(prog="tf1-lstm", description="A faithful reproduction of a TensorFlow 1.x "
+                     "MNIST row-LSTM (see COMMAND --help).")
     parser.add_argument("--version", action="version", version="%(prog)s " + __version__)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     commands.required = True
@@ -102,11 +142,20 @@ def build_parser():
         "train", help="the original program: 10,000 steps, then test accuracy",
         description="Train the original graph and print the original log lines.")
     add_training_flags(train)
-    train.add_argument("--seed", type=_seed, default=None,
-                       help="tf.set_random_seed(S) and read_data_sets(..., seed=S); without it "
-                            "a seed is drawn and recorded")
-    train.add_argument("--out", default=None, metavar="RUN_DIR",
-                       help="run directory (default: runs/<time>-<cell>-seed<S>/)")
+    add_run_flags(train)
+    train.add_argument("--checkpoint-every", type=_non_negative_int, default=None, metavar="N",
+                       help="save a resumable checkpoint every N steps, keeping the last %d "
+                            "(default: %d; 0: only at the end)"
+                            % (checkpoints.KEEP, checkpoints.EVERY))
+    train.add_argument("--resume", default=None, metavar="RUN_DIR",
+                       help="continue an interrupted run from its last good checkpoint, with "
+                            "the settings in RUN_DIR/config.json")
+    train.add_argument("--tensorboard", action="store_true",
+                       help="write TensorBoard scalars and the graph to RUN_DIR/tensorboard")
+    train.add_argument("--impl", choices=hparams.IMPLS, default=None,
+                       help="LSTM kernels: basic (default, the original's BasicLSTMCell), "
+                            "block (LSTMBlockCell) or fused (LSTMBlockFusedCell); both proven "
+                            "equal by tests/test_bench.py; see README's performance section")
     train.set_defaults(func=cmd_train)
 
     report = commands.add_parser(
@@ -127,10 +176,81 @@ def build_parser():
                         help="skip the determinism check (one seed trained twice)")
     report.add_argument("--no-throughput", action="store_true",
                         help="skip measuring parallel against single-run throughput")
+    report.add_argument("--ablations", action="store_true",
+                        help="add the ablation section: RNN at lr 0.001 and with clipping, LSTM "
+                             "with forget_bias 0 and at lr 0.001, IRNN at lr 0.01 and 0.001 (each "
+                             "over the same seeds), plus RNN and LSTM diagnose runs")
     add_data_flags(report)
     report.add_argument("--out", default=None, metavar="DIR",
                         help="report directory (default: reports/<time>/)")
     report.set_defaults(func=cmd_report)
+
+    diagnose = commands.add_parser(
+        "diagnose", help="train while recording gradients through time and saturation",
+        description="Train like `train` (same graph, batches and updates) and every K steps "
+                    "record loss, gradient norms, ||dloss/dh_t|| for each of the 28 steps, "
+                    "saturation and the forget gate; writes diagnostics.json and PNGs.")
+    add_training_flags(diagnose)
+    add_run_flags(diagnose)
+    diagnose.add_argument("--every", type=_positive_int, default=100, metavar="K",
+                          help="record every K steps (default: %(default)s)")
+    diagnose.set_defaults(func=cmd_diagnose, default_cell="rnn")
+
+    compare = commands.add_parser(
+        "compare", help="compare two reports (e.g. the container's and a local one)",
+        description="Side by side: settings, claims, per-run test accuracy, versions, "
+                    "hardware and data checksums of two report.json files (or their dirs).")
+    compare.add_argument("a", metavar="REPORT_A")
+    compare.add_argument("b", metavar="REPORT_B")
+    compare.set_defaults(func=cmd_compare)
+
+    evaluate = commands.add_parser(
+        "evaluate", help="accuracy, per-class accuracy, confusion matrix, worst digits",
+        description="Evaluate a run's final weights; figures go to RUN_DIR/evaluate-<split>/.")
+    evaluate.add_argument("run_dir", metavar="RUN_DIR")
+    evaluate.add_argument("--split", choices=("test", "validation"), default="test")
+    evaluate.add_argument("--json", action="store_true", help="print JSON instead of text")
+    add_data_flags(evaluate)
+    evaluate.set_defaults(func=cmd_evaluate)
+
+    predict = commands.add_parser(
+        "predict", help="classify PNG/JPEG images of digits",
+        description="Classify images of any size: grayscale, MNIST polarity (white on black; "
+                    "detected from the border unless --invert/--no-invert), 28x28.")
+    predict.add_argument("run_dir", metavar="RUN_DIR")
+    predict.add_argument("images", nargs="+", metavar="IMAGE")
+    polarity = predict.add_mutually_exclusive_group()
+    polarity.add_argument("--invert", dest="invert", action="store_const", const=True,
+                          default=None, help="always invert (dark digit on light background)")
+    polarity.add_argument("--no-invert", dest="invert", action="store_const", const=False,
+                          help="never invert (already white on black)")
+    predict.add_argument("--json", action="store_true", help="print JSON instead of text")
+    predict.set_defaults(func=cmd_predict)
+
+    export = commands.add_parser(
+        "export", help="write a SavedModel for TF Serving",
+        description="Write RUN_DIR's final weights as a SavedModel: signature serving_default, "
+                    "images [N,28,28] float32 -> probabilities [N,10], classes [N].")
+    export.add_argument("run_dir", metavar="RUN_DIR")
+    export.add_argument("out", metavar="OUT")
+    export.set_defaults(func=cmd_export)
+
+    bench = commands.add_parser(
+        "bench", help="ms per step: original loop, faithful harness, threads, variants",
+        description="Time the original loop, tf1-lstm's faithful loop, thread settings, "
+                    "parallel runs, and TF's other LSTM kernels (each proven equal first).")
+    bench.add_argument("--steps", type=_positive_int, default=1200,
+                       help="steps per timed run; timing starts after step 200 "
+                            "(default: %(default)s)")
+    bench.add_argument("--repeats", type=_positive_int, default=3,
+                       help="runs per row; the median is reported (default: %(default)s)")
+    bench.add_argument("--quick", action="store_true",
+                       help="120 steps, one repeat, no parallel runs: a smoke test")
+    bench.add_argument("--torch-python", default=None, metavar="PYTHON",
+                       help="an interpreter with PyTorch, to time the same model there")
+    bench.add_argument("--out", default="bench.json", help="(default: %(default)s)")
+    add_data_flags(bench)
+    bench.set_defaults(func=cmd_bench)
 
     fetch = commands.add_parser("fetch-data", help="fetch and verify the MNIST files",
                                 description="Fetch any missing MNIST file and verify all four.")
@@ -151,23 +271,61 @@ def _check_out_dir(path):
         raise UsageError("--out %s: choose another directory" % problem)
 
 
+RESUME_CONFLICTS = ("cell", "steps", "batch_size", "lr", "seed", "threads", "out",
+                    "checkpoint_every", "impl", "forget_bias", "clip")
+
+
 def cmd_train(args):
     from tf1_lstm import train
-    if args.batch_size > 60000 - hparams.VALIDATION_SIZE:
+    if args.resume:
+        given = ["--" + k.replace("_", "-") for k in RESUME_CONFLICTS
+                 if getattr(args, k) is not None]
+        if given:
+            raise UsageError("--resume takes every setting from RUN_DIR/config.json: drop %s"
+                             % " ".join(given))
+        config = train.resume_config(args.resume)
+        if args.data_dir or args.mirrors:
+            config = config._replace(data_dir=args.data_dir or config.data_dir,
+                                     mirrors=tuple(args.mirrors) or config.mirrors)
+        return _train(train, config, resume=True)
+    return _train(train, _new_run_config(train, args))
+
+
+def cmd_diagnose(args):
+    from tf1_lstm import diagnose, train
+    config = _new_run_config(train, args)
+    monitor = diagnose.Monitor(config.cell, args.every, config.forget_bias)
+    code = _train(train, config, monitor=monitor)
+    if getattr(monitor, "result", None):
+        print("diagnostics: %d records -> %s" % (
+            len(monitor.result["records"]), os.path.join(config.out, "diagnostics.json")))
+    return code
+
+
+def _new_run_config(train, args):
+    """Check a new run's flags and output directory; return its Config."""
+    if args.batch_size and args.batch_size > 60000 - hparams.VALIDATION_SIZE:
         raise UsageError("--batch-size %d is larger than the 55000 training images"
                          % args.batch_size)
-    if args.out:
-        _check_out_dir(args.out)
-    else:
-        from tf1_lstm.files import check_writable_dir
-        problem = check_writable_dir("runs")
-        if problem:
-            raise UsageError("%s: pass --out RUN_DIR somewhere writable" % problem)
-    config = train.make_config(cell=args.cell, steps=args.steps, batch_size=args.batch_size,
-                               lr=args.lr, seed=args.seed, data_dir=args.data_dir,
-                               mirrors=tuple(args.mirrors), out=args.out, threads=args.threads)
+    impl = getattr(args, "impl", None)
+    cell = args.cell or getattr(args, "default_cell", None)
+    if impl not in (None, "basic") and cell not in (None, "lstm"):
+        raise UsageError("--impl %s exists for the LSTM only: drop it or use --cell lstm" % impl)
+    seed = args.seed if args.seed is not None else train.draw_seed()
+    out = args.out or train.default_run_dir(cell or "lstm", seed)
+    _check_out_dir(out)
+    return train.make_config(
+        cell=cell, steps=args.steps, batch_size=args.batch_size, lr=args.lr, seed=seed,
+        data_dir=args.data_dir, mirrors=tuple(args.mirrors), out=out, threads=args.threads,
+        checkpoint_every=getattr(args, "checkpoint_every", None),
+        tensorboard=getattr(args, "tensorboard", False), impl=impl,
+        forget_bias=args.forget_bias, clip=args.clip,
+        seed_source="given" if args.seed is not None else "drawn")
+
+
+def _train(train, config, resume=False, monitor=None):
     try:
-        train.train(config)
+        train.train(config, resume=resume, monitor=monitor)
     except train.Interrupted as err:
         print("tf1-lstm: %s" % err, file=sys.stderr)
         return 130
@@ -176,7 +334,7 @@ def cmd_train(args):
 
 def cmd_report(args):
     import time
-    from tf1_lstm import report
+    from tf1_lstm import report, runner
     from tf1_lstm.files import check_writable_dir
     args.out = args.out or os.path.join("reports", time.strftime("%Y%m%d-%H%M%S"))
     problem = check_writable_dir(args.out)
@@ -184,12 +342,88 @@ def cmd_report(args):
         raise UsageError("--out %s: choose another directory" % problem)
     try:
         report.build_report(args)
-    except report.ReportError as err:
+    except runner.RunError as err:
         raise UsageError(str(err))
     except KeyboardInterrupt:
         print("tf1-lstm report: interrupted; finished runs are kept: rerun with --out %s to "
               "resume" % args.out, file=sys.stderr)
         return 130
+    return 0
+
+
+def _check_run_dir(run_dir):
+    if not os.path.isdir(run_dir):
+        raise UsageError("%s is not a directory: pass a run directory `tf1-lstm train` wrote"
+                         % run_dir)
+
+
+def cmd_evaluate(args):
+    import json
+    from tf1_lstm import evaluate
+    _check_run_dir(args.run_dir)
+    result, images = evaluate.evaluate(args.run_dir, args.split, args.data_dir, args.mirrors)
+    out = evaluate.write(result, images, args.run_dir)
+    if args.json:
+        print(json.dumps(result, indent=2))
+    else:
+        print(evaluate.confusion_text(result))
+        print("\nwrote %s/{evaluation.json,confusion.png,worst.png}" % out)
+    return 0
+
+
+def cmd_predict(args):
+    import json
+    from tf1_lstm import predict, trained
+    _check_run_dir(args.run_dir)
+    try:
+        images, inverted = predict.load_images(args.images, args.invert)
+    except predict.ImageError as err:
+        raise UsageError(str(err))
+    with trained.load(args.run_dir) as loaded:
+        probabilities, classes = trained.predict(loaded, images)
+    rows = [{"image": path, "digit": int(c), "inverted": flip,
+             "probabilities": [round(float(p), 6) for p in probs]}
+            for path, c, flip, probs in zip(args.images, classes, inverted, probabilities)]
+    if args.json:
+        print(json.dumps(rows, indent=2))
+    else:
+        for row in rows:
+            print("%s: %d  (%s)" % (row["image"], row["digit"], " ".join(
+                "%d:%.3f" % (d, p) for d, p in enumerate(row["probabilities"]))))
+    return 0
+
+
+def cmd_export(args):
+    from tf1_lstm import trained
+    _check_run_dir(args.run_dir)
+    print("wrote SavedModel %s" % trained.export_saved_model(args.run_dir, args.out))
+    return 0
+
+
+def cmd_bench(args):
+    from tf1_lstm import bench
+    from tf1_lstm.files import check_writable_dir
+    if not args.quick and args.steps <= 2 * hparams.LOG_EVERY:
+        raise UsageError("--steps %d leaves nothing to time after the warm-up: use more than %d"
+                         % (args.steps, 2 * hparams.LOG_EVERY))
+    problem = check_writable_dir(os.path.dirname(os.path.abspath(args.out)))
+    if problem:
+        raise UsageError("--out %s: choose another path" % problem)
+    bench.enable_cpu_xla()
+    bench.run(args)
+    return 0
+
+
+def cmd_compare(args):
+    from tf1_lstm import report
+    for path in (args.a, args.b):
+        if not os.path.exists(path):
+            raise UsageError("%s does not exist: pass a report.json or its directory" % path)
+    try:
+        print("\n".join(report.compare(args.a, args.b)))
+    except (ValueError, KeyError) as err:
+        raise UsageError("not a tf1-lstm report.json (%s): pass what `tf1-lstm report` wrote"
+                         % err)
     return 0
 
 
@@ -207,7 +441,7 @@ def main(argv=None):
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     try:
         return args.func(args)
-    except (UsageError, data.DataError) as err:
+    except (UsageError, data.DataError, checkpoints.CheckpointError) as err:
         print("tf1-lstm %s: error: %s" % (args.command, err), file=sys.stderr)
         return 2
 

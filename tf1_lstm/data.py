@@ -309,6 +309,25 @@ class DataSet(object):
             index = self._order[start:self._index_in_epoch]
         return self.images[index], self.labels[index]
 
+    def get_state(self):
+        """Everything next_batch depends on, as arrays (for checkpoints)."""
+        name, keys, pos, has_gauss, gauss = self._rng.get_state()
+        return {"order": self._order, "index_in_epoch": np.array(self._index_in_epoch),
+                "epochs_completed": np.array(self.epochs_completed), "rng_keys": keys,
+                "rng_pos": np.array(pos), "rng_has_gauss": np.array(has_gauss),
+                "rng_gauss": np.array(gauss)}
+
+    def set_state(self, state):
+        if state["order"].shape != (self.num_examples,):
+            raise ValueError("sampler state is for %d examples, this set has %d"
+                             % (state["order"].shape[0], self.num_examples))
+        self._order = np.array(state["order"])
+        self._index_in_epoch = int(state["index_in_epoch"])
+        self.epochs_completed = int(state["epochs_completed"])
+        self._rng.set_state(("MT19937", np.array(state["rng_keys"], dtype=np.uint32),
+                             int(state["rng_pos"]), int(state["rng_has_gauss"]),
+                             float(state["rng_gauss"])))
+
 
 Datasets = collections.namedtuple("Datasets", "train validation test")
 

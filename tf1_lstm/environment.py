@@ -12,6 +12,14 @@ IMAGE_ENV = "TF1_LSTM_IMAGE"  # set by the project's Dockerfile to its image tag
 COMMIT_ENV = "TF1_LSTM_GIT_COMMIT"  # the image has no .git: its build passes the commit in
 
 
+def import_tensorflow():
+    """TensorFlow, with its Python-side deprecation chatter (contrib's sunset notice and dozens
+    of v1-API warnings) silenced so the original log lines stay readable."""
+    import tensorflow as tf
+    tf.compat.v1.logging.set_verbosity(tf.compat.v1.logging.ERROR)
+    return tf
+
+
 def _module_version(name):
     try:
         module = __import__(name)

@@ -15,5 +15,7 @@ STEPS = 10000          # for i in range(10000)
 LOG_EVERY = 200        # if i % 200 == 0: print('train accuracy =', ...)
 VALIDATION_SIZE = 5000  # read_data_sets' default split: 55,000 train / 5,000 validation
 
-CELLS = ("lstm", "rnn")
+CELLS = ("lstm", "rnn")          # the post's cell and the one its question is about
+ABLATION_CELLS = ("irnn",)       # not in the post: see model.IRNNCell
+IMPLS = ("basic", "block", "fused")  # LSTM kernels: the original's, and two proven equal
 CLAIMED_TEST_ACCURACY = 0.99  # "实验表明求得得准确率可达到99%"

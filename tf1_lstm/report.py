@@ -16,8 +16,8 @@ import time
 
 import numpy as np
 
-from tf1_lstm import data, environment, hparams
-from tf1_lstm.files import atomic_path, read_json, remove_quietly, write_json, write_text
+from tf1_lstm import data, environment, hparams, runner
+from tf1_lstm.files import atomic_path, write_json, write_text
 
 # Two-sided 95% Student t quantiles t(0.975, df), df = 1..30 (standard table values).
 T975 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179,
@@ -34,97 +34,12 @@ REFERENCES = (
 COLORS = {"lstm": "#1f77b4", "rnn": "#d62728"}
 
 
-class ReportError(Exception):
-    """A run failed or the report cannot be written; the message says which and where."""
-
-
-RunSpec = collections.namedtuple("RunSpec", "cell seed steps threads name")
-
-
 def plan(cells, seeds, steps, threads, repeat_seed=True):
     """Every run the report needs; the last is one LSTM seed again, for the determinism check."""
-    specs = [RunSpec(c, s, steps, threads, "%s-seed%d" % (c, s)) for c in cells for s in seeds]
+    specs = [runner.spec("%s-seed%d" % (c, s), c, s, steps, threads) for c in cells for s in seeds]
     if repeat_seed:
-        first = specs[0]
-        specs.append(first._replace(name=first.name + "-repeat"))
+        specs.append(specs[0]._replace(name=specs[0].name + "-repeat"))
     return specs
-
-
-def _finished(run_dir, spec):
-    """The metrics of a complete run made with exactly this spec, else None."""
-    try:
-        config = read_json(os.path.join(run_dir, "config.json"))
-        metrics = read_json(os.path.join(run_dir, "metrics.json"))
-    except (OSError, ValueError):
-        return None
-    same = (config.get("cell"), config.get("seed"), config.get("steps"), config.get("threads"),
-            config.get("batch_size"), config.get("lr")) == \
-        (spec.cell, spec.seed, spec.steps, spec.threads, hparams.BATCH_SIZE, hparams.LEARNING_RATE)
-    return metrics if same and metrics.get("status") == "complete" else None
-
-
-def train_command(spec, run_dir, data_dir=None):
-    argv = [sys.executable, "-m", "tf1_lstm", "train", "--cell", spec.cell, "--seed",
-            str(spec.seed), "--steps", str(spec.steps), "--out", run_dir]
-    if spec.threads:
-        argv += ["--threads", str(spec.threads)]
-    if data_dir:
-        argv += ["--data-dir", data_dir]
-    return argv
-
-
-def _bar(done, total, width=24):
-    filled = int(width * done / total) if total else width
-    return "[%s%s] %d/%d" % ("#" * filled, "." * (width - filled), done, total)
-
-
-def run_all(specs, out, jobs, data_dir=None, say=print):
-    """Train every spec not already finished, `jobs` at a time; return {name: metrics}."""
-    runs_dir, logs_dir = os.path.join(out, "runs"), os.path.join(out, "logs")
-    for d in (runs_dir, logs_dir):
-        if not os.path.isdir(d):
-            os.makedirs(d)
-    results, todo = {}, []
-    for spec in specs:
-        metrics = _finished(os.path.join(runs_dir, spec.name), spec)
-        if metrics is None:
-            todo.append(spec)
-        else:
-            results[spec.name] = metrics
-    say("report: %d runs, %d already finished, %d to train (%d at a time)"
-        % (len(specs), len(results), len(todo), jobs))
-    running = {}
-    try:
-        while todo or running:
-            while todo and len(running) < jobs:
-                spec = todo.pop(0)
-                run_dir = os.path.join(runs_dir, spec.name)
-                remove_quietly(run_dir)  # an unfinished or mismatched run starts over
-                log = open(os.path.join(logs_dir, spec.name + ".log"), "w")
-                proc = subprocess.Popen(train_command(spec, run_dir, data_dir), stdout=log,
-                                        stderr=subprocess.STDOUT)
-                running[spec.name] = (proc, spec, log, time.time())
-            time.sleep(0.2)
-            for name, (proc, spec, log, started) in list(running.items()):
-                if proc.poll() is None:
-                    continue
-                log.close()
-                del running[name]
-                if proc.returncode != 0:
-                    raise ReportError("run %s failed (exit %d): see %s"
-                                      % (name, proc.returncode, log.name))
-                results[name] = read_json(os.path.join(runs_dir, name, "metrics.json"))
-                say("%s %-18s test accuracy %.4f  (%.0f s)" % (
-                    _bar(len(results), len(specs)), name, results[name]["test_accuracy"],
-                    time.time() - started))
-    except BaseException:
-        for proc, _, log, _ in running.values():
-            proc.terminate()  # each run saves what it did and exits at its next step
-        for proc, _, log, _ in running.values():
-            proc.wait()
-            log.close()
-        raise
-    return results
 
 
 # --- statistics ------------------------------------------------------------------------------
@@ -167,7 +82,8 @@ def claims(by_cell, chance):
         ]))
     if "rnn" in by_cell:
         accs = [m["test_accuracy"] for m in by_cell["rnn"]]
-        held = all(a <= chance["accuracy"] + NO_TRAINING_MARGIN for a in accs)
+        within = [a <= chance["accuracy"] + NO_TRAINING_MARGIN for a in accs]
+        held = all(within)
         out.append(collections.OrderedDict([
             ("claim", "With BasicRNNCell the same program cannot train"),
             ("measured", describe(accs)),
@@ -177,6 +93,9 @@ def claims(by_cell, chance):
              "always guessing %d)" % (100 * NO_TRAINING_MARGIN, 100 * chance["accuracy"],
                                       chance["class"])),
             ("verdict", "reproduced" if held else "not reproduced"),
+            ("seeds_within", sum(within)),
+            ("note", "%d of %d seeds within %d points of chance; the highest reached %.2f%%"
+             % (sum(within), len(accs), 100 * NO_TRAINING_MARGIN, 100 * max(accs))),
         ]))
     return out
 
@@ -199,7 +118,7 @@ def determinism(results, specs):
 # --- environment -----------------------------------------------------------------------------
 
 def fingerprint(data_dir):
-    import tensorflow as tf
+    tf = environment.import_tensorflow()
     from tensorflow.python.platform import build_info
     try:
         gpus = [d.name for d in tf.config.experimental.list_physical_devices("GPU")]
@@ -219,30 +138,6 @@ def fingerprint(data_dir):
         ("data_checksums", data.checksums(data_dir)),
         ("pip_freeze", freeze.split()),
     ])
-
-
-def measure_parallelism(out, steps, cores, data_dir=None, say=print):
-    """Aggregate steps/s: one run using every core against `cores` single-threaded runs at once.
-
-    Short runs, stored in <out>/throughput/ and reused like the report's own runs.
-    """
-    if cores < 2:
-        return None
-    base = os.path.join(out, "throughput")
-    single = [RunSpec("lstm", 0, steps, cores, "one-run-%d-threads" % cores)]
-    parallel = [RunSpec("lstm", i, steps, 1, "parallel-%d-of-%d" % (i + 1, cores))
-                for i in range(cores)]
-    say("report: measuring throughput (%d-step LSTM runs: 1 x %d threads, then %d x 1 thread)"
-        % (steps, cores, cores))
-    one = run_all(single, base, 1, data_dir, say=lambda line: None)
-    many = run_all(parallel, base, cores, data_dir, say=lambda line: None)
-    one_rate = one[single[0].name]["steps_per_sec"]
-    many_rate = sum(many[s.name]["steps_per_sec"] for s in parallel)
-    return collections.OrderedDict([
-        ("steps", steps), ("cores", cores),
-        ("one_run_all_threads_steps_per_sec", one_rate),
-        ("parallel_single_thread_steps_per_sec", many_rate),
-        ("speedup", many_rate / one_rate)])
 
 
 # --- figures and text ------------------------------------------------------------------------
@@ -327,6 +222,8 @@ def render(report):
             measured = "mean %s ± %s (std), min–max %s–%s%s over %d seeds" % (
                 _pct(m["mean"]), _pct(m["std"]), _pct(m["min"]), _pct(m["max"]), ci, m["n"])
         verdict = "**%s**" % c["verdict"]
+        if "note" in c:
+            verdict += " (%s)" % c["note"]
         if "gap_points" in c:
             verdict += " (%.2f points %s the claim)" % (abs(c["gap_points"]),
                                                          "below" if c["gap_points"] > 0 else "above")
@@ -364,6 +261,9 @@ def render(report):
                                             p["one_run_all_threads_steps_per_sec"], p["cores"],
                                             p["parallel_single_thread_steps_per_sec"],
                                             p["speedup"]), ""]
+    if report.get("ablation"):
+        from tf1_lstm import ablation
+        lines += ablation.render(report["ablation"])
     e = report["environment"]
     lines += ["## Environment", "", "| | |", "| --- | --- |"]
     rows = [("Python", e["versions"]["python"]),
@@ -397,8 +297,13 @@ def build_report(args, say=print):
     data.ensure_files(data_dir, args.mirrors)
     say("report: writing to %s (rerun with --out %s to resume)" % (args.out, args.out))
     specs = plan(args.cells, seeds, args.steps, threads, repeat_seed=not args.no_repeat)
-    results = run_all(specs, args.out, jobs, data_dir, say=say)
-    parallelism = None if args.no_throughput else measure_parallelism(
+    extra = []
+    if args.ablations:
+        from tf1_lstm import ablation
+        diag_runs = ablation.plan_diagnostics(["rnn", "lstm"], seeds[0], args.steps, threads)
+        extra = ablation.plan(seeds, args.steps, threads) + diag_runs
+    results = runner.run_all(specs + extra, args.out, jobs, data_dir, say=say)
+    parallelism = None if args.no_throughput else runner.measure_parallelism(
         args.out, min(args.steps, 1000), cores, data_dir, say=say)
 
     by_cell = collections.OrderedDict(
@@ -428,7 +333,20 @@ def build_report(args, say=print):
                          for c in args.cells}),
         ("environment", fingerprint(data_dir)),
         ("figures", ["learning_curves.png", "test_accuracy.png"]),
+        ("ablation", None),
     ])
+    if args.ablations:
+        baseline = collections.OrderedDict(
+            (c, [m["test_accuracy"] for m in by_cell[c]]) for c in ("rnn", "lstm") if c in by_cell)
+        if len(baseline) < 2:
+            raise runner.RunError("--ablations compares against both original cells: "
+                                  "keep --cells lstm,rnn")
+        rows = ablation.summarize(results, seeds, baseline)
+        diagnostics = ablation.diagnostics_summary(args.out, diag_runs)
+        report["ablation"] = collections.OrderedDict([
+            ("ablations", rows), ("diagnostics", diagnostics),
+            ("findings", ablation.explain(rows, diagnostics, chance["accuracy"])),
+            ("rules", ablation.rules())])
     text = render(report)  # before writing anything: a failure leaves no half-made report
     plot_curves(by_cell, os.path.join(args.out, "learning_curves.png"))
     plot_test_accuracy(by_cell, chance, os.path.join(args.out, "test_accuracy.png"))
@@ -438,3 +356,42 @@ def build_report(args, say=print):
     for c in report["claims"]:
         say("  %s: %s" % (c["claim"], c["verdict"]))
     return report
+
+
+def compare(a, b):
+    """Lines comparing two report.json files (e.g. the container's and a local one)."""
+    def load(path):
+        from tf1_lstm.files import read_json
+        if os.path.isdir(path):
+            path = os.path.join(path, "report.json")
+        return read_json(path)
+
+    ra, rb = load(a), load(b)
+    lines = ["%-44s %-22s %-22s" % ("", "A", "B")]
+
+    def row(label, x, y):
+        mark = "" if x == y else "   <- differs"
+        lines.append("%-44s %-22s %-22s%s" % (label, x, y, mark))
+
+    for key in ("steps", "seeds", "threads"):
+        row("settings." + key, ra["settings"][key], rb["settings"][key])
+    for ca, cb in zip(ra["claims"], rb["claims"]):
+        row(ca["claim"][:44], "%.4f" % ca["measured"]["mean"], "%.4f" % cb["measured"]["mean"])
+        row("  verdict", ca["verdict"], cb["verdict"])
+    runs_b = {(r["cell"], r["seed"]): r for r in rb["runs"]}
+    for r in ra["runs"]:
+        other = runs_b.get((r["cell"], r["seed"]))
+        row("%s seed %d test accuracy" % (r["cell"], r["seed"]), "%.4f" % r["test_accuracy"],
+            "%.4f" % other["test_accuracy"] if other else "-")
+    ea, eb = ra["environment"], rb["environment"]
+    for key in ("python", "tensorflow", "numpy", "protobuf"):
+        row(key, ea["versions"][key], eb["versions"][key])
+    row("built with CUDA", ea["cuda"]["built_with_cuda"], eb["cuda"]["built_with_cuda"])
+    row("GPUs", len(ea["cuda"]["gpus"]), len(eb["cuda"]["gpus"]))
+    row("container image", ea["machine"]["container_image"], eb["machine"]["container_image"])
+    row("cpu", (ea["machine"]["cpu"] or "")[:22], (eb["machine"]["cpu"] or "")[:22])
+    row("git commit", (ea["git"]["commit"] or "-")[:12], (eb["git"]["commit"] or "-")[:12])
+    row("data (IDX SHA-256 prefixes)",
+        " ".join(s["idx_sha256"][:3] for s in ea["data_checksums"].values()),
+        " ".join(s["idx_sha256"][:3] for s in eb["data_checksums"].values()))
+    return lines

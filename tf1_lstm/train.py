@@ -15,25 +15,27 @@ import sys
 import threading
 import time
 
-from tf1_lstm import data, environment, hparams
-from tf1_lstm.files import remove_quietly, write_json
+from tf1_lstm import checkpoints, data, environment, hparams
+from tf1_lstm.files import read_json, write_json
 
 Config = collections.namedtuple(
-    "Config", "cell steps batch_size lr seed data_dir mirrors out threads log_every")
+    "Config", "cell steps batch_size lr seed data_dir mirrors out threads log_every "
+              "checkpoint_every tensorboard impl forget_bias clip seed_source")
 
-CHECKPOINT_DIR = "model"  # run_dir/model/model.ckpt.*, with a relative `checkpoint` index
-COMPLETE, INTERRUPTED = "complete", "interrupted"
+COMPLETE, INTERRUPTED, DIVERGED = "complete", "interrupted", "diverged"
 
 
 def make_config(**overrides):
-    """A Config with the original's values for everything not overridden."""
+    """A Config with the original's values for everything not overridden (or overridden by None)."""
     values = dict(cell="lstm", steps=hparams.STEPS, batch_size=hparams.BATCH_SIZE,
-                  lr=hparams.LEARNING_RATE, seed=None, data_dir=None,
-                  mirrors=(), out=None, threads=None, log_every=hparams.LOG_EVERY)
+                  lr=hparams.LEARNING_RATE, seed=None, data_dir=None, mirrors=(), out=None,
+                  threads=None, log_every=hparams.LOG_EVERY, checkpoint_every=checkpoints.EVERY,
+                  tensorboard=False, impl="basic", forget_bias=hparams.FORGET_BIAS, clip=None,
+                  seed_source=None)
     unknown = set(overrides) - set(values)
     if unknown:
         raise TypeError("unknown config fields: %s" % ", ".join(sorted(unknown)))
-    values.update(overrides)
+    values.update((k, v) for k, v in overrides.items() if v is not None)
     values["data_dir"] = values["data_dir"] or data.default_data_dir()
     return Config(**values)
 
@@ -74,24 +76,6 @@ class _StopFlag(object):
             signal.signal(s, handler)
 
 
-def save_checkpoint(saver, sess, run_dir):
-    """Save into a temp dir, then rename: run_dir/model is always a complete checkpoint."""
-    final = os.path.join(run_dir, CHECKPOINT_DIR)
-    tmp = os.path.join(run_dir, ".%s.tmp-%d" % (CHECKPOINT_DIR, os.getpid()))
-    remove_quietly(tmp)
-    try:
-        saver.save(sess, os.path.join(tmp, "model.ckpt"))
-        old = final + ".old"
-        if os.path.exists(final):
-            os.rename(final, old)
-        os.rename(tmp, final)
-        remove_quietly(old)
-    except BaseException:
-        remove_quietly(tmp)
-        raise
-    return os.path.join(final, "model.ckpt")
-
-
 def _format_line(acc, step, steps, loss, elapsed):
     # str(acc) is what the original's print('train accuracy =', acc) shows for a float32.
     line = "train accuracy = %s  (step %d/%d, loss %.4f, %.1f s" % (acc, step, steps, loss, elapsed)
@@ -100,17 +84,67 @@ def _format_line(acc, step, steps, loss, elapsed):
     return line + ")"
 
 
-def train(config, out=None):
-    """Run the original program under `config`; write the run directory; return metrics."""
-    import tensorflow as tf
-    from tf1_lstm import model as model_lib
-    tf.compat.v1.logging.set_verbosity(tf.compat.v1.logging.ERROR)
+class _Board(object):
+    """TensorBoard scalars written from values the loop already fetched: no op is added to the
+    graph, so the faithful graph (and its seeded initial weights) stays exactly the original."""
 
-    seed_source = "given" if config.seed is not None else "drawn"
-    seed = config.seed if config.seed is not None else draw_seed()
+    def __init__(self, run_dir, graph, enabled):
+        self._writer = None
+        if enabled:
+            import tensorflow as tf
+            self._writer = tf.summary.FileWriter(os.path.join(run_dir, "tensorboard"), graph)
+
+    def scalars(self, step, **values):
+        if self._writer is None:
+            return
+        import tensorflow as tf
+        self._writer.add_summary(tf.Summary(value=[
+            tf.Summary.Value(tag=k, simple_value=float(v)) for k, v in sorted(values.items())]),
+            step)
+
+    def close(self):
+        if self._writer is not None:
+            self._writer.close()
+
+
+def resume_config(run_dir):
+    """The Config of an earlier run, read back from its config.json."""
+    try:
+        record = read_json(os.path.join(run_dir, "config.json"))
+    except (OSError, ValueError) as err:
+        raise checkpoints.CheckpointError(
+            "%s has no readable config.json (%s): pass a directory `tf1-lstm train` wrote"
+            % (run_dir, getattr(err, "strerror", None) or err))
+    try:
+        metrics = read_json(os.path.join(run_dir, "metrics.json"))
+    except (OSError, ValueError):
+        metrics = {}
+    if metrics.get("status") == COMPLETE:
+        raise checkpoints.CheckpointError("%s is already complete: nothing to resume" % run_dir)
+    fields = dict((k, record[k]) for k in Config._fields if k in record)
+    fields.update(out=run_dir, mirrors=tuple(record.get("mirrors", ())))
+    return make_config(**fields)
+
+
+def train(config, out=None, resume=False, monitor=None):
+    """Run the original program under `config`; write the run directory; return metrics.
+
+    With resume=True, continue config.out from its newest usable step checkpoint: weights,
+    Adam's slots and the sampler's state are restored, so every later value equals the
+    uninterrupted run's. A `monitor` (see diagnose.Monitor) adds its own ops after the
+    original graph is built, looks at the batch after each step, and may stop the run.
+    """
+    tf = environment.import_tensorflow()
+    from tf1_lstm import model as model_lib
+
+    if config.seed is None:
+        seed, seed_source = draw_seed(), "drawn"
+    else:
+        seed, seed_source = config.seed, config.seed_source or "given"
     run_dir = config.out or default_run_dir(config.cell, seed)
     if not os.path.isdir(run_dir):
         os.makedirs(run_dir)
+    restored = checkpoints.latest_step(run_dir) if resume else None
 
     def say(line):
         stream = out or sys.stdout
@@ -126,49 +160,85 @@ def train(config, out=None):
             % (config.cell, config.steps, config.batch_size, config.lr, seed, seed_source, run_dir))
         for name in data.FILES:
             say("Extracting %s" % data.find_file(config.data_dir, name))
-        model = model_lib.build(config.cell, config.lr)
-        saver = tf.train.Saver(save_relative_paths=True)
+        model = model_lib.build(config.cell, config.lr, impl=config.impl,
+                                forget_bias=config.forget_bias, clip=config.clip)
+        saver = tf.train.Saver(save_relative_paths=True, max_to_keep=None)
+        train_fetch = model.train_op
+        if monitor is not None:
+            train_fetch = monitor.build(model)
         graph.finalize()
 
-        record = dict(config._asdict(), mirrors=list(config.mirrors), seed=seed,
-                      seed_source=seed_source, numpy_seed=numpy_seed, run_dir=run_dir,
-                      parameters=model_lib.parameter_count(),
-                      command=environment.command_line(),
-                      data_checksums=data.checksums(config.data_dir))
-        write_json(os.path.join(run_dir, "config.json"), record)
+        if not resume:
+            record = dict(config._asdict(), mirrors=list(config.mirrors), seed=seed,
+                          seed_source=seed_source, numpy_seed=numpy_seed, run_dir=run_dir,
+                          parameters=model_lib.parameter_count(),
+                          command=environment.command_line(),
+                          data_checksums=data.checksums(config.data_dir))
+            write_json(os.path.join(run_dir, "config.json"), record)
 
-        curve, status = [], COMPLETE
-        test_accuracy, steps_done = None, 0
-        start = time.time()
+        curve, status, first_step, previous_time = [], COMPLETE, 0, 0.0
+        test_accuracy = None
+        board = _Board(run_dir, graph, config.tensorboard)
         with tf.Session(config=model_lib.session_config(config.threads)) as sess, \
                 _StopFlag() as stop:
+            sess.run(model.init)
+            if restored:
+                prefix, sampler_state, progress = restored
+                saver.restore(sess, prefix)
+                mnist.train.set_state(sampler_state)
+                curve, first_step = progress["curve"], progress["steps_done"]
+                previous_time = progress["train_time"]
+                say("Resumed from %s after %d steps" % (os.path.dirname(prefix), first_step))
+            steps_done = first_step
+            start = time.time() - previous_time
+
+            def checkpoint():
+                return checkpoints.save_step(
+                    saver, sess, run_dir, steps_done, mnist.train.get_state(),
+                    {"curve": curve, "train_time": time.time() - start})
+
             try:
-                sess.run(model.init)
-                for step in range(config.steps):
+                for step in range(first_step, config.steps):
                     x_batch, y_batch = mnist.train.next_batch(config.batch_size)
                     x_batch = x_batch.reshape([-1, hparams.N_STEPS, hparams.N_INPUTS])
                     feed = {model.X: x_batch, model.Y_labels: y_batch}
-                    sess.run(model.train_op, feed_dict=feed)
+                    trained = sess.run(train_fetch, feed_dict=feed)
                     if step % config.log_every == 0:
                         acc, loss = sess.run([model.accuracy, model.loss], feed_dict=feed)
                         elapsed = time.time() - start
                         curve.append({"step": step, "train_accuracy": float(acc),
                                       "loss": float(loss), "elapsed": round(elapsed, 3)})
                         say(_format_line(acc, step, config.steps, loss, elapsed))
+                        board.scalars(step, train_accuracy=acc, loss=loss)
                     steps_done = step + 1
+                    if monitor is not None:
+                        reason = monitor.after_step(step, sess, feed, trained)
+                        if reason:
+                            status = DIVERGED
+                            say("Stopped after %d steps: %s" % (steps_done, reason))
+                            break
                     if stop.signame:
                         raise Interrupted(stop.signame)
+                    if config.checkpoint_every and steps_done % config.checkpoint_every == 0 \
+                            and steps_done < config.steps:
+                        checkpoint()
                 train_seconds = time.time() - start
+                if monitor is not None:
+                    monitor.finish(run_dir, status)
                 X_test = mnist.test.images.reshape((-1, hparams.N_STEPS, hparams.N_INPUTS))
                 test_accuracy = sess.run(model.accuracy, feed_dict={
                     model.X: X_test, model.Y_labels: mnist.test.labels})
                 say("test accuracy = %s" % test_accuracy)
+                board.scalars(steps_done, test_accuracy=test_accuracy)
             except Interrupted as signame:
                 status = INTERRUPTED
                 train_seconds = time.time() - start
-                say("Interrupted by %s after %d steps: saving what was done to %s"
+                checkpoint()
+                say("Interrupted by %s after %d steps. Resume with: tf1-lstm train --resume %s"
                     % (signame, steps_done, run_dir))
-            checkpoint = save_checkpoint(saver, sess, run_dir)
+            finally:
+                board.close()
+            final = checkpoints.save_final(saver, sess, run_dir)
 
     metrics = {
         "status": status,
@@ -182,11 +252,12 @@ def train(config, out=None):
         "train_time": round(train_seconds, 3),
         "steps_per_sec": round(steps_done / train_seconds, 3) if train_seconds > 0 else None,
         "ms_per_step": round(1000.0 * train_seconds / steps_done, 3) if steps_done else None,
-        "checkpoint": os.path.relpath(checkpoint, run_dir),
+        "resumed_from_step": first_step if resume else None,
+        "checkpoint": os.path.relpath(final, run_dir),
         "versions": environment.versions(),
         "machine": environment.machine(),
     }
     write_json(os.path.join(run_dir, "metrics.json"), metrics)
     if status == INTERRUPTED:
-        raise Interrupted("run stopped early; partial results are in %s" % run_dir)
+        raise Interrupted("run stopped early; resume with: tf1-lstm train --resume %s" % run_dir)
     return metrics

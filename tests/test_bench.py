@@ -1,0 +1,63 @@
+"""Every kernel variant is proven equal to the faithful graph before it is timed or offered;
+`bench --quick` writes a valid bench.json (no timing thresholds: figures are not pass/fail)."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from conftest import DATA_DIR, REPO, run_cli
+from tf1_lstm import bench
+
+PROVE = ("import json, sys; from tf1_lstm import bench; "
+         "print(json.dumps(bench.prove_equal(sys.argv[1], sys.argv[2] == 'xla', sys.argv[3])))")
+
+
+def prove(impl, xla, flags):
+    """prove_equal in a fresh process, so TF_XLA_FLAGS is read before the first session."""
+    env = dict(os.environ, TF_XLA_FLAGS=flags, TF_CPP_MIN_LOG_LEVEL="2")
+    out = subprocess.check_output([sys.executable, "-c", PROVE, impl, "xla" if xla else "-",
+                                   DATA_DIR], cwd=REPO, env=env, universal_newlines=True)
+    return json.loads(out.strip().splitlines()[-1])
+
+
+@pytest.mark.parametrize("variant", bench.VARIANTS, ids=lambda v: v.impl + ("-xla" if v.xla else ""))
+def test_variant_equals_the_faithful_graph(variant):
+    proof = prove(variant.impl, variant.xla, bench.XLA_CPU_FLAG)
+    assert proof["logits_max_abs_diff"] <= bench.TOLERANCE
+    assert proof["step_max_abs_diff"] <= bench.TOLERANCE
+
+
+def test_xla_is_really_on_when_enabled():
+    """Without the CPU flag, global_jit_level does nothing here: results are bit-identical."""
+    assert max(prove("basic", True, "").values()) == 0.0
+    assert max(prove("basic", True, bench.XLA_CPU_FLAG).values()) > 0.0
+
+
+def test_quick_bench_writes_bench_json(tmp_path):
+    out = str(tmp_path / "bench.json")
+    code, stdout, err = run_cli(["bench", "--quick", "--data-dir", DATA_DIR, "--out", out])
+    assert code == 0, err
+    with open(out) as f:
+        result = json.load(f)
+    assert result["quick"] is True and result["batch_size"] == 64
+    rows = result["rows"]
+    for name in ("original bare loop", "tf1-lstm train (faithful)", "LSTMBlockCell",
+                 "LSTMBlockFusedCell"):
+        assert rows[name]["ms_per_step"] > 0, name
+    assert all(r["equal"] for r in rows.values() if "equal" in r)
+    assert result["faithful_overhead"] == pytest.approx(
+        rows["tf1-lstm train (faithful)"]["ms_per_step"] / rows["original bare loop"]["ms_per_step"])
+    assert "faithful / bare" in stdout
+
+
+def test_train_with_a_fused_kernel(tmp_path):
+    code, out, err = run_cli(["train", "--impl", "block", "--steps", "20", "--seed", "1",
+                              "--out", str(tmp_path / "r"), "--data-dir", DATA_DIR])
+    assert code == 0, err
+    with open(os.path.join(str(tmp_path / "r"), "config.json")) as f:
+        assert json.load(f)["impl"] == "block"
+    assert run_cli(["train", "--impl", "fused", "--cell", "rnn", "--out",
+                    str(tmp_path / "x")])[0] == 2

@@ -1,0 +1,205 @@
+"""`tf1-lstm bench`: ms per training step for the original loop, the faithful harness, thread
+settings, parallel runs, and TF 1.15's other implementations of the same LSTM.
+
+Every timing covers the same work: from the log point after warm-up to the last log point,
+each step being next_batch + reshape + sess.run(train_op), plus the every-`log_every` accuracy
+evaluation the original also does. A variant is timed only after it is proven to compute the
+same numbers as the faithful graph on transplanted weights.
+"""
+
+from __future__ import division, print_function
+
+import collections
+import json
+import os
+import subprocess
+import tempfile
+import time
+
+import numpy as np
+
+from tf1_lstm import data, hparams
+from tf1_lstm.files import remove_quietly, write_json
+
+TOLERANCE = 1e-5
+# TF 1.15 auto-clusters for XLA on the CPU only with this flag, read once per process before
+# the first session: without it global_jit_level silently changes nothing on a CPU.
+XLA_CPU_FLAG = "--tf_xla_cpu_global_jit"
+
+
+def enable_cpu_xla():
+    """Call before TensorFlow makes its first session in this process."""
+    flags = os.environ.get("TF_XLA_FLAGS", "")
+    if XLA_CPU_FLAG not in flags.split():
+        os.environ["TF_XLA_FLAGS"] = (flags + " " + XLA_CPU_FLAG).strip()
+Variant = collections.namedtuple("Variant", "name impl threads xla")
+VARIANTS = (
+    Variant("LSTMBlockCell", "block", None, False),
+    Variant("LSTMBlockFusedCell", "fused", None, False),
+    Variant("XLA JIT (global_jit_level ON_1)", "basic", None, True),
+)
+
+
+def _median(values):
+    return float(np.median(values))
+
+
+def _loop_ms(sess, model, next_batch, steps, log_every):
+    """The original loop; ms/step between the first and last log point after step 0."""
+    marks = {}
+    for i in range(steps):
+        x_batch, y_batch = next_batch(hparams.BATCH_SIZE)
+        x_batch = x_batch.reshape([-1, hparams.N_STEPS, hparams.N_INPUTS])
+        sess.run(model.train_op, feed_dict={model.X: x_batch, model.Y_labels: y_batch})
+        if i % log_every == 0:
+            sess.run(model.accuracy, feed_dict={model.X: x_batch, model.Y_labels: y_batch})
+            marks[i] = time.time()
+    first, last = min(k for k in marks if k > 0), max(marks)
+    return 1000.0 * (marks[last] - marks[first]) / (last - first)
+
+
+def bare_ms(steps, log_every, data_dir, impl="basic", threads=None, xla=False, seed=0):
+    """The post's program as written: TF's own reader, the graph, the bare sess.run loop."""
+    from tf1_lstm import environment
+    tf = environment.import_tensorflow()
+    from tensorflow.contrib.learn.python.learn.datasets.mnist import read_data_sets
+    from tf1_lstm import model as model_lib
+    with tf.Graph().as_default():
+        tf.set_random_seed(seed)
+        mnist = read_data_sets(data_dir, one_hot=True, seed=seed)
+        model = model_lib.build("lstm", impl=impl)
+        with tf.Session(config=model_lib.session_config(threads, xla)) as sess:
+            sess.run(model.init)
+            return _loop_ms(sess, model, mnist.train.next_batch, steps, log_every)
+
+
+def faithful_ms(steps, log_every, data_dir, threads=None, seed=0):
+    """`tf1-lstm train` itself (metrics, checkpoints and all), timed from its own curve."""
+    from tf1_lstm import train
+    out = tempfile.mkdtemp(prefix="tf1-lstm-bench-")
+    try:
+        metrics = train.train(train.make_config(
+            steps=steps, seed=seed, out=os.path.join(out, "run"), data_dir=data_dir,
+            threads=threads, log_every=log_every), out=open(os.devnull, "w"))
+    finally:
+        remove_quietly(out)
+    curve = [p for p in metrics["curve"] if p["step"] > 0]
+    return 1000.0 * (curve[-1]["elapsed"] - curve[0]["elapsed"]) / \
+        (curve[-1]["step"] - curve[0]["step"])
+
+
+# --- equivalence -----------------------------------------------------------------------------
+
+def _renamed(name, impl):
+    """The faithful variable `name` under implementation `impl`."""
+    cell = {"basic": "rnn/basic_lstm_cell/", "block": "rnn/lstm_cell/",
+            "fused": "lstm_fused_cell/"}[impl]
+    return name.replace("rnn/basic_lstm_cell/", cell)
+
+
+def _one_step(impl, xla, weights, x, y):
+    """Logits before, and trainable weights after, one Adam step from `weights`."""
+    import tensorflow as tf
+    from tf1_lstm import model as model_lib
+    with tf.Graph().as_default():
+        model = model_lib.build("lstm", impl=impl)
+        variables = {v.op.name: v for v in tf.trainable_variables()}
+        with tf.Session(config=model_lib.session_config(None, xla)) as sess:
+            sess.run(model.init)
+            if weights is not None:
+                for name, value in weights.items():
+                    variables[_renamed(name, impl)].load(value, sess)
+            before = {n: v for n, v in sess.run(variables).items()}
+            logits = sess.run(model.logits, {model.X: x})
+            sess.run(model.train_op, {model.X: x, model.Y_labels: y})
+            after = sess.run(variables)
+    return before, logits, after
+
+
+def prove_equal(impl, xla, data_dir, seed=0):
+    """Max |difference| from the faithful graph in logits and after one training step."""
+    mnist = data.read_data_sets(data_dir, seed=seed)
+    x, y = mnist.train.next_batch(hparams.BATCH_SIZE)
+    x = x.reshape([-1, hparams.N_STEPS, hparams.N_INPUTS])
+    weights, logits, after = _one_step("basic", False, None, x, y)
+    _, v_logits, v_after = _one_step(impl, xla, weights, x, y)
+    step_diff = max(float(np.abs(after[n] - v_after[_renamed(n, impl)]).max()) for n in after)
+    return {"logits_max_abs_diff": float(np.abs(logits - v_logits).max()),
+            "step_max_abs_diff": step_diff}
+
+
+# --- the run ---------------------------------------------------------------------------------
+
+def torch_ms(python, steps, repeats):
+    """The same model in PyTorch, in another interpreter; None if that fails."""
+    script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "torch_bench.py")
+    try:
+        out = subprocess.check_output([python, script, "--steps", str(steps), "--repeats",
+                                       str(repeats)], stderr=subprocess.STDOUT,
+                                      universal_newlines=True)
+        return json.loads(out.strip().splitlines()[-1])
+    except (OSError, subprocess.CalledProcessError, ValueError) as err:
+        return {"error": str(getattr(err, "output", "") or err).strip().splitlines()[-1]}
+
+
+def run(args, say=print):
+    from tf1_lstm import runner
+    data_dir = args.data_dir or data.default_data_dir()
+    data.ensure_files(data_dir, args.mirrors)
+    steps, log_every, repeats = ((120, 20, 1) if args.quick else
+                                 (args.steps, hparams.LOG_EVERY, args.repeats))
+    cores = os.cpu_count() or 1
+    rows = collections.OrderedDict()
+
+    def timed(name, fn, **extra):
+        values = [fn() for _ in range(repeats)]
+        rows[name] = dict(extra, ms_per_step=_median(values), repeats=values)
+        say("  %-44s %8.2f ms/step" % (name, rows[name]["ms_per_step"]))
+
+    say("bench: %d steps per repeat (timed after step %d), %d repeat(s), batch %d, %d cores"
+        % (steps, log_every, repeats, hparams.BATCH_SIZE, cores))
+    timed("original bare loop", lambda: bare_ms(steps, log_every, data_dir))
+    timed("tf1-lstm train (faithful)", lambda: faithful_ms(steps, log_every, data_dir))
+    for threads in sorted({1, cores}):
+        timed("bare loop, --threads %d" % threads,
+              lambda: bare_ms(steps, log_every, data_dir, threads=threads), threads=threads)
+    for variant in VARIANTS:
+        proof = prove_equal(variant.impl, variant.xla, data_dir)
+        equal = max(proof.values()) <= TOLERANCE
+        if equal:
+            timed(variant.name, lambda: bare_ms(steps, log_every, data_dir, impl=variant.impl,
+                                                xla=variant.xla),
+                  impl=variant.impl, xla=variant.xla, equivalence=proof, equal=True)
+        else:
+            rows[variant.name] = {"impl": variant.impl, "equivalence": proof, "equal": False,
+                                  "ms_per_step": None}
+            say("  %-44s not equal to the faithful graph (%s): not timed" % (variant.name, proof))
+    parallel = None
+    if cores > 1 and not args.quick:
+        out = tempfile.mkdtemp(prefix="tf1-lstm-bench-parallel-")
+        try:
+            parallel = runner.measure_parallelism(out, steps, cores, data_dir, say=say)
+        finally:
+            remove_quietly(out)
+        say("  %-44s %8.1f steps/s together (%.2fx one %d-thread run)" % (
+            "%d parallel single-threaded runs" % cores,
+            parallel["parallel_single_thread_steps_per_sec"], parallel["speedup"], cores))
+    torch = torch_ms(args.torch_python, steps, repeats) if args.torch_python else None
+    if torch:
+        say("  %-44s %s" % ("PyTorch (%s)" % args.torch_python,
+                            "%8.2f ms/step" % torch["ms_per_step"] if "ms_per_step" in torch
+                            else "failed: %s" % torch["error"]))
+    base = rows["original bare loop"]["ms_per_step"]
+    for row in rows.values():
+        if row.get("ms_per_step"):
+            row["relative_to_bare"] = row["ms_per_step"] / base
+    from tf1_lstm import environment
+    result = collections.OrderedDict([
+        ("steps", steps), ("log_every", log_every), ("repeats", repeats),
+        ("batch_size", hparams.BATCH_SIZE), ("quick", bool(args.quick)), ("rows", rows),
+        ("faithful_overhead", rows["tf1-lstm train (faithful)"]["relative_to_bare"]),
+        ("parallel", parallel), ("pytorch", torch),
+        ("versions", environment.versions()), ("machine", environment.machine())])
+    write_json(args.out, result)
+    say("faithful / bare = %.3f (goal <= 1.03); wrote %s" % (result["faithful_overhead"], args.out))
+    return result
