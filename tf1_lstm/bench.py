@@ -149,31 +149,35 @@ def run(args, say=print):
     steps, log_every, repeats = ((120, 20, 1) if args.quick else
                                  (args.steps, hparams.LOG_EVERY, args.repeats))
     cores = os.cpu_count() or 1
-    rows = collections.OrderedDict()
-
-    def timed(name, fn, **extra):
-        values = [fn() for _ in range(repeats)]
-        rows[name] = dict(extra, ms_per_step=_median(values), repeats=values)
-        say("  %-44s %8.2f ms/step" % (name, rows[name]["ms_per_step"]))
-
+    rows, candidates = collections.OrderedDict(), collections.OrderedDict()
+    candidates["original bare loop"] = ({}, lambda: bare_ms(steps, log_every, data_dir))
+    candidates["tf1-lstm train (faithful)"] = ({}, lambda: faithful_ms(steps, log_every, data_dir))
+    for threads in sorted({1, cores}):
+        candidates["bare loop, --threads %d" % threads] = (
+            {"threads": threads},
+            lambda threads=threads: bare_ms(steps, log_every, data_dir, threads=threads))
     say("bench: %d steps per repeat (timed after step %d), %d repeat(s), batch %d, %d cores"
         % (steps, log_every, repeats, hparams.BATCH_SIZE, cores))
-    timed("original bare loop", lambda: bare_ms(steps, log_every, data_dir))
-    timed("tf1-lstm train (faithful)", lambda: faithful_ms(steps, log_every, data_dir))
-    for threads in sorted({1, cores}):
-        timed("bare loop, --threads %d" % threads,
-              lambda: bare_ms(steps, log_every, data_dir, threads=threads), threads=threads)
     for variant in VARIANTS:
         proof = prove_equal(variant.impl, variant.xla, data_dir)
-        equal = max(proof.values()) <= TOLERANCE
-        if equal:
-            timed(variant.name, lambda: bare_ms(steps, log_every, data_dir, impl=variant.impl,
-                                                xla=variant.xla),
-                  impl=variant.impl, xla=variant.xla, equivalence=proof, equal=True)
+        extra = {"impl": variant.impl, "xla": variant.xla, "equivalence": proof,
+                 "equal": max(proof.values()) <= TOLERANCE}
+        if extra["equal"]:
+            candidates[variant.name] = (extra, lambda v=variant: bare_ms(
+                steps, log_every, data_dir, impl=v.impl, xla=v.xla))
         else:
-            rows[variant.name] = {"impl": variant.impl, "equivalence": proof, "equal": False,
-                                  "ms_per_step": None}
+            rows[variant.name] = dict(extra, ms_per_step=None)
             say("  %-44s not equal to the faithful graph (%s): not timed" % (variant.name, proof))
+    # Round-robin repeats: a machine that slows down (or speeds up) over the run shifts every
+    # row alike instead of whichever happened to run last.
+    times = collections.OrderedDict((name, []) for name in candidates)
+    for r in range(repeats):
+        for name, (_, fn) in candidates.items():
+            times[name].append(fn())
+    for name, (extra, _) in candidates.items():
+        rows[name] = dict(extra, ms_per_step=_median(times[name]), repeats=times[name])
+        say("  %-44s %8.2f ms/step  (repeats: %s)" % (
+            name, rows[name]["ms_per_step"], ", ".join("%.2f" % t for t in times[name])))
     parallel = None
     if cores > 1 and not args.quick:
         out = tempfile.mkdtemp(prefix="tf1-lstm-bench-parallel-")
