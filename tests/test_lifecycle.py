@@ -13,7 +13,7 @@ import pytest
 
 from conftest import DATA_DIR, REPO, run_cli
 
-STEPS = 800
+STEPS = 600
 ARGS = ["--seed", "3", "--steps", str(STEPS), "--checkpoint-every", "100", "--threads", "1",
         "--data-dir", DATA_DIR]
 
@@ -61,12 +61,12 @@ def reference_logged(reference):
 
 def test_sigkill_then_resume_equals_the_uninterrupted_run(tmp_path, reference_logged):
     run_dir = str(tmp_path / "killed")
-    code, before, _ = kill_after(run_dir, 400, signal.SIGKILL)
+    code, before, _ = kill_after(run_dir, 200, signal.SIGKILL)
     assert code == -signal.SIGKILL
     code, out, err = run_cli(["train", "--resume", run_dir])
     assert code == 0, err
     resumed_from = int(out.split("after ")[1].split(" steps")[0])
-    assert 400 <= resumed_from < STEPS
+    assert 200 <= resumed_from < STEPS
     steps, test = logged(out)
     ref_steps, ref_test = reference_logged
     assert steps and all(s >= resumed_from for s in steps)
@@ -80,7 +80,7 @@ def test_sigkill_then_resume_equals_the_uninterrupted_run(tmp_path, reference_lo
 
 def test_damaged_newest_checkpoint_falls_back(tmp_path, reference_logged):
     run_dir = str(tmp_path / "damaged")
-    code, _, err = kill_after(run_dir, 400, signal.SIGTERM)
+    code, _, err = kill_after(run_dir, 200, signal.SIGTERM)
     assert code == 130, err
     newest = sorted(glob.glob(os.path.join(run_dir, "checkpoints", "step-*")))
     assert len(newest) == 3  # only the last few are kept

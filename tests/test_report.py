@@ -14,7 +14,7 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 def make_report(out):
     code, stdout, stderr = run_cli(["report", "--seeds", "2", "--cells", "lstm,rnn", "--steps",
-                                    "300", "--jobs", "2", "--ablations", "--data-dir", DATA_DIR,
+                                    "200", "--jobs", "2", "--ablations", "--data-dir", DATA_DIR,
                                     "--out", out])
     assert code == 0, stderr
     with open(os.path.join(out, "report.json")) as f:

@@ -146,7 +146,7 @@ def run(args, say=print):
     from tf1_lstm import runner
     data_dir = args.data_dir or data.default_data_dir()
     data.ensure_files(data_dir, args.mirrors)
-    steps, log_every, repeats = ((120, 20, 1) if args.quick else
+    steps, log_every, repeats = ((60, 20, 1) if args.quick else
                                  (args.steps, hparams.LOG_EVERY, args.repeats))
     cores = os.cpu_count() or 1
     rows, candidates = collections.OrderedDict(), collections.OrderedDict()

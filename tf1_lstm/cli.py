@@ -245,7 +245,7 @@ def build_parser():
     bench.add_argument("--repeats", type=_positive_int, default=3,
                        help="runs per row; the median is reported (default: %(default)s)")
     bench.add_argument("--quick", action="store_true",
-                       help="120 steps, one repeat, no parallel runs: a smoke test")
+                       help="60 steps, one repeat, no parallel runs: a smoke test")
     bench.add_argument("--torch-python", default=None, metavar="PYTHON",
                        help="an interpreter with PyTorch, to time the same model there")
     bench.add_argument("--out", default="bench.json", help="(default: %(default)s)")
