@@ -21,54 +21,26 @@ class UsageError(Exception):
     """A bad flag value; the message names the flag and the fix."""
 
 
-def _positive_int(text):
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError("%r is not a whole number" % text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError("must be a positive whole number, got %d" % value)
-    return value
+def _number(parse, noun, ok, rule):
+    """An argparse type: parse the text, then check it, each with its own clear message."""
+    def convert(text):
+        try:
+            value = parse(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError("%r is not %s" % (text, noun))
+        if not ok(value):
+            raise argparse.ArgumentTypeError("must be %s, got %s" % (rule, text))
+        return value
+    return convert
 
 
-def _non_negative_int(text):
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError("%r is not a whole number" % text)
-    if value < 0:
-        raise argparse.ArgumentTypeError("must be 0 or more, got %d" % value)
-    return value
-
-
-def _positive_float(text):
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError("%r is not a number" % text)
-    if not (value > 0 and math.isfinite(value)):
-        raise argparse.ArgumentTypeError("must be a positive finite number, got %s" % text)
-    return value
-
-
-def _finite_float(text):
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError("%r is not a number" % text)
-    if not math.isfinite(value):
-        raise argparse.ArgumentTypeError("must be a finite number, got %s" % text)
-    return value
-
-
-def _seed(text):
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError("%r is not a whole number" % text)
-    if not 0 <= value <= MAX_SEED:
-        raise argparse.ArgumentTypeError("must be between 0 and %d, got %d" % (MAX_SEED, value))
-    return value
+_positive_int = _number(int, "a whole number", lambda v: v > 0, "a positive whole number")
+_non_negative_int = _number(int, "a whole number", lambda v: v >= 0, "0 or more")
+_positive_float = _number(float, "a number", lambda v: v > 0 and math.isfinite(v),
+                          "a positive finite number")
+_finite_float = _number(float, "a number", math.isfinite, "a finite number")
+_seed = _number(int, "a whole number", lambda v: 0 <= v <= MAX_SEED,
+                "between 0 and %d" % MAX_SEED)
 
 
 def _cells(text):
