@@ -18,7 +18,7 @@ import os
 import numpy as np
 
 from tf1_lstm import hparams
-from tf1_lstm.files import atomic_path, write_json
+from tf1_lstm.files import pyplot, save_figure, write_json
 
 SATURATED = 0.99  # |h| above this: a tanh unit in its flat region, passing ~no gradient
 
@@ -110,16 +110,12 @@ class Monitor(object):
 
 def plot(result, run_dir):
     """gradient_through_time.png, saturation.png, loss.png into run_dir."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
     records = result["records"]
     steps = [r["step"] for r in records]
 
     def save(fig, name):
-        with atomic_path(os.path.join(run_dir, name)) as tmp:
-            fig.savefig(tmp, format="png", dpi=100, bbox_inches="tight")
-        plt.close(fig)
+        save_figure(fig, os.path.join(run_dir, name))
 
     fig, ax = plt.subplots(figsize=(7, 4))
     picks = sorted(set(np.linspace(0, len(records) - 1, min(6, len(records))).astype(int)))

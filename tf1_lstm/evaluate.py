@@ -8,7 +8,7 @@ import os
 import numpy as np
 
 from tf1_lstm import data, trained
-from tf1_lstm.files import atomic_path, write_json
+from tf1_lstm.files import pyplot, save_figure, write_json
 
 SPLITS = ("test", "validation")
 WORST = 25  # misclassified digits shown, least confident in the true class first
@@ -51,15 +51,8 @@ def confusion_text(result):
     return "\n".join(lines)
 
 
-def _save(fig, path):
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=100, bbox_inches="tight")
-
-
 def plot_confusion(result, path):
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
     confusion = np.array(result["confusion"])
     fig, ax = plt.subplots(figsize=(6, 5))
     image = ax.imshow(np.log1p(confusion), cmap="Blues")
@@ -73,14 +66,11 @@ def plot_confusion(result, path):
     ax.set_ylabel("true")
     ax.set_title("Confusion matrix, %s (accuracy %.4f)" % (result["split"], result["accuracy"]))
     fig.colorbar(image, ax=ax, label="log(1 + count)")
-    _save(fig, path)
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def plot_worst(result, images, path):
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
     worst = result["worst"]
     cols = 5
     rows = max(1, int(np.ceil(len(worst) / cols)))
@@ -93,8 +83,7 @@ def plot_worst(result, images, path):
                                                      item["predicted"], item["p_predicted"]),
                      fontsize=8)
     fig.suptitle("Least confident misclassified %s digits" % result["split"])
-    _save(fig, path)
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def write(result, images, run_dir):

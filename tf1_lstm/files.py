@@ -59,3 +59,18 @@ def check_writable_dir(path):
     except OSError as err:
         return "%s is not a writable directory (%s)" % (path, err.strerror or err)
     return None
+
+
+def pyplot():
+    """matplotlib's pyplot on the file-only Agg backend (no display on servers or in CI)."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    return plt
+
+
+def save_figure(fig, path, dpi=100):
+    """Write a figure as PNG atomically, then free it."""
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=dpi, bbox_inches="tight")
+    pyplot().close(fig)

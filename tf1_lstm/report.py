@@ -17,7 +17,7 @@ import time
 import numpy as np
 
 from tf1_lstm import data, environment, hparams, runner
-from tf1_lstm.files import atomic_path, write_json, write_text
+from tf1_lstm.files import pyplot, save_figure, write_json, write_text
 
 # Two-sided 95% Student t quantiles t(0.975, df), df = 1..30 (standard table values).
 T975 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179,
@@ -142,15 +142,8 @@ def fingerprint(data_dir):
 
 # --- figures and text ------------------------------------------------------------------------
 
-def _save(fig, path):
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight")
-
-
 def plot_curves(by_cell, path):
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
     for cell, runs in sorted(by_cell.items()):
         steps = [p["step"] for p in runs[0]["curve"]]
@@ -168,14 +161,11 @@ def plot_curves(by_cell, path):
         ax.grid(alpha=0.3)
         ax.legend()
     fig.suptitle("Learning curves: each seed thin, the mean bold")
-    _save(fig, path)
-    plt.close(fig)
+    save_figure(fig, path, dpi=110)
 
 
 def plot_test_accuracy(by_cell, chance, path):
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(6, 4))
     cells = sorted(by_cell)
     for i, cell in enumerate(cells):
@@ -193,8 +183,7 @@ def plot_test_accuracy(by_cell, chance, path):
     ax.set_title("Test accuracy per seed (bar: mean)")
     ax.grid(axis="y", alpha=0.3)
     ax.legend(loc="center right")
-    _save(fig, path)
-    plt.close(fig)
+    save_figure(fig, path, dpi=110)
 
 
 def _pct(x):
