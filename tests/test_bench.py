@@ -26,8 +26,28 @@ def prove(impl, xla, flags):
 @pytest.mark.parametrize("variant", bench.VARIANTS, ids=lambda v: v.impl + ("-xla" if v.xla else ""))
 def test_variant_equals_the_faithful_graph(variant):
     proof = prove(variant.impl, variant.xla, bench.XLA_CPU_FLAG)
-    assert proof["logits_max_abs_diff"] <= bench.TOLERANCE
-    assert proof["step_max_abs_diff"] <= bench.TOLERANCE
+    for key in bench.JUDGED:
+        assert proof[key] <= bench.TOLERANCE, (key, proof)
+    assert proof["step_weights_max_abs_diff"] > 0.0  # reported, and really measured
+
+
+def test_the_proof_catches_a_small_real_difference():
+    """A transplant that mislabels two gates (the realistic way a variant goes wrong) fails."""
+    from tf1_lstm import data, hparams
+    mnist = data.read_data_sets(DATA_DIR, seed=0)
+    x, y = mnist.train.next_batch(hparams.BATCH_SIZE)
+    x = x.reshape([-1, hparams.N_STEPS, hparams.N_INPUTS])
+    faithful = bench._one_step("basic", False, None, x, y)
+    weights = dict(faithful["weights"])
+    kernel = weights["rnn/basic_lstm_cell/kernel"].copy()
+    units = hparams.N_NEURONS  # kernel columns are the gates i, j, f, o, `units` each
+    kernel[:, units:2 * units], kernel[:, 2 * units:3 * units] = \
+        kernel[:, 2 * units:3 * units].copy(), kernel[:, units:2 * units].copy()
+    weights["rnn/basic_lstm_cell/kernel"] = kernel
+    moved = bench._one_step("basic", False, weights, x, y)
+    proof = {key + "_max_abs_diff": bench._max_diff(faithful[key], moved[key], "basic")
+             for key in ("logits", "gradients", "step_logits", "step_weights")}
+    assert not bench.is_equal(proof), proof
 
 
 def test_xla_is_really_on_when_enabled():
