@@ -141,7 +141,11 @@ def prove_equal(impl, xla, data_dir, seed=0):
     x, y = mnist.train.next_batch(hparams.BATCH_SIZE)
     x = x.reshape([-1, hparams.N_STEPS, hparams.N_INPUTS])
     faithful = _one_step("basic", False, None, x, y)
-    variant = _one_step(impl, xla, faithful["weights"], x, y)
+    return compare(faithful, _one_step(impl, xla, faithful["weights"], x, y), impl)
+
+
+def compare(faithful, variant, impl):
+    """The proof: max |difference| per quantity of two `_one_step` results."""
     return {key + "_max_abs_diff": _max_diff(faithful[key], variant[key], impl)
             for key in ("logits", "gradients", "step_logits", "step_weights")}
 
