@@ -135,11 +135,15 @@ def _max_diff(a, b, impl):
 JUDGED = ("logits_max_abs_diff", "gradients_max_abs_diff", "step_logits_max_abs_diff")
 
 
+def first_batch(data_dir, seed):
+    """The faithful run's first training batch, shaped for the graph."""
+    x, y = data.read_data_sets(data_dir, seed=seed).train.next_batch(hparams.BATCH_SIZE)
+    return x.reshape([-1, hparams.N_STEPS, hparams.N_INPUTS]), y
+
+
 def prove_equal(impl, xla, data_dir, seed=0):
     """Max |difference| from the faithful graph, on its initial weights and the first batch."""
-    mnist = data.read_data_sets(data_dir, seed=seed)
-    x, y = mnist.train.next_batch(hparams.BATCH_SIZE)
-    x = x.reshape([-1, hparams.N_STEPS, hparams.N_INPUTS])
+    x, y = first_batch(data_dir, seed)
     faithful = _one_step("basic", False, None, x, y)
     return compare(faithful, _one_step(impl, xla, faithful["weights"], x, y), impl)
 
