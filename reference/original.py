@@ -1,6 +1,7 @@
-# The original program, verbatim from the blog post (../shared/seeds/003_c26507816af06221.txt),
-# comments translated. One change: the post's `import input_data` is TF's tutorial module of that
-# name, imported here by its full path. tests/test_acceptance.py runs this file (seeded by two added
+# The original program, verbatim from the Chinese blog post "练习利用LSTM实现手写数字分类任务"
+# ("Practice: handwritten digit classification with an LSTM"), comments translated; quoted here
+# as the object of study and test oracle (see LICENSE). One change: the post's `import
+# input_data` is TF's tutorial module of that name, imported here by its full path. tests/test_acceptance.py runs this file (seeded by two added
 # lines) as the oracle that `tf1-lstm train` must match line for line. Run it from data/, so that
 # 'MNIST_data/' is the committed copy.
 import tensorflow as tf

@@ -59,8 +59,8 @@ def original_source(seed=None, steps=None, cell="lstm", graph_only=False):
     if steps is not None:
         src = edit("range(10000)", "range(%d)" % steps)
     if cell == "rnn":
-        src = edit("tf.contrib.rnn.BasicLSTMCell(n_neurons,forget_bias = 1.0, state_is_tuple = True)",
-                   "tf.contrib.rnn.BasicRNNCell(n_neurons)")
+        src = edit("tf.contrib.rnn.BasicLSTMCell(n_neurons,forget_bias = 1.0, "
+                   "state_is_tuple = True)", "tf.contrib.rnn.BasicRNNCell(n_neurons)")
     if graph_only:
         start = src.index("n_inputs  = 28")
         end = src.index("init = tf.global_variables_initializer()")

@@ -10,7 +10,8 @@ import tensorflow as tf
 
 from conftest import DATA_DIR, run_cli
 from test_model import numpy_forward, original_graph
-from tf1_lstm import data, diagnose, model
+from tf1_lstm.core import data, model
+from tf1_lstm.studies import diagnose
 
 
 def batch(n=64, seed=0):
@@ -45,7 +46,8 @@ def test_gradient_through_time_matches_finite_differences(cell):
 
                 numeric = (loss_at(hidden[t] + eps * d) - loss_at(hidden[t] - eps * d)) / (2 * eps)
                 analytic = float((grads[t] * d).sum())
-                assert numeric == pytest.approx(analytic, rel=2e-2, abs=1e-6), (t, numeric, analytic)
+                assert numeric == pytest.approx(analytic, rel=2e-2, abs=1e-6), \
+                    (t, numeric, analytic)
 
 
 def test_defaults_take_the_original_code_path():
@@ -114,7 +116,9 @@ def test_short_diagnose_run_records_every_field(tmp_path):
     # The monitor only looks: training is the plain run's, value for value.
     code, plain, err = run_cli(["train", "--out", str(tmp_path / "plain")] + args)
     assert code == 0, err
-    pick = lambda text: [l.split()[3] for l in text.splitlines() if " accuracy = " in l]
+
+    def pick(text):
+        return [line.split()[3] for line in text.splitlines() if " accuracy = " in line]
     assert pick(out) == pick(plain)
 
 

@@ -9,9 +9,9 @@ import sys
 import pytest
 
 from conftest import DATA_DIR, REPO, run_cli
-from tf1_lstm import bench
+from tf1_lstm.studies import bench
 
-PROVE = ("import json, sys; from tf1_lstm import bench; "
+PROVE = ("import json, sys; from tf1_lstm.studies import bench; "
          "print(json.dumps(bench.prove_equal(sys.argv[1], sys.argv[2] == 'xla', sys.argv[3])))")
 
 
@@ -23,7 +23,8 @@ def prove(impl, xla, flags):
     return json.loads(out.strip().splitlines()[-1])
 
 
-@pytest.mark.parametrize("variant", bench.VARIANTS, ids=lambda v: v.impl + ("-xla" if v.xla else ""))
+@pytest.mark.parametrize("variant", bench.VARIANTS,
+                         ids=lambda v: v.impl + ("-xla" if v.xla else ""))
 def test_variant_equals_the_faithful_graph(variant):
     proof = prove(variant.impl, variant.xla, bench.XLA_CPU_FLAG)
     for key in bench.JUDGED:
@@ -33,7 +34,7 @@ def test_variant_equals_the_faithful_graph(variant):
 
 def test_the_proof_catches_a_mislabelled_gate():
     """A transplant that mislabels two gates (the realistic way a variant goes wrong) fails."""
-    from tf1_lstm import hparams
+    from tf1_lstm.core import hparams
     x, y = bench.first_batch(DATA_DIR, seed=0)
     faithful = bench._one_step("basic", False, None, x, y)
     weights = dict(faithful["weights"])
@@ -66,7 +67,8 @@ def test_quick_bench_writes_bench_json(tmp_path):
         assert rows[name]["ms_per_step"] > 0, name
     assert all(r["equal"] for r in rows.values() if "equal" in r)
     assert result["faithful_overhead"] == pytest.approx(
-        rows["tf1-lstm train (faithful)"]["ms_per_step"] / rows["original bare loop"]["ms_per_step"])
+        rows["tf1-lstm train (faithful)"]["ms_per_step"]
+        / rows["original bare loop"]["ms_per_step"])
     assert "faithful / bare" in stdout
 
 

@@ -5,7 +5,8 @@ import os
 import pytest
 
 from conftest import DATA_DIR, run_cli
-from tf1_lstm import cli, data
+from tf1_lstm import cli
+from tf1_lstm.core import data
 
 
 def fails(capsys, argv):
@@ -68,7 +69,7 @@ def test_missing_data_offline(capsys, tmp_path, monkeypatch):
 def test_fetch_data_verifies_the_committed_copy():
     code, out, err = run_cli(["fetch-data", "--data-dir", DATA_DIR])
     assert code == 0, err
-    assert len([l for l in out.splitlines() if "  ok  " in l]) == 4
+    assert len([line for line in out.splitlines() if "  ok  " in line]) == 4
 
 
 def test_help_and_version():

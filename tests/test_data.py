@@ -11,7 +11,7 @@ import threading
 import numpy as np
 import pytest
 
-from tf1_lstm import data
+from tf1_lstm.core import data
 
 LABELS = "train-labels-idx1-ubyte"
 
@@ -35,7 +35,8 @@ def test_parse_idx_round_trip():
     (b"\x00\x00", 2049, None, "not even a header"),
     (idx_bytes(np.zeros(3), 2049), 2051, None, "magic number 2049, expected 2051"),
     (struct.pack(">ii", 2051, 5), 2051, None, "header needs 16 bytes"),
-    (idx_bytes(np.zeros((2, 3, 3)), 2051), 2051, (2, 3, 4), "dimensions [2, 3, 3], expected [2, 3, 4]"),
+    (idx_bytes(np.zeros((2, 3, 3)), 2051), 2051, (2, 3, 4),
+     "dimensions [2, 3, 3], expected [2, 3, 4]"),
     (idx_bytes(np.zeros(5), 2049)[:-1], 2049, None, "truncated"),
     (idx_bytes(np.zeros(5), 2049) + b"\x00", 2049, None, "trailing bytes"),
     (idx_bytes(np.array([1, 10, 2]), 2049), 2049, None, "label 10, outside 0..9"),
@@ -87,7 +88,8 @@ def _only_labels_missing(target, data_dir):
     os.makedirs(str(target))
     for name in data.FILES:
         if name != LABELS:
-            os.symlink(os.path.join(data_dir, name + ".gz"), os.path.join(str(target), name + ".gz"))
+            os.symlink(os.path.join(data_dir, name + ".gz"),
+                       os.path.join(str(target), name + ".gz"))
     return str(target)
 
 

@@ -53,7 +53,8 @@ def test_image_installs_the_local_pins():
     match = re.search(r"grep -v '(\^tensorflow==)' requirements.txt > (\S+)", run)
     assert match, "the image must install from requirements.txt"
     assert "pip install --no-cache-dir -r %s" % match.group(2) in run
-    dropped = [l for l in read("requirements.txt").splitlines() if re.match(match.group(1), l)]
+    dropped = [line for line in read("requirements.txt").splitlines()
+               if re.match(match.group(1), line)]
     assert dropped == ["tensorflow==%s" % requirement_pins()["tensorflow"]]
     # ... and the base images carry exactly the pinned TensorFlow, GPU and CPU variants alike.
     bases = re.findall(r"tensorflow/tensorflow:([0-9.]+)-(?:gpu-)?py3", read("Dockerfile"))

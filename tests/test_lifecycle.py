@@ -125,12 +125,13 @@ def test_evaluate_matches_training_test_accuracy(reference):
 
 def test_predict_reads_real_digits_from_png(reference, tmp_path):
     from PIL import Image
-    from tf1_lstm import data, trained
+    from tf1_lstm.core import data
+    from tf1_lstm.serving import loader
     _, run_dir = reference
     test = data.read_data_sets(DATA_DIR, seed=0).test
     images, labels = test.images[:40], test.labels[:40].argmax(axis=1)
-    with trained.load(run_dir) as loaded:
-        probabilities, _ = trained.predict(loaded, images)
+    with loader.load(run_dir) as loaded:
+        probabilities, _ = loader.predict(loaded, images)
     confident = [i for i in range(40) if probabilities[i].argmax() == labels[i]
                  and probabilities[i].max() > 0.95][:10]
     assert len(confident) >= 5
@@ -167,14 +168,15 @@ def test_predict_errors(reference, tmp_path, capsys):
 
 def test_savedmodel_round_trip(reference, tmp_path):
     import tensorflow as tf
-    from tf1_lstm import data, trained
+    from tf1_lstm.core import data
+    from tf1_lstm.serving import loader
     _, run_dir = reference
     out = str(tmp_path / "exported")
     code, _, err = run_cli(["export", run_dir, out])
     assert code == 0, err
     images = data.read_data_sets(DATA_DIR, seed=0).test.images[:50].reshape(-1, 28, 28)
-    with trained.load(run_dir) as loaded:
-        expected, classes = trained.predict(loaded, images)
+    with loader.load(run_dir) as loaded:
+        expected, classes = loader.predict(loaded, images)
     with tf.Graph().as_default(), tf.Session() as sess:
         meta = tf.saved_model.loader.load(sess, [tf.saved_model.tag_constants.SERVING], out)
         signature = meta.signature_def["serving_default"]

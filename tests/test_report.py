@@ -1,4 +1,5 @@
-"""A quick real report: every file and field, valid PNGs, and resuming recomputes only what is gone."""
+"""A quick real report: every file and field, valid PNGs, and resuming recomputes only what is
+gone."""
 
 import json
 import os
@@ -7,7 +8,7 @@ import shutil
 import pytest
 
 from conftest import DATA_DIR, run_cli
-from tf1_lstm import report
+from tf1_lstm.studies import report
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -40,7 +41,7 @@ def test_every_file_and_field(quick):
     assert not [f for f in os.listdir(out) if f.startswith(".")]  # no temp files left
     assert list(rep) == ["schema", "generated", "command", "settings", "claims", "chance", "runs",
                          "references", "determinism", "parallelism", "ms_per_step",
-                         "environment", "figures", "ablation"]
+                         "environment", "figures", "ablation", "engine"]
     assert rep["settings"]["seeds"] == [0, 1] and rep["settings"]["threads"] == 1
     assert [(r["cell"], r["seed"]) for r in rep["runs"]] == \
         [("lstm", 0), ("lstm", 1), ("rnn", 0), ("rnn", 1)]
@@ -59,7 +60,10 @@ def test_every_file_and_field(quick):
     for text in ("## Claims of the original post", "](learning_curves.png)",
                  "](test_accuracy.png)", "quoted, not measured here", "98.07%", "## Environment"):
         assert text in md
-    assert "[####################" in stdout  # the overall progress bar
+    landed = [line for line in stdout.splitlines() if " test accuracy " in line]
+    assert len(landed) == 19 + 3  # every run as it lands, and the 3 throughput runs
+    assert rep["engine"]["scheduler"] == "local" and rep["engine"]["workers"] == 2
+    assert all(r["worker_host"] for r in rep["runs"])
     ablation = rep["ablation"]
     assert [r["label"] for r in ablation["ablations"]] == [
         "rnn (original)", "lstm (original)", "rnn-lr0.001", "rnn-clip1.0", "lstm-forget-bias0",
@@ -117,4 +121,5 @@ def test_bad_cells_flag(capsys):
     with pytest.raises(SystemExit) as exit_info:
         cli.main(["report", "--cells", "lstm,gru"])
     assert exit_info.value.code == 2
-    assert "--cells: 'lstm,gru': give a comma-separated list of lstm, rnn" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "--cells: 'lstm,gru': give a comma-separated list of lstm, rnn" in err

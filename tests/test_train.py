@@ -11,7 +11,7 @@ import numpy as np
 import tensorflow as tf
 
 from conftest import DATA_DIR, REPO
-from tf1_lstm import train
+from tf1_lstm.core import training
 
 
 def read(run_dir, name):
@@ -20,9 +20,9 @@ def read(run_dir, name):
 
 
 def short_run(tmp_path, name, **overrides):
-    values = dict(steps=30, log_every=10, seed=4, out=str(tmp_path / name), data_dir=DATA_DIR)
+    values = dict(steps=30, log_every=10, seed=4, run_dir=str(tmp_path / name), data_dir=DATA_DIR)
     values.update(overrides)
-    return train.train(train.make_config(**values))
+    return training.train(training.RunConfig.of(**values))
 
 
 def test_run_directory_holds_config_metrics_and_checkpoint(tmp_path):
@@ -63,7 +63,7 @@ def test_unseeded_run_records_the_seed_it_drew(tmp_path):
 
 
 def test_default_run_dir_name():
-    path = train.default_run_dir("rnn", 7)
+    path = training.default_run_dir("rnn", 7)
     assert path.startswith("runs" + os.sep) and path.endswith("-rnn-seed7")
 
 

@@ -4,15 +4,16 @@ Every flag is checked before TensorFlow is imported or data is read, so a typo c
 and a one-line message, not a half-started run.
 """
 
-from __future__ import print_function
-
 import argparse
 import collections
+import contextlib
 import math
 import os
+import signal
 import sys
 
-from tf1_lstm import __version__, checkpoints, data, hparams
+from tf1_lstm import __version__
+from tf1_lstm.core import checkpoints, data, hparams
 
 MAX_SEED = 2 ** 31 - 2  # TF truncates seeds modulo 2**31 - 1
 
@@ -41,6 +42,31 @@ _positive_float = _number(float, "a number", lambda v: v > 0 and math.isfinite(v
 _finite_float = _number(float, "a number", math.isfinite, "a finite number")
 _seed = _number(int, "a whole number", lambda v: 0 <= v <= MAX_SEED,
                 "between 0 and %d" % MAX_SEED)
+
+
+def _steps_list(text):
+    try:
+        steps = sorted({int(t) for t in text.split(",") if t.strip()})
+    except ValueError:
+        steps = []
+    if not steps or steps[0] <= 0:
+        raise argparse.ArgumentTypeError("%r: give comma-separated step counts, e.g. 10000,20000"
+                                         % text)
+    return tuple(steps)
+
+
+def _grid(text):
+    """'lr=0.003,0.001;steps=10000,20000' -> ((0.003, 0.001), (10000, 20000))."""
+    parts = dict(p.split("=", 1) for p in text.split(";") if "=" in p)
+    try:
+        lrs = tuple(float(v) for v in parts["lr"].split(","))
+        steps = _steps_list(parts["steps"])
+    except (KeyError, ValueError, argparse.ArgumentTypeError):
+        raise argparse.ArgumentTypeError("%r: write it as lr=0.003,0.001;steps=10000,20000" % text)
+    if set(parts) != {"lr", "steps"} or not all(0 < lr and math.isfinite(lr) for lr in lrs):
+        raise argparse.ArgumentTypeError("%r: write it as lr=0.003,0.001;steps=10000,20000 "
+                                         "(positive rates, positive steps)" % text)
+    return lrs, steps
 
 
 def _cells(text):
@@ -89,7 +115,7 @@ def add_run_flags(parser):
     parser.add_argument("--seed", type=_seed, default=None,
                         help="tf.set_random_seed(S) and read_data_sets(..., seed=S); without it "
                              "a seed is drawn and recorded")
-    parser.add_argument("--out", default=None, metavar="RUN_DIR",
+    parser.add_argument("--out", default=None, metavar="RUN_DIR", dest="run_dir",
                         help="run directory (default: runs/<time>-<cell>-seed<S>/)")
 
 
@@ -110,172 +136,196 @@ def build_parser():
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     commands.required = True
 
-    train = commands.add_parser(
+    train_parser = commands.add_parser(
         "train", help="the original program: 10,000 steps, then test accuracy",
         description="Train the original graph and print the original log lines.")
-    add_training_flags(train)
-    add_run_flags(train)
-    train.add_argument("--checkpoint-every", type=_non_negative_int, default=None, metavar="N",
-                       help="save a resumable checkpoint every N steps, keeping the last %d "
-                            "(default: %d; 0: only at the end)"
-                            % (checkpoints.KEEP, checkpoints.EVERY))
-    train.add_argument("--resume", default=None, metavar="RUN_DIR",
-                       help="continue an interrupted run from its last good checkpoint, with "
-                            "the settings in RUN_DIR/config.json")
-    train.add_argument("--tensorboard", action="store_true",
-                       help="write TensorBoard scalars and the graph to RUN_DIR/tensorboard")
-    train.add_argument("--impl", choices=hparams.IMPLS, default=None,
-                       help="LSTM kernels: basic (default, the original's BasicLSTMCell), "
-                            "block (LSTMBlockCell) or fused (LSTMBlockFusedCell); both proven "
-                            "equal by tests/test_bench.py; see README's performance section")
-    train.set_defaults(func=cmd_train)
+    add_training_flags(train_parser)
+    add_run_flags(train_parser)
+    train_parser.add_argument("--checkpoint-every", type=_non_negative_int, default=None,
+                              metavar="N",
+                              help="save a resumable checkpoint every N steps, keeping the last %d "
+                              "(default: %d; 0: only at the end)"
+                              % (checkpoints.KEEP, checkpoints.EVERY))
+    train_parser.add_argument("--resume", default=None, metavar="RUN_DIR",
+                              help="continue an interrupted run from its last good checkpoint, "
+                                   "with "
+                              "the settings in RUN_DIR/config.json")
+    train_parser.add_argument("--tensorboard", action="store_true",
+                              help="write TensorBoard scalars and the graph to RUN_DIR/tensorboard")
+    train_parser.add_argument("--test-at", type=_steps_list, default=None, metavar="STEPS",
+                              help="also print and record the test accuracy after these steps "
+                                   "(comma-separated; training is unchanged)")
+    train_parser.add_argument("--impl", choices=hparams.IMPLS, default=None,
+                              help="LSTM kernels: basic (default, the original's BasicLSTMCell), "
+                              "block (LSTMBlockCell) or fused (LSTMBlockFusedCell); both proven "
+                              "equal by tests/test_bench.py; see README's performance section")
+    train_parser.set_defaults(func=cmd_train)
 
-    report = commands.add_parser(
+    report_parser = commands.add_parser(
         "report", help="many seeds, LSTM vs RNN, verdicts on the post's claims",
         description="Train every (cell, seed) with the faithful program and write report.md, "
                     "report.json and figures. Rerun with the same --out to resume.")
-    report.add_argument("--seeds", type=_positive_int, default=5,
-                        help="seeds 0..N-1 (default: %(default)s)")
-    report.add_argument("--cells", type=_cells, default=list(hparams.CELLS),
-                        help="comma-separated cells (default: lstm,rnn)")
-    report.add_argument("--steps", type=_positive_int, default=hparams.STEPS,
-                        help="training steps per run (default: %(default)s)")
-    report.add_argument("--jobs", type=_positive_int, default=None,
-                        help="runs at once, each in its own process (default: one per core)")
-    report.add_argument("--threads", type=_positive_int, default=None,
-                        help="TF threads per run (default: cores / jobs; TF's default if jobs=1)")
-    report.add_argument("--no-repeat", action="store_true",
-                        help="skip the determinism check (one seed trained twice)")
-    report.add_argument("--no-throughput", action="store_true",
-                        help="skip measuring parallel against single-run throughput")
-    report.add_argument("--ablations", action="store_true",
-                        help="add the ablation section: RNN at lr 0.001 and with clipping, LSTM "
-                             "with forget_bias 0 and at lr 0.001, IRNN at lr 0.01 and 0.001 (each "
-                             "over the same seeds), plus RNN and LSTM diagnose runs")
-    add_data_flags(report)
-    report.add_argument("--out", default=None, metavar="DIR",
-                        help="report directory (default: reports/<time>/)")
-    report.set_defaults(func=cmd_report)
+    report_parser.add_argument("--seeds", type=_positive_int, default=5,
+                               help="seeds 0..N-1 (default: %(default)s)")
+    report_parser.add_argument("--cells", type=_cells, default=list(hparams.CELLS),
+                               help="comma-separated cells (default: lstm,rnn)")
+    report_parser.add_argument("--steps", type=_positive_int, default=hparams.STEPS,
+                               help="training steps per run (default: %(default)s)")
+    report_parser.add_argument("--jobs", type=_positive_int, default=None,
+                               help="workers of the embedded Dask cluster, each training one "
+                                    "run at a time (default: one per core)")
+    report_parser.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                               help="run on the Dask cluster at ADDRESS (tcp://HOST:PORT; also "
+                                    "$DASK_SCHEDULER_ADDRESS) instead of an embedded one")
+    report_parser.add_argument("--threads", type=_positive_int, default=None,
+                               help="TF threads per run (default: cores / jobs; TF's default "
+                                    "if jobs=1)")
+    report_parser.add_argument("--no-repeat", action="store_true",
+                               help="skip the determinism check (one seed trained twice)")
+    report_parser.add_argument("--no-throughput", action="store_true",
+                               help="skip measuring parallel against single-run throughput")
+    report_parser.add_argument("--ablations", action="store_true",
+                               help="add the ablation section: RNN at lr 0.001 and with clipping, "
+                               "LSTM with forget_bias 0 and at lr 0.001, IRNN at lr 0.01 and 0.001 "
+                               "(each over the same seeds), plus RNN and LSTM diagnose runs")
+    report_parser.add_argument("--explain-99", action="store_true",
+                               help="add the section testing each explanation of the post's 99%%:"
+                                    " printed train-batch accuracy, a 128-image test, seed luck, "
+                                    "other settings (runs the --grid too)")
+    report_parser.add_argument("--grid", type=_grid, default=None, metavar="lr=X,..;steps=N,..",
+                               help="the settings --explain-99 explores (default: "
+                                    "lr=0.003,0.001;steps=10000,20000,30000)")
+    report_parser.add_argument("--grid-seeds", type=_positive_int, default=3, metavar="N",
+                               help="seeds per grid learning rate (default: %(default)s)")
+    add_data_flags(report_parser)
+    report_parser.add_argument("--out", default=None, metavar="DIR",
+                               help="report directory (default: reports/<time>/)")
+    report_parser.set_defaults(func=cmd_report)
 
-    diagnose = commands.add_parser(
+    diagnose_parser = commands.add_parser(
         "diagnose", help="train while recording gradients through time and saturation",
         description="Train like `train` (same graph, batches and updates) and every K steps "
                     "record loss, gradient norms, ||dloss/dh_t|| for each of the 28 steps, "
                     "saturation and the forget gate; writes diagnostics.json and PNGs.")
-    add_training_flags(diagnose)
-    add_run_flags(diagnose)
-    diagnose.add_argument("--every", type=_positive_int, default=100, metavar="K",
-                          help="record every K steps (default: %(default)s)")
-    diagnose.set_defaults(func=cmd_diagnose, default_cell="rnn")
+    add_training_flags(diagnose_parser)
+    add_run_flags(diagnose_parser)
+    diagnose_parser.add_argument("--every", type=_positive_int, default=100, metavar="K",
+                                 help="record every K steps (default: %(default)s)")
+    diagnose_parser.set_defaults(func=cmd_diagnose, default_cell="rnn")
 
-    compare = commands.add_parser(
+    compare_parser = commands.add_parser(
         "compare", help="compare two reports (e.g. the container's and a local one)",
         description="Side by side: settings, claims, per-run test accuracy, versions, "
                     "hardware and data checksums of two report.json files (or their dirs).")
-    compare.add_argument("a", metavar="REPORT_A")
-    compare.add_argument("b", metavar="REPORT_B")
-    compare.set_defaults(func=cmd_compare)
+    compare_parser.add_argument("a", metavar="REPORT_A")
+    compare_parser.add_argument("b", metavar="REPORT_B")
+    compare_parser.set_defaults(func=cmd_compare)
 
-    evaluate = commands.add_parser(
+    evaluate_parser = commands.add_parser(
         "evaluate", help="accuracy, per-class accuracy, confusion matrix, worst digits",
         description="Evaluate a run's final weights; figures go to RUN_DIR/evaluate-<split>/.")
-    evaluate.add_argument("run_dir", metavar="RUN_DIR")
-    evaluate.add_argument("--split", choices=("test", "validation"), default="test")
-    evaluate.add_argument("--json", action="store_true", help="print JSON instead of text")
-    add_data_flags(evaluate)
-    evaluate.set_defaults(func=cmd_evaluate)
+    evaluate_parser.add_argument("run_dir", metavar="RUN_DIR")
+    evaluate_parser.add_argument("--split", choices=("test", "validation"), default="test")
+    evaluate_parser.add_argument("--json", action="store_true", help="print JSON instead of text")
+    add_data_flags(evaluate_parser)
+    evaluate_parser.set_defaults(func=cmd_evaluate)
 
-    predict = commands.add_parser(
+    predict_parser = commands.add_parser(
         "predict", help="classify PNG/JPEG images of digits",
         description="Classify images of any size: grayscale, MNIST polarity (white on black; "
                     "detected from the border unless --invert/--no-invert), 28x28.")
-    predict.add_argument("run_dir", metavar="RUN_DIR")
-    predict.add_argument("images", nargs="+", metavar="IMAGE")
-    polarity = predict.add_mutually_exclusive_group()
+    predict_parser.add_argument("run_dir", metavar="RUN_DIR")
+    predict_parser.add_argument("images", nargs="+", metavar="IMAGE")
+    polarity = predict_parser.add_mutually_exclusive_group()
     polarity.add_argument("--invert", dest="invert", action="store_const", const=True,
                           default=None, help="always invert (dark digit on light background)")
     polarity.add_argument("--no-invert", dest="invert", action="store_const", const=False,
                           help="never invert (already white on black)")
-    predict.add_argument("--json", action="store_true", help="print JSON instead of text")
-    predict.set_defaults(func=cmd_predict)
+    predict_parser.add_argument("--json", action="store_true", help="print JSON instead of text")
+    predict_parser.set_defaults(func=cmd_predict)
 
-    export = commands.add_parser(
+    export_parser = commands.add_parser(
         "export", help="write a SavedModel for TF Serving",
         description="Write RUN_DIR's final weights as a SavedModel: signature serving_default, "
                     "images [N,28,28] float32 -> probabilities [N,10], classes [N].")
-    export.add_argument("run_dir", metavar="RUN_DIR")
-    export.add_argument("out", metavar="OUT")
-    export.set_defaults(func=cmd_export)
+    export_parser.add_argument("run_dir", metavar="RUN_DIR")
+    export_parser.add_argument("export_dir", metavar="OUT")
+    export_parser.set_defaults(func=cmd_export)
 
-    bench = commands.add_parser(
+    bench_parser = commands.add_parser(
         "bench", help="ms per step: original loop, faithful harness, threads, variants",
         description="Time the original loop, tf1-lstm's faithful loop, thread settings, "
                     "parallel runs, and TF's other LSTM kernels (each proven equal first).")
-    bench.add_argument("--steps", type=_positive_int, default=1200,
-                       help="steps per timed run; timing starts after step 200 "
-                            "(default: %(default)s)")
-    bench.add_argument("--repeats", type=_positive_int, default=3,
-                       help="runs per row; the median is reported (default: %(default)s)")
-    bench.add_argument("--quick", action="store_true",
-                       help="60 steps, one repeat, no parallel runs: a smoke test")
-    bench.add_argument("--torch-python", default=None, metavar="PYTHON",
-                       help="an interpreter with PyTorch, to time the same model there")
-    bench.add_argument("--out", default="bench.json", help="(default: %(default)s)")
-    add_data_flags(bench)
-    bench.set_defaults(func=cmd_bench)
+    bench_parser.add_argument("--steps", type=_positive_int, default=1200,
+                              help="steps per timed run; timing starts after step 200 "
+                              "(default: %(default)s)")
+    bench_parser.add_argument("--repeats", type=_positive_int, default=3,
+                              help="runs per row; the median is reported (default: %(default)s)")
+    bench_parser.add_argument("--quick", action="store_true",
+                              help="60 steps, one repeat, no parallel runs: a smoke test")
+    bench_parser.add_argument("--torch-python", default=None, metavar="PYTHON",
+                              help="an interpreter with PyTorch, to time the same model there")
+    bench_parser.add_argument("--out", default="bench.json", help="(default: %(default)s)")
+    add_data_flags(bench_parser)
+    bench_parser.set_defaults(func=cmd_bench)
 
-    fetch = commands.add_parser("fetch-data", help="fetch and verify the MNIST files",
-                                description="Fetch any missing MNIST file and verify all four.")
-    add_data_flags(fetch)
-    fetch.set_defaults(func=cmd_fetch_data)
+    fetch_parser = commands.add_parser(
+        "fetch-data", help="fetch and verify the MNIST files",
+        description="Fetch any missing MNIST file and verify all four.")
+    add_data_flags(fetch_parser)
+    fetch_parser.set_defaults(func=cmd_fetch_data)
     return parser
 
 
-def _check_out_dir(path):
-    """The run directory must be new (or empty) and writable: nothing finished is overwritten."""
-    from tf1_lstm.files import check_writable_dir
+def _writable_dir(path, flag, must_be_empty=False):
+    """`path` is (or can be made) a writable directory, else a UsageError naming `flag`."""
+    from tf1_lstm.util.files import check_writable_dir
     if os.path.exists(path) and not os.path.isdir(path):
-        raise UsageError("--out %s is a file, not a directory" % path)
-    if os.path.isdir(path) and os.listdir(path):
-        raise UsageError("--out %s already holds files: choose a new run directory" % path)
+        raise UsageError("%s %s is a file, not a directory" % (flag, path))
+    if must_be_empty and os.path.isdir(path) and os.listdir(path):
+        raise UsageError("%s %s already holds files: choose a new run directory" % (flag, path))
     problem = check_writable_dir(path)
     if problem:
-        raise UsageError("--out %s: choose another directory" % problem)
+        raise UsageError("%s %s: choose another directory" % (flag, problem))
 
 
-RESUME_CONFLICTS = ("cell", "steps", "batch_size", "lr", "seed", "threads", "out",
-                    "checkpoint_every", "impl", "forget_bias", "clip")
+# Flags that would contradict a resumed run's config.json: (dest, flag).
+RESUME_CONFLICTS = (("cell", "--cell"), ("steps", "--steps"), ("batch_size", "--batch-size"),
+                    ("lr", "--lr"), ("seed", "--seed"), ("threads", "--threads"),
+                    ("run_dir", "--out"), ("checkpoint_every", "--checkpoint-every"),
+                    ("impl", "--impl"), ("forget_bias", "--forget-bias"), ("clip", "--clip"),
+                    ("test_at", "--test-at"))
 
 
 def cmd_train(args):
-    from tf1_lstm import train
-    if args.resume:
-        given = ["--" + k.replace("_", "-") for k in RESUME_CONFLICTS
-                 if getattr(args, k) is not None]
-        if given:
-            raise UsageError("--resume takes every setting from RUN_DIR/config.json: drop %s"
-                             % " ".join(given))
-        config = train.resume_config(args.resume)
-        if args.data_dir or args.mirrors:
-            config = config._replace(data_dir=args.data_dir or config.data_dir,
-                                     mirrors=tuple(args.mirrors) or config.mirrors)
-        return _train(train, config, resume=True)
-    return _train(train, _new_run_config(train, args))
+    if not args.resume:
+        return _train(_new_run_config(args))
+    given = [flag for dest, flag in RESUME_CONFLICTS if getattr(args, dest) is not None]
+    if given:
+        raise UsageError("--resume takes every setting from RUN_DIR/config.json: drop %s"
+                         % " ".join(given))
+    from tf1_lstm.core import training
+    config = training.resume_config(args.resume)
+    if args.data_dir or args.mirrors:
+        config = config._replace(data_dir=args.data_dir or config.data_dir,
+                                 mirrors=tuple(args.mirrors) or config.mirrors)
+    return _train(config, resume=True)
 
 
 def cmd_diagnose(args):
-    from tf1_lstm import diagnose, train
-    config = _new_run_config(train, args)
+    from tf1_lstm.studies import diagnose
+    config = _new_run_config(args)
     monitor = diagnose.Monitor(config.cell, args.every, config.forget_bias)
-    code = _train(train, config, monitor=monitor)
+    code = _train(config, monitor=monitor)
     if getattr(monitor, "result", None):
         print("diagnostics: %d records -> %s" % (
-            len(monitor.result["records"]), os.path.join(config.out, "diagnostics.json")))
+            len(monitor.result["records"]), os.path.join(config.run_dir, "diagnostics.json")))
     return code
 
 
-def _new_run_config(train, args):
-    """Check a new run's flags and output directory; return its Config."""
+def _new_run_config(args):
+    """Check a new run's flags and output directory; return its RunConfig."""
+    from tf1_lstm.core import training
     if args.batch_size and args.batch_size > 60000 - hparams.VALIDATION_SIZE:
         raise UsageError("--batch-size %d is larger than the 55000 training images"
                          % args.batch_size)
@@ -283,44 +333,72 @@ def _new_run_config(train, args):
     cell = args.cell or getattr(args, "default_cell", None)
     if impl not in (None, "basic") and cell not in (None, "lstm"):
         raise UsageError("--impl %s exists for the LSTM only: drop it or use --cell lstm" % impl)
-    seed = args.seed if args.seed is not None else train.draw_seed()
-    out = args.out or train.default_run_dir(cell or "lstm", seed)
-    _check_out_dir(out)
-    return train.make_config(
+    test_at = getattr(args, "test_at", None)
+    if test_at and test_at[-1] >= (args.steps or hparams.STEPS):
+        raise UsageError("--test-at %d is not before the last step: the final test accuracy is "
+                         "measured anyway" % test_at[-1])
+    seed = args.seed if args.seed is not None else training.draw_seed()
+    run_dir = args.run_dir or training.default_run_dir(cell or "lstm", seed)
+    _writable_dir(run_dir, "--out", must_be_empty=True)
+    return training.RunConfig.of(
         cell=cell, steps=args.steps, batch_size=args.batch_size, lr=args.lr, seed=seed,
-        data_dir=args.data_dir, mirrors=tuple(args.mirrors), out=out, threads=args.threads,
-        checkpoint_every=getattr(args, "checkpoint_every", None),
+        data_dir=args.data_dir, mirrors=tuple(args.mirrors), run_dir=run_dir,
+        threads=args.threads, checkpoint_every=getattr(args, "checkpoint_every", None),
         tensorboard=getattr(args, "tensorboard", False), impl=impl,
-        forget_bias=args.forget_bias, clip=args.clip,
+        forget_bias=args.forget_bias, clip=args.clip, test_at=test_at,
         seed_source="given" if args.seed is not None else "drawn")
 
 
-def _train(train, config, resume=False, monitor=None):
+def _train(config, resume=False, monitor=None):
+    from tf1_lstm.core import training
     try:
-        train.train(config, resume=resume, monitor=monitor)
-    except train.Interrupted as err:
+        training.train(config, resume=resume, monitor=monitor)
+    except training.Interrupted as err:
         print("tf1-lstm: %s" % err, file=sys.stderr)
         return 130
     return 0
 
 
+def _grid_option(args):
+    from tf1_lstm.studies import explain
+    if args.grid is None:
+        return explain.Grid(seeds=args.grid_seeds)
+    return explain.Grid(lrs=args.grid[0], steps=args.grid[1], seeds=args.grid_seeds)
+
+
 def cmd_report(args):
     import time
-    from tf1_lstm import report, runner
-    from tf1_lstm.files import check_writable_dir
-    args.out = args.out or os.path.join("reports", time.strftime("%Y%m%d-%H%M%S"))
-    problem = check_writable_dir(args.out)
-    if problem:
-        raise UsageError("--out %s: choose another directory" % problem)
+    from tf1_lstm.studies import engine, report
+    out = args.out or os.path.join("reports", time.strftime("%Y%m%d-%H%M%S"))
+    _writable_dir(out, "--out")
+    options = report.ReportOptions(
+        out=out, seeds=args.seeds, cells=tuple(args.cells), steps=args.steps, jobs=args.jobs,
+        threads=args.threads, repeat=not args.no_repeat, throughput=not args.no_throughput,
+        ablations=args.ablations, data_dir=args.data_dir, mirrors=tuple(args.mirrors),
+        scheduler=args.scheduler, explain_99=args.explain_99, grid=_grid_option(args))
     try:
-        report.build_report(args)
-    except runner.RunError as err:
+        with _sigterm_as_interrupt():
+            report.build_report(options)
+    except engine.RunError as err:
         raise UsageError(str(err))
     except KeyboardInterrupt:
         print("tf1-lstm report: interrupted; finished runs are kept: rerun with --out %s to "
-              "resume" % args.out, file=sys.stderr)
+              "resume" % out, file=sys.stderr)
         return 130
     return 0
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt():
+    """SIGTERM ends a study like Ctrl-C: runs in flight are stopped, finished ones kept."""
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _check_run_dir(run_dir):
@@ -331,28 +409,29 @@ def _check_run_dir(run_dir):
 
 def cmd_evaluate(args):
     import json
-    from tf1_lstm import evaluate
+    from tf1_lstm.serving import evaluate
     _check_run_dir(args.run_dir)
     result, images = evaluate.evaluate(args.run_dir, args.split, args.data_dir, args.mirrors)
-    out = evaluate.write(result, images, args.run_dir)
+    written = evaluate.write(result, images, args.run_dir)
     if args.json:
         print(json.dumps(result, indent=2))
     else:
         print(evaluate.confusion_text(result))
-        print("\nwrote %s/{evaluation.json,confusion.png,worst.png}" % out)
+        print("\nwrote %s/{evaluation.json,confusion.png,worst.png}" % written)
     return 0
 
 
 def cmd_predict(args):
     import json
-    from tf1_lstm import predict, trained
+    from tf1_lstm.serving import images as image_files
+    from tf1_lstm.serving import loader
     _check_run_dir(args.run_dir)
     try:
-        images, inverted = predict.load_images(args.images, args.invert)
-    except predict.ImageError as err:
+        images, inverted = image_files.load_images(args.images, args.invert)
+    except image_files.ImageError as err:
         raise UsageError(str(err))
-    with trained.load(args.run_dir) as loaded:
-        probabilities, classes = trained.predict(loaded, images)
+    with loader.load(args.run_dir) as loaded:
+        probabilities, classes = loader.predict(loaded, images)
     rows = [{"image": path, "digit": int(c), "inverted": flip,
              "probabilities": [round(float(p), 6) for p in probs]}
             for path, c, flip, probs in zip(args.images, classes, inverted, probabilities)]
@@ -366,28 +445,27 @@ def cmd_predict(args):
 
 
 def cmd_export(args):
-    from tf1_lstm import trained
+    from tf1_lstm.serving import loader
     _check_run_dir(args.run_dir)
-    print("wrote SavedModel %s" % trained.export_saved_model(args.run_dir, args.out))
+    print("wrote SavedModel %s" % loader.export_saved_model(args.run_dir, args.export_dir))
     return 0
 
 
 def cmd_bench(args):
-    from tf1_lstm import bench
-    from tf1_lstm.files import check_writable_dir
+    from tf1_lstm.studies import bench
     if not args.quick and args.steps <= 2 * hparams.LOG_EVERY:
         raise UsageError("--steps %d leaves nothing to time after the warm-up: use more than %d"
                          % (args.steps, 2 * hparams.LOG_EVERY))
-    problem = check_writable_dir(os.path.dirname(os.path.abspath(args.out)))
-    if problem:
-        raise UsageError("--out %s: choose another path" % problem)
+    _writable_dir(os.path.dirname(os.path.abspath(args.out)), "--out")
     bench.enable_cpu_xla()
-    bench.run(args)
+    bench.run(bench.BenchOptions(
+        out=args.out, steps=args.steps, repeats=args.repeats, quick=args.quick,
+        torch_python=args.torch_python, data_dir=args.data_dir, mirrors=tuple(args.mirrors)))
     return 0
 
 
 def cmd_compare(args):
-    from tf1_lstm import report
+    from tf1_lstm.studies import report
     for path in (args.a, args.b):
         if not os.path.exists(path):
             raise UsageError("%s does not exist: pass a report.json or its directory" % path)

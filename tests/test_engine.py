@@ -1,0 +1,220 @@
+"""Studies on Dask distributed, with real clusters: an embedded one, and an external scheduler and
+workers started here as separate processes. No mocks: real runs, a real SIGKILL."""
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+
+import psutil
+import pytest
+
+from conftest import DATA_DIR, REPO
+
+BIN = os.path.dirname(sys.executable)
+QUICK = ["report", "--seeds", "2", "--cells", "lstm,rnn", "--steps", "200", "--no-repeat",
+         "--no-throughput", "--data-dir", DATA_DIR]
+
+
+def tagged_env(token, **extra):
+    """The environment of every process a test starts: the token finds them all later."""
+    return dict(os.environ, TF1_LSTM_TEST_TOKEN=token, TF_CPP_MIN_LOG_LEVEL="2", **extra)
+
+
+def processes_with(token):
+    found = []
+    for proc in psutil.process_iter():
+        try:
+            if proc.environ().get("TF1_LSTM_TEST_TOKEN") == token:
+                found.append(proc)
+        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+            pass
+    return found
+
+
+@pytest.fixture
+def token():
+    """A tag for this test's processes; afterwards none of them may remain."""
+    value = uuid.uuid4().hex
+    yield value
+    deadline = time.time() + 20
+    while processes_with(value) and time.time() < deadline:
+        time.sleep(0.5)
+    left = [" ".join(p.cmdline()[:6]) for p in processes_with(value)]
+    for proc in processes_with(value):
+        proc.kill()
+    assert not left, "processes left behind: %s" % left
+
+
+def report(args, token, timeout=600, **env):
+    proc = subprocess.run([sys.executable, "-m", "tf1_lstm"] + args, cwd=REPO,
+                          env=tagged_env(token, **env), stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, universal_newlines=True, timeout=timeout)
+    return proc.returncode, proc.stdout, proc.stderr
+
+
+@contextlib.contextmanager
+def cluster(tmp_path, token, workers=2, worker_env=None):
+    """dask-scheduler and `workers` dask-worker processes on 127.0.0.1: (address, worker procs)."""
+    scheduler_file = str(tmp_path / ("scheduler-%s.json" % uuid.uuid4().hex[:8]))
+    procs = [subprocess.Popen([os.path.join(BIN, "dask-scheduler"), "--host", "127.0.0.1",
+                               "--port", "0", "--no-dashboard", "--scheduler-file",
+                               scheduler_file], env=tagged_env(token), cwd=str(tmp_path),
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
+    try:
+        deadline = time.time() + 60
+        while not os.path.exists(scheduler_file) and time.time() < deadline:
+            time.sleep(0.2)
+        with open(scheduler_file) as f:
+            address = json.load(f)["address"]
+        workers_procs = [subprocess.Popen(
+            [os.path.join(BIN, "dask-worker"), address, "--nthreads", "1", "--no-nanny",
+             "--no-dashboard", "--host", "127.0.0.1"], cwd=REPO,
+            env=tagged_env(token, **(worker_env or {})), stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL) for _ in range(workers)]
+        procs += workers_procs
+        _wait_for_workers(address, workers)
+        yield address, workers_procs
+    finally:
+        for proc in reversed(procs):
+            if proc.poll() is None:
+                proc.terminate()
+        for proc in procs:
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+def _wait_for_workers(address, n):
+    from distributed import Client
+    with Client(address, timeout=30) as client:
+        client.wait_for_workers(n)
+
+
+def training_children(proc):
+    """`tf1-lstm train` processes started under a worker process."""
+    try:
+        return [p for p in psutil.Process(proc.pid).children(recursive=True)
+                if "train" in p.cmdline() and "tf1_lstm" in p.cmdline()]
+    except psutil.NoSuchProcess:
+        return []
+
+
+def numbers(out):
+    with open(os.path.join(out, "report.json")) as f:
+        rep = json.load(f)
+    return rep, [(r["cell"], r["seed"], r["test_accuracy"], [p["loss"] for p in r["curve"]])
+                 for r in rep["runs"]]
+
+
+def test_external_cluster_equals_embedded_even_when_a_worker_is_killed(tmp_path, token):
+    embedded = str(tmp_path / "embedded")
+    code, _, err = report(QUICK + ["--out", embedded], token)
+    assert code == 0, err
+    local_rep, local_numbers = numbers(embedded)
+    assert local_rep["engine"]["scheduler"] == "local" and local_rep["engine"]["workers"] == 2
+    assert local_rep["engine"]["distributed"] == "2021.03.0"
+
+    external = str(tmp_path / "external")
+    with cluster(tmp_path, token) as (address, workers):
+        proc = subprocess.Popen([sys.executable, "-m", "tf1_lstm"] + QUICK +
+                                ["--out", external, "--scheduler", address], cwd=REPO,
+                                env=tagged_env(token), stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, universal_newlines=True)
+        deadline = time.time() + 120
+        while not training_children(workers[0]) and time.time() < deadline:
+            time.sleep(0.2)
+        victims = training_children(workers[0])
+        assert victims, "worker 0 never started a run"
+        time.sleep(2)  # mid-run: TF is up and training
+        os.kill(workers[0].pid, signal.SIGKILL)
+        out, err = proc.communicate(timeout=600)
+        assert proc.returncode == 0, err
+        psutil.wait_procs(victims, timeout=30)
+        assert not [p for p in victims if p.is_running() and p.status() != "zombie"], \
+            "the killed worker's run kept training"
+    ext_rep, ext_numbers = numbers(external)
+    assert ext_numbers == local_numbers
+    assert ext_rep["claims"] == local_rep["claims"]
+    assert ext_rep["engine"]["scheduler"] == address
+    assert all(r["worker_host"] for r in ext_rep["runs"])
+
+
+def test_unreachable_scheduler_is_one_line_and_exit_2(tmp_path, token):
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # nothing listens here once the socket is closed
+    started = time.time()
+    code, out, err = report(QUICK + ["--out", str(tmp_path / "r"), "--scheduler",
+                                     "tcp://127.0.0.1:%d" % port], token, timeout=60)
+    assert code == 2 and time.time() - started < 15, (code, err)
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and "tcp://127.0.0.1:%d" % port in lines[0], err
+    assert "Traceback" not in err
+
+
+def test_scheduler_address_from_dask_setting(tmp_path, token):
+    code, _, err = report(QUICK + ["--out", str(tmp_path / "r")], token, timeout=60,
+                          DASK_SCHEDULER_ADDRESS="tcp://127.0.0.1:9")
+    assert code == 2 and "tcp://127.0.0.1:9" in err, err
+
+
+def test_a_foreign_directory_under_runs_is_left_untouched(tmp_path, token):
+    out = tmp_path / "r"
+    mine = out / "runs" / "lstm-seed0"
+    mine.mkdir(parents=True)
+    (mine / "notes.txt").write_text("my own notes")
+    code, _, err = report(QUICK + ["--out", str(out)], token, timeout=120)
+    assert code == 2, err
+    assert str(mine) in err and "nothing was deleted" in err and "Traceback" not in err
+    assert (mine / "notes.txt").read_text() == "my own notes"
+    assert os.listdir(str(mine)) == ["notes.txt"]
+
+
+def test_a_run_that_fails_on_a_worker_stops_the_report_with_its_log(tmp_path, token):
+    bad = tmp_path / "bad-data"
+    bad.mkdir()
+    for name in os.listdir(DATA_DIR):
+        if name.endswith(".gz"):
+            (bad / name).write_bytes(b"not gzip, not IDX")
+    out = tmp_path / "r"
+    args = [a for a in QUICK if a not in ("--data-dir", DATA_DIR)]
+    with cluster(tmp_path, token, workers=1, worker_env={"TF1_LSTM_DATA_DIR": str(bad)}) \
+            as (address, _):
+        code, _, err = report(args + ["--out", str(out), "--scheduler", address], token)
+    assert code == 2, err
+    line = err.strip().splitlines()[-1]
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
+    assert "failed (exit 2)" in line and "SHA-256" in line, line
+    assert not os.path.exists(str(out / "report.md"))
+    assert not os.path.exists(str(out / "report.json"))
+
+
+def test_sigterm_on_the_client_stops_every_run_on_the_workers(tmp_path, token):
+    out = str(tmp_path / "r")
+    args = [a if a != "200" else "20000" for a in QUICK]
+    with cluster(tmp_path, token) as (address, workers):
+        proc = subprocess.Popen([sys.executable, "-m", "tf1_lstm"] + args +
+                                ["--out", out, "--scheduler", address], cwd=REPO,
+                                env=tagged_env(token), stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, universal_newlines=True)
+        deadline = time.time() + 120
+        while not all(training_children(w) for w in workers) and time.time() < deadline:
+            time.sleep(0.2)
+        runs = [p for w in workers for p in training_children(w)]
+        assert len(runs) == 2
+        time.sleep(2)
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=60)
+        assert proc.returncode == 130, err
+        assert "rerun with --out" in err and "Traceback" not in err
+        gone, alive = psutil.wait_procs(runs, timeout=30)
+        assert not alive, "runs kept training after the client stopped"
+        assert all(w.poll() is None for w in workers), "the workers themselves stay up"
+    assert not os.path.exists(os.path.join(out, "report.json"))

@@ -1,0 +1,73 @@
+"""A trained model, loaded back from a run directory: the one door for evaluate, predict, export.
+
+The graph is rebuilt with `model.build` (the same function training used) and the final weights
+restored into it, so a restored model is the trained graph itself, not a re-implementation.
+"""
+
+import contextlib
+import os
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from tf1_lstm.core import checkpoints, hparams
+from tf1_lstm.core.training import read_run_config
+from tf1_lstm.util.files import atomic_dir, ensure_dir
+
+
+class Loaded(NamedTuple):
+    """A run's final weights in a live session, and the tensors to ask it with."""
+    record: dict         # the run's config.json
+    model: Any           # core.model.Model, rebuilt by the function training used
+    probabilities: Any   # softmax of the logits [N, 10]
+    classes: Any         # argmax of the logits [N]
+    sess: Any            # the tf.Session holding the restored weights
+
+
+@contextlib.contextmanager
+def load(run_dir):
+    """Yield a Loaded with a live session holding the run's final weights."""
+    from tf1_lstm.core import model as model_lib
+    tf = model_lib.tf
+    record = read_run_config(run_dir)
+    prefix = checkpoints.final_prefix(run_dir)
+    with tf.Graph().as_default():
+        model = model_lib.build(record.get("cell", "lstm"), record.get("lr", hparams.LEARNING_RATE))
+        probabilities = tf.nn.softmax(model.logits)
+        classes = tf.argmax(model.logits, 1)
+        saver = tf.train.Saver()
+        with tf.Session(config=model_lib.session_config(record.get("threads"))) as sess:
+            saver.restore(sess, prefix)
+            yield Loaded(record, model, probabilities, classes, sess)
+
+
+def as_sequences(images):
+    """[N, 784] or [N, 28, 28] pixels -> the model's [N, 28 rows, 28 columns] input."""
+    return np.asarray(images, dtype=np.float32).reshape(-1, hparams.N_STEPS, hparams.N_INPUTS)
+
+
+def predict(loaded, images):
+    """(probabilities [N, 10], classes [N]) for images in [0, 1]."""
+    return loaded.sess.run([loaded.probabilities, loaded.classes],
+                           {loaded.model.X: as_sequences(images)})
+
+
+def export_saved_model(run_dir, out):
+    """Write a SavedModel (signature `serving_default`: images [N,28,28] float32 ->
+    probabilities [N,10], classes [N]) to `out`, via a temp dir renamed at the end."""
+    import tensorflow as tf
+    if os.path.exists(out):
+        raise checkpoints.CheckpointError("%s already exists: choose a new export directory" % out)
+    ensure_dir(os.path.dirname(os.path.abspath(out)))
+    with atomic_dir(out) as tmp, load(run_dir) as loaded:
+        info = tf.saved_model.utils.build_tensor_info
+        signature = tf.saved_model.signature_def_utils.build_signature_def(
+            inputs={"images": info(loaded.model.X)},
+            outputs={"probabilities": info(loaded.probabilities), "classes": info(loaded.classes)},
+            method_name=tf.saved_model.signature_constants.PREDICT_METHOD_NAME)
+        builder = tf.saved_model.builder.SavedModelBuilder(tmp)
+        builder.add_meta_graph_and_variables(
+            loaded.sess, [tf.saved_model.tag_constants.SERVING],
+            signature_def_map={"serving_default": signature})
+        builder.save()
+    return out

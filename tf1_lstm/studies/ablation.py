@@ -1,0 +1,188 @@
+"""The post's question, answered with runs: why does the same program fail with BasicRNNCell?
+
+Ablations change one thing each from the faithful program, over the report's seeds; two
+`diagnose` runs (RNN and LSTM, first seed) record gradients through time and saturation. The
+explanation is derived from those numbers by the rules in `explain`, stated in the report, so
+it says whatever the runs show.
+"""
+
+import collections
+import os
+
+import numpy as np
+
+from tf1_lstm.core.training import run_name
+from tf1_lstm.studies import diagnose, engine, rules
+from tf1_lstm.util.files import read_json
+from tf1_lstm.util.text import number, percent
+
+# (label, cell, changes from the original), each over the report's seeds.
+ABLATIONS = (
+    ("rnn-lr0.001", "rnn", {"lr": 0.001}),
+    ("rnn-clip1.0", "rnn", {"clip": 1.0}),
+    ("lstm-forget-bias0", "lstm", {"forget_bias": 0.0}),
+    ("lstm-lr0.001", "lstm", {"lr": 0.001}),
+    ("irnn", "irnn", {}),
+    ("irnn-lr0.001", "irnn", {"lr": 0.001}),
+)
+VANISHED_BELOW = 1e-3   # ||dL/dh_1|| / ||dL/dh_28|| below this: the first rows get ~no signal
+SATURATED_MOST = 0.5    # above this share of tanh units at |h| > 0.99: saturation supported
+SATURATED_FEW = 0.1     # below this share: saturation ruled out
+SPIKE_RATIO = 10.0      # max / median global gradient norm above this: the norm spikes
+
+
+def plan(seeds, steps, threads):
+    return [engine.spec(cell, s, steps, threads, label=label, **changes)
+            for label, cell, changes in ABLATIONS for s in seeds]
+
+
+def plan_diagnostics(cells, seed, steps, threads):
+    return [engine.spec(c, seed, steps, threads, label="diagnose-" + c, command="diagnose")
+            for c in cells]
+
+
+def summarize(results, seeds, baseline):
+    """Per ablation: changes, per-seed test accuracy and mean; baseline = {cell: [accs]}."""
+    rows = []
+    for cell, accs in baseline.items():
+        rows.append(collections.OrderedDict([
+            ("label", "%s (original)" % cell), ("cell", cell), ("changes", {}),
+            ("per_seed", accs), ("mean", float(np.mean(accs)))]))
+    for label, cell, changes in ABLATIONS:
+        accs = [results[run_name(cell, s, label)]["test_accuracy"] for s in seeds]
+        rows.append(collections.OrderedDict([
+            ("label", label), ("cell", cell), ("changes", changes), ("per_seed", accs),
+            ("mean", float(np.mean(accs)))]))
+    return rows
+
+
+def diagnostics_summary(out, runs):
+    """Medians over a diagnose run's records after step 0 (the untrained start excluded)."""
+    summary = collections.OrderedDict()
+    for run in runs:
+        result = read_json(os.path.join(out, "runs", run.name, "diagnostics.json"))
+        records = [r for r in result["records"] if r["step"] > 0] or result["records"]
+        per_t = np.array([r["grad_norm_per_time_step"] for r in records])
+        norms = np.array([r["global_grad_norm"] for r in records])
+        item = collections.OrderedDict([
+            ("run_dir", os.path.join("runs", run.name)),
+            ("records", len(result["records"])),
+            ("first_nonfinite_step", result["first_nonfinite_step"]),
+            ("first_to_last_step_gradient_ratio",
+             float(np.median(per_t[:, 0] / np.maximum(per_t[:, -1], 1e-30)))),
+            ("saturated_fraction", float(np.median([r["saturated_fraction"] for r in records]))),
+            ("global_grad_norm_median", float(np.median(norms))),
+            ("global_grad_norm_max", float(norms.max())),
+        ])
+        if "mean_forget_gate" in records[0]:
+            item["mean_forget_gate"] = float(np.median([r["mean_forget_gate"] for r in records]))
+        summary[run.cell] = item
+    return summary
+
+
+def _mean(rows, label):
+    return next(r["mean"] for r in rows if r["label"] == label)
+
+
+def explain(rows, diag, chance):
+    """One finding per hypothesis: supported / ruled out / inconclusive, with its evidence."""
+    def trains(label):
+        return rules.learned(_mean(rows, label))
+
+    def fails(label):
+        return rules.at_chance(_mean(rows, label), chance)
+
+    def pct(label):
+        return percent(_mean(rows, label))
+
+    findings = []
+
+    def add(hypothesis, verdict, evidence):
+        findings.append(collections.OrderedDict([
+            ("hypothesis", hypothesis), ("verdict", verdict), ("evidence", evidence)]))
+
+    base = "rnn (original)"
+    if fails(base):
+        if trains("rnn-lr0.001"):
+            add("step size", "supported", "the same RNN at lr 0.001 reaches %s (lr 0.01: %s)"
+                % (pct("rnn-lr0.001"), pct(base)))
+        else:
+            add("step size", "ruled out" if fails("rnn-lr0.001") else "inconclusive",
+                "at lr 0.001 the RNN reaches %s" % pct("rnn-lr0.001"))
+    rnn, lstm = diag.get("rnn"), diag.get("lstm")
+    spikes = rnn and rnn["global_grad_norm_max"] / max(rnn["global_grad_norm_median"], 1e-30)
+    if trains("rnn-clip1.0"):
+        add("exploding gradients", "supported", "clipping the global norm at 1.0 lets the RNN "
+            "reach %s at lr 0.01" % pct("rnn-clip1.0"))
+    else:
+        add("exploding gradients",
+            "ruled out" if fails("rnn-clip1.0") and not (spikes and spikes > SPIKE_RATIO)
+            else "inconclusive",
+            "with clipping at 1.0 the RNN reaches %s%s" % (
+                pct("rnn-clip1.0"), "; its global gradient norm peaks at %.1fx its median"
+                % spikes if spikes else ""))
+    if rnn:
+        ratio = rnn["first_to_last_step_gradient_ratio"]
+        lstm_ratio = lstm["first_to_last_step_gradient_ratio"] if lstm else None
+        add("vanishing gradients", "supported" if ratio < VANISHED_BELOW else "ruled out",
+            "the gradient reaching row 1 is %s of that at row 28 in the RNN%s" % (
+                number(ratio), " (LSTM: %s)" % number(lstm_ratio) if lstm_ratio is not None
+                else ""))
+        sat = rnn["saturated_fraction"]
+        add("saturation", "supported" if sat > SATURATED_MOST else
+            "ruled out" if sat < SATURATED_FEW else "inconclusive",
+            "median %.0f%% of the RNN's tanh units sit at |h| > 0.99" % (100 * sat))
+    add("the forget gate's +1 bias", "supported" if not trains("lstm-forget-bias0")
+        else "ruled out", "the LSTM with forget_bias 0 reaches %s (forget_bias 1: %s)"
+        % (pct("lstm-forget-bias0"), pct("lstm (original)")))
+    best_irnn = max(("irnn", "irnn-lr0.001"), key=lambda label: _mean(rows, label))
+    add("gating is required", "ruled out" if trains(best_irnn) else "inconclusive",
+        "an ungated ReLU RNN with identity initialisation (IRNN) reaches %s (%s)"
+        % (pct(best_irnn), best_irnn))
+    return findings
+
+
+def rules_text():
+    return ("A configuration *trains* if its mean test accuracy is at least %d%% and *fails* "
+            "if it is within %d points of chance. Vanishing gradients: supported if the median "
+            "ratio ||dL/dh_1|| / ||dL/dh_28|| over the diagnose records is below %g. Saturation: "
+            "supported above %d%% of units at |h| > 0.99, ruled out below %d%%. Exploding "
+            "gradients: supported if clipping makes the RNN train; inconclusive if the global "
+            "norm's maximum exceeds %gx its median without clipping helping."
+            % (100 * rules.LEARNED_AT_LEAST, 100 * rules.CHANCE_MARGIN, VANISHED_BELOW,
+               100 * SATURATED_MOST, 100 * SATURATED_FEW, SPIKE_RATIO))
+
+
+def render(section):
+    """The report's markdown section for the ablations."""
+    lines = ["## Why does the vanilla RNN fail? Ablations and diagnostics", "",
+             "Each row changes one thing from the faithful program (not part of the faithful "
+             "result above), over the same seeds.", "",
+             "| configuration | change | mean test accuracy | per seed |",
+             "| --- | --- | --- | --- |"]
+    for row in section["ablations"]:
+        change = ", ".join("%s=%s" % kv for kv in sorted(row["changes"].items())) or "none"
+        lines.append("| %s | %s | %s | %s |" % (
+            row["label"], change, percent(row["mean"]),
+            ", ".join(percent(a) for a in row["per_seed"])))
+    lines += ["", "Diagnostics (medians over records every %d steps, first seed):"
+              % diagnose.EVERY, "",
+              "| cell | ‖∂L/∂h_1‖ / ‖∂L/∂h_28‖ | saturated (|h|>0.99) | mean forget gate | "
+              "global grad norm median / max | first non-finite step |",
+              "| --- | --- | --- | --- | --- | --- |"]
+    for cell, d in section["diagnostics"].items():
+        lines.append("| %s | %s | %s | %s | %.3g / %.3g | %s |" % (
+            cell, number(d["first_to_last_step_gradient_ratio"]),
+            percent(d["saturated_fraction"], 1),
+            "%.3f" % d["mean_forget_gate"] if "mean_forget_gate" in d else "n/a",
+            d["global_grad_norm_median"], d["global_grad_norm_max"],
+            d["first_nonfinite_step"] if d["first_nonfinite_step"] is not None else "none"))
+    lines += [""]
+    for cell, d in section["diagnostics"].items():
+        lines.append("![%s gradient through time](%s/gradient_through_time.png)"
+                     % (cell, d["run_dir"]))
+    lines += ["", "**What the evidence says.** " + " ".join(
+        "%s: %s (%s)." % (f["hypothesis"][0].upper() + f["hypothesis"][1:], f["verdict"],
+                          f["evidence"]) for f in section["findings"]), "",
+              "Rules: " + section["rules"], ""]
+    return lines

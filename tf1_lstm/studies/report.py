@@ -1,0 +1,446 @@
+"""`tf1-lstm report`: many seeded runs of the faithful program, and what they say about the post.
+
+Each (cell, seed) is an ordinary `tf1-lstm train` run in its own process and run directory under
+`<out>/runs/`, so any figure in the report can be rerun alone with the command it records, and
+an interrupted report, run again with the same --out, trains only what is missing.
+"""
+
+import collections
+import os
+import time
+from typing import NamedTuple, Optional, Tuple
+
+import numpy as np
+
+from tf1_lstm.core import data, hparams
+from tf1_lstm.core.training import run_name
+from tf1_lstm.studies import ablation, engine, explain, rules
+from tf1_lstm.studies.stats import describe
+from tf1_lstm.util import environment
+from tf1_lstm.util.figures import pyplot, save_figure
+from tf1_lstm.util.files import read_json, write_json, write_text
+from tf1_lstm.util.text import percent
+
+
+class ReportOptions(NamedTuple):
+    """What `tf1-lstm report` trains and where it writes."""
+    out: str                       # report directory (runs/ and logs/ go under it)
+    seeds: int = 5                 # seeds 0..N-1 of every configuration
+    cells: Tuple[str, ...] = hparams.CELLS  # the faithful cells compared
+    steps: int = hparams.STEPS     # training steps per run
+    jobs: Optional[int] = None     # local workers (runs at once); None: one per core
+    threads: Optional[int] = None  # TF threads per run; None: cores / jobs (1 on a cluster)
+    scheduler: Optional[str] = None  # a Dask scheduler's address; None: an embedded cluster
+    explain_99: bool = False       # add the section testing each explanation of the 99% claim
+    grid: explain.Grid = explain.Grid()  # the settings that section explores
+    repeat: bool = True            # train one seed twice (the determinism check)
+    throughput: bool = True        # measure parallel against single-run throughput
+    ablations: bool = False        # add the ablation runs and the diagnose runs
+    data_dir: Optional[str] = None  # folder with the IDX files; None: the default
+    mirrors: Tuple[str, ...] = ()  # where to fetch missing data first
+
+
+CLAIMED_TEST_ACCURACY = rules.CLAIMED_TEST_ACCURACY
+REPRODUCED_WITHIN = CLAIMED_TEST_ACCURACY - rules.ROUNDS_TO_99  # "about 99%": within 0.5 points
+# Figures other blog posts on the same task report: quoted, not measured here.
+REFERENCES = (
+    ("PyTorch, 1-layer LSTM(28, 128), 10 epochs", "98.07%",
+     "blog post \"LSTM使用MNIST手写数字识别实战的代码和心得\""),
+    ("PyTorch, LSTM with 64 hidden units", "97% (9726/10000)",
+     "blog post \"pytorch利用lstm做mnist手写数字识别分类的实例\""),
+    ("PyTorch, 2-layer LSTM, 30 epochs", "99.08%",
+     "blog post \"循环神经网络RNN和长短期记忆网络LSTM学习笔记\""),
+)
+COLORS = {"lstm": "#1f77b4", "rnn": "#d62728"}
+
+
+def plan(cells, seeds, steps, threads, repeat_seed=True):
+    """Every run the report needs; the last is one LSTM seed again, for the determinism check."""
+    specs = [engine.spec(c, s, steps, threads) for c in cells for s in seeds]
+    if repeat_seed:
+        specs.append(specs[0]._replace(name=specs[0].name + "-repeat"))
+    return specs
+
+
+# --- statistics ------------------------------------------------------------------------------
+
+def chance_level(data_dir):
+    """Share of the most frequent class in the test set: the best a constant guess can do."""
+    labels = data.read_idx(data_dir, "t10k-labels-idx1-ubyte")
+    counts = np.bincount(labels, minlength=data.NUM_CLASSES)
+    return {"accuracy": float(counts.max() / counts.sum()), "class": int(counts.argmax())}
+
+
+def claims(by_cell, chance):
+    """The post's two claims against the measured figures, each with its verdict and rule."""
+    found = []
+    if "lstm" in by_cell:
+        found.append(_lstm_claim([m["test_accuracy"] for m in by_cell["lstm"]]))
+    if "rnn" in by_cell:
+        found.append(_rnn_claim([m["test_accuracy"] for m in by_cell["rnn"]], chance))
+    return found
+
+
+def _lstm_claim(accs):
+    stats = describe(accs)
+    gap = 100 * (CLAIMED_TEST_ACCURACY - stats["mean"])
+    held = stats["mean"] >= CLAIMED_TEST_ACCURACY - REPRODUCED_WITHIN
+    return collections.OrderedDict([
+        ("claim", "The LSTM reaches about 99% test accuracy"),
+        ("measured", stats),
+        ("rule", "reproduced if the mean over seeds is at least %.1f%%"
+         % (100 * (CLAIMED_TEST_ACCURACY - REPRODUCED_WITHIN))),
+        ("verdict", "reproduced" if held else "not reproduced"),
+        ("gap_points", gap),
+    ])
+
+
+def _rnn_claim(accs, chance):
+    """Three levels, by the one definition of training (studies.rules) the ablations use too."""
+    outcomes = [rules.outcome(a, chance["accuracy"]) for a in accs]
+    counts = collections.OrderedDict((o, outcomes.count(o))
+                                     for o in ("at chance", "in between", "learned"))
+    if counts["at chance"] == len(accs):
+        verdict = "reproduced"
+    elif counts["learned"] * 2 >= len(accs):
+        verdict = "not reproduced"
+    else:
+        verdict = "partly reproduced"
+    others = ", ".join("%s %s" % (o, percent(a)) for o, a in zip(outcomes, accs)
+                       if o != "at chance")
+    return collections.OrderedDict([
+        ("claim", "With BasicRNNCell the same program cannot train"),
+        ("measured", describe(accs)),
+        ("per_seed", accs),
+        ("chance", chance["accuracy"]),
+        ("rule", "reproduced if every seed ends at chance (within %d points of %s, always "
+         "guessing %d); not reproduced if at least half the seeds learn (reach %d%%); partly "
+         "reproduced otherwise" % (100 * rules.CHANCE_MARGIN, percent(chance["accuracy"]),
+                                   chance["class"], 100 * rules.LEARNED_AT_LEAST)),
+        ("verdict", verdict),
+        ("seeds_within", counts["at chance"]),
+        ("outcomes", counts),
+        ("note", "%d of %d seeds at chance%s" % (counts["at chance"], len(accs),
+                                                 "; " + others if others else "")),
+    ])
+
+
+def determinism(results, specs):
+    """Did the repeated seed give the same logged values, bit for bit?"""
+    repeat = [s for s in specs if s.name.endswith("-repeat")]
+    if not repeat:
+        return None
+    a, b = results[repeat[0].name[:-len("-repeat")]], results[repeat[0].name]
+    keys = ("train_accuracy", "loss")
+    same_curve = [[p[k] for k in keys] for p in a["curve"]] == \
+        [[p[k] for k in keys] for p in b["curve"]]
+    return collections.OrderedDict([
+        ("run", repeat[0].name[:-len("-repeat")]), ("repeat", repeat[0].name),
+        ("logged_values", 2 * len(a["curve"]) + 1),
+        ("identical", same_curve and a["test_accuracy"] == b["test_accuracy"])])
+
+
+# --- environment -----------------------------------------------------------------------------
+
+def fingerprint(data_dir):
+    """Versions, CUDA, machine, commit, data checksums and installed packages."""
+    tf = environment.import_tensorflow()
+    from tensorflow.python.platform import build_info
+    try:
+        gpus = [d.name for d in tf.config.experimental.list_physical_devices("GPU")]
+    except Exception as err:  # a broken CUDA set-up is a fact to report
+        gpus = ["error: %s" % err]
+    return collections.OrderedDict([
+        ("versions", environment.versions()),
+        ("cuda", collections.OrderedDict([
+            ("built_with_cuda", bool(tf.test.is_built_with_cuda())),
+            ("cuda_version", getattr(build_info, "cuda_version_number", None)),
+            ("cudnn_version", getattr(build_info, "cudnn_version_number", None)),
+            ("gpus", gpus)])),
+        ("machine", environment.machine()),
+        ("git", environment.git_revision()),
+        ("data_checksums", data.checksums(data_dir)),
+        ("pip_freeze", environment.pip_freeze()),
+    ])
+
+
+# --- figures and text ------------------------------------------------------------------------
+
+def plot_curves(by_cell, path):
+    plt = pyplot()
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    for cell, runs in sorted(by_cell.items()):
+        steps = [p["step"] for p in runs[0]["curve"]]
+        for key, ax in zip(("train_accuracy", "loss"), axes):
+            series = np.array([[p[key] for p in m["curve"]] for m in runs])
+            for row in series:
+                ax.plot(steps, row, color=COLORS.get(cell), linewidth=0.6, alpha=0.45)
+            ax.plot(steps, series.mean(axis=0), color=COLORS.get(cell), linewidth=2.2,
+                    label="%s (mean of %d seeds)" % (cell.upper(), len(runs)))
+    axes[0].set_ylabel("train accuracy (current batch)")
+    axes[1].set_ylabel("loss (current batch)")
+    axes[1].set_yscale("log")
+    for ax in axes:
+        ax.set_xlabel("step")
+        ax.grid(alpha=0.3)
+        ax.legend()
+    fig.suptitle("Learning curves: each seed thin, the mean bold")
+    save_figure(fig, path, dpi=110)
+
+
+def plot_test_accuracy(by_cell, chance, path):
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(6, 4))
+    cells = sorted(by_cell)
+    for i, cell in enumerate(cells):
+        accs = [100 * m["test_accuracy"] for m in by_cell[cell]]
+        ax.scatter([i] * len(accs), accs, color=COLORS.get(cell), zorder=3)
+        ax.hlines(np.mean(accs), i - 0.25, i + 0.25, color=COLORS.get(cell), linewidth=2)
+    ax.axhline(100 * CLAIMED_TEST_ACCURACY, color="gray", linestyle="--",
+               label="claimed 99%")
+    ax.axhline(100 * chance["accuracy"], color="gray", linestyle=":", label="chance")
+    ax.set_xticks(range(len(cells)))
+    ax.set_xticklabels([c.upper() for c in cells])
+    ax.set_xlim(-0.7, len(cells) - 0.3)
+    ax.set_ylim(0, 101)
+    ax.set_ylabel("test accuracy (%)")
+    ax.set_title("Test accuracy per seed (bar: mean)")
+    ax.grid(axis="y", alpha=0.3)
+    ax.legend(loc="center right")
+    save_figure(fig, path, dpi=110)
+
+
+def render(report):
+    """report.md from report.json's data; every figure in it comes from that data."""
+    lines = ["# tf1-lstm reproducibility report", ""]
+    s = report["settings"]
+    lines += ["Faithful program (BasicLSTMCell(150) / BasicRNNCell(150), Adam(%g), batch %d), "
+              "%d steps, seeds %s, cells %s. Generated %s by `%s`." % (
+                  s["lr"], s["batch_size"], s["steps"], ", ".join(map(str, s["seeds"])),
+                  ", ".join(s["cells"]), report["generated"], report["command"]), ""]
+    lines += ["## Claims of the original post", "",
+              "| claim | measured | verdict |", "| --- | --- | --- |"]
+    for c in report["claims"]:
+        m = c["measured"]
+        if "chance" in c:
+            measured = "per seed: %s; chance level %s" % (
+                ", ".join(percent(a) for a in c["per_seed"]), percent(c["chance"]))
+        else:
+            ci = ("; 95%% CI %s–%s" % (percent(m["ci95"][0]), percent(m["ci95"][1]))
+                  if m["ci95"] else "")
+            measured = "mean %s ± %s (std), min–max %s–%s%s over %d seeds" % (
+                percent(m["mean"]), percent(m["std"]), percent(m["min"]), percent(m["max"]), ci,
+                m["n"])
+        verdict = "**%s**" % c["verdict"]
+        if "note" in c:
+            verdict += " (%s)" % c["note"]
+        if "gap_points" in c:
+            verdict += " (%.2f points %s the claim)" % (abs(c["gap_points"]),
+                                                        "below" if c["gap_points"] > 0 else "above")
+        lines.append("| %s | %s | %s |" % (c["claim"], measured, verdict))
+    lines += [""] + ["Rule: %s." % c["rule"] for c in report["claims"]] + [""]
+    lines += ["## Runs", "", "| cell | seed | test accuracy | final train-batch accuracy | "
+              "wall time (s) | steps/s | threads |", "| --- | --- | --- | --- | --- | --- | --- |"]
+    for r in report["runs"]:
+        lines.append("| %s | %d | %s | %s | %.0f | %.1f | %s |" % (
+            r["cell"], r["seed"], percent(r["test_accuracy"]), percent(r["final_train_accuracy"]),
+            r["wall_time"], r["steps_per_sec"], r["threads"] or "TF default"))
+    lines += ["", "Rerun any row alone: `tf1-lstm train --cell CELL --seed SEED --steps %d%s`." % (
+        s["steps"], " --threads %d" % s["threads"] if s["threads"] else ""), ""]
+    lines += ["## Context: other implementations (quoted, not measured here)", "",
+              "| implementation | reported test accuracy | source |", "| --- | --- | --- |"]
+    lines += ["| %s | %s | %s |" % tuple(row) for row in report["references"]] + [""]
+    lines += ["## Figures", "", "![learning curves](learning_curves.png)", "",
+              "![test accuracy per seed](test_accuracy.png)", ""]
+    d = report["determinism"]
+    lines += ["## Determinism", ""]
+    if d:
+        lines.append("`%s` was trained twice with the same settings: its %d logged values %s." % (
+            d["run"], d["logged_values"],
+            "were identical bit for bit" if d["identical"] else "**differed**"))
+    else:
+        lines.append("Not checked in this report.")
+    lines += ["", "The same seed gives the same numbers only with the same thread count "
+              "(`--threads`): TF's thread pools change the order of floating-point sums.", ""]
+    p = report["parallelism"]
+    if p:
+        lines += ["## Parallel runs", "",
+                  "On this machine (%d cores, %d-step LSTM runs): one run using all cores made "
+                  "%.1f steps/s; %d single-threaded runs at once made %.1f steps/s together, "
+                  "%.2f× the throughput." % (p["cores"], p["steps"],
+                                             p["one_run_all_threads_steps_per_sec"], p["cores"],
+                                             p["parallel_single_thread_steps_per_sec"],
+                                             p["speedup"]), ""]
+    if report.get("explain_99"):
+        lines += explain.render(report["explain_99"])
+    if report.get("ablation"):
+        lines += ablation.render(report["ablation"])
+    e = report["environment"]
+    lines += ["## Environment", "", "| | |", "| --- | --- |"]
+    rows = [("Python", e["versions"]["python"]),
+            ("TensorFlow", "%s (%s)" % (e["versions"]["tensorflow"],
+                                        e["versions"]["tensorflow_git"])),
+            ("built with CUDA", "%s (CUDA %s, cuDNN %s)" % (
+                e["cuda"]["built_with_cuda"], e["cuda"]["cuda_version"],
+                e["cuda"]["cudnn_version"])),
+            ("GPUs seen", ", ".join(e["cuda"]["gpus"]) or "none"),
+            ("NumPy / protobuf", "%s / %s" % (e["versions"]["numpy"], e["versions"]["protobuf"])),
+            ("OS", e["machine"]["os"]), ("CPU", "%s, %s cores" % (e["machine"]["cpu"],
+                                                                  e["machine"]["cores"])),
+            ("container image", e["machine"]["container_image"] or "none"),
+            ("git commit", "%s%s" % (e["git"]["commit"], " (dirty)" if e["git"]["dirty"] else "")),
+            ("faithful ms/step (mean per cell)", ", ".join(
+                "%s %.2f" % (c, v) for c, v in sorted(report["ms_per_step"].items())))]
+    lines += ["| %s | %s |" % row for row in rows]
+    lines += ["", "Data (SHA-256 of the decompressed IDX bytes):", ""]
+    lines += ["- `%s` %s" % (name, sums["idx_sha256"])
+              for name, sums in e["data_checksums"].items()]
+    lines += ["", "<details><summary>pip freeze</summary>", "", "```"] + e["pip_freeze"] + \
+        ["```", "", "</details>", ""]
+    return "\n".join(lines)
+
+
+def build_report(options, say=print):
+    """Run (or reuse) every run, then write figures, report.json and report.md into options.out."""
+    cores = os.cpu_count() or 1
+    jobs = options.jobs or cores
+    threads = options.threads or (max(1, cores // jobs) if jobs > 1 or options.scheduler
+                                  else None)
+    seeds = list(range(options.seeds))
+    data_dir = options.data_dir or data.default_data_dir()
+    data.ensure_files(data_dir, options.mirrors)
+    say("report: writing to %s (rerun with --out %s to resume)" % (options.out, options.out))
+    specs = plan(options.cells, seeds, options.steps, threads, repeat_seed=options.repeat)
+    extra, diag_runs = [], []
+    if options.ablations:
+        if not set(("lstm", "rnn")) <= set(options.cells):
+            raise engine.RunError("--ablations compares against both original cells: "
+                                  "keep --cells lstm,rnn")
+        diag_runs = ablation.plan_diagnostics(["rnn", "lstm"], seeds[0], options.steps, threads)
+        extra = ablation.plan(seeds, options.steps, threads) + diag_runs
+    if options.explain_99:
+        if "lstm" not in options.cells:
+            raise engine.RunError("--explain-99 asks why the post's LSTM run was reported at "
+                                  "99%: keep lstm in --cells")
+        extra += explain.plan_grid(options.grid.lrs, options.grid.steps,
+                                   range(options.grid.seeds), threads)
+    with engine.Engine(options.scheduler, jobs) as cluster:
+        outcome = engine.run_all(specs + extra, options.out, cluster, options.data_dir,
+                                 options.mirrors, say=say)
+        parallelism = engine.measure_parallelism(
+            options.out, min(options.steps, 1000), cores, cluster, options.data_dir, say=say) \
+            if options.throughput else None
+        described = cluster.describe()
+    results = outcome.metrics
+    by_cell = collections.OrderedDict(
+        (c, [results[run_name(c, s)] for s in seeds]) for c in options.cells)
+    report = assemble(options, by_cell, seeds, jobs, threads, data_dir, outcome.hosts)
+    report.update(determinism=determinism(results, specs), parallelism=parallelism,
+                  engine=described)
+    if options.ablations:
+        report["ablation"] = ablation_section(options.out, results, seeds, by_cell, diag_runs,
+                                              report["chance"])
+    if options.explain_99:
+        report["explain_99"] = explain.section(options.out, results, seeds, options.steps,
+                                               options.grid, options.data_dir)
+        report["figures"].append("explain_99.png")
+    write(report, by_cell, options.out)
+    say("report: wrote %s" % os.path.join(options.out, "report.md"))
+    for c in report["claims"]:
+        say("  %s: %s" % (c["claim"], c["verdict"]))
+    return report
+
+
+def assemble(options, by_cell, seeds, jobs, threads, data_dir, hosts):
+    """report.json's contents from the faithful runs (sections filled in later set to None)."""
+    chance = chance_level(data_dir)
+    runs = [collections.OrderedDict([
+        ("cell", c), ("seed", s), ("test_accuracy", m["test_accuracy"]),
+        ("final_train_accuracy", m["final_train_accuracy"]), ("wall_time", m["wall_time"]),
+        ("steps_per_sec", m["steps_per_sec"]), ("ms_per_step", m["ms_per_step"]),
+        ("threads", threads), ("run_dir", os.path.join("runs", run_name(c, s))),
+        ("worker_host", hosts.get(run_name(c, s))), ("curve", m["curve"])])
+        for c in options.cells for s, m in zip(seeds, by_cell[c])]
+    return collections.OrderedDict([
+        ("schema", 1),
+        ("generated", time.strftime("%Y-%m-%d %H:%M:%S %Z")),
+        ("command", environment.machine()["command"]),
+        ("settings", collections.OrderedDict([
+            ("cells", list(options.cells)), ("seeds", seeds), ("steps", options.steps),
+            ("batch_size", hparams.BATCH_SIZE), ("lr", hparams.LEARNING_RATE),
+            ("jobs", jobs), ("threads", threads)])),
+        ("claims", claims(by_cell, chance)),
+        ("chance", chance),
+        ("runs", runs),
+        ("references", [list(r) for r in REFERENCES]),
+        ("determinism", None),
+        ("parallelism", None),
+        ("ms_per_step", {c: float(np.mean([m["ms_per_step"] for m in by_cell[c]]))
+                         for c in options.cells}),
+        ("environment", fingerprint(data_dir)),
+        ("figures", ["learning_curves.png", "test_accuracy.png"]),
+        ("ablation", None),
+        ("engine", None),
+        ("explain_99", None),
+    ])
+
+
+def ablation_section(out, results, seeds, by_cell, diag_runs, chance):
+    baseline = collections.OrderedDict(
+        (c, [m["test_accuracy"] for m in by_cell[c]]) for c in ("rnn", "lstm"))
+    rows = ablation.summarize(results, seeds, baseline)
+    diagnostics = ablation.diagnostics_summary(out, diag_runs)
+    return collections.OrderedDict([
+        ("ablations", rows), ("diagnostics", diagnostics),
+        ("findings", ablation.explain(rows, diagnostics, chance["accuracy"])),
+        ("rules", ablation.rules_text())])
+
+
+def write(report, by_cell, out):
+    """Figures, report.json and report.md, each atomically; the text is made first, so a
+    failure leaves no half-made report."""
+    text = render(report)
+    plot_curves(by_cell, os.path.join(out, "learning_curves.png"))
+    plot_test_accuracy(by_cell, report["chance"], os.path.join(out, "test_accuracy.png"))
+    if report["explain_99"]:
+        explain.plot(report["explain_99"], os.path.join(out, "explain_99.png"))
+    write_json(os.path.join(out, "report.json"), report)
+    write_text(os.path.join(out, "report.md"), text)
+
+
+def compare(a, b):
+    """Lines comparing two report.json files (e.g. the container's and a local one)."""
+    def load(path):
+        if os.path.isdir(path):
+            path = os.path.join(path, "report.json")
+        return read_json(path)
+
+    ra, rb = load(a), load(b)
+    lines = ["%-44s %-22s %-22s" % ("", "A", "B")]
+
+    def row(label, x, y):
+        mark = "" if x == y else "   <- differs"
+        lines.append("%-44s %-22s %-22s%s" % (label, x, y, mark))
+
+    for key in ("steps", "seeds", "threads"):
+        row("settings." + key, ra["settings"][key], rb["settings"][key])
+    for ca, cb in zip(ra["claims"], rb["claims"]):
+        row(ca["claim"][:44], "%.4f" % ca["measured"]["mean"], "%.4f" % cb["measured"]["mean"])
+        row("  verdict", ca["verdict"], cb["verdict"])
+    runs_b = {(r["cell"], r["seed"]): r for r in rb["runs"]}
+    for r in ra["runs"]:
+        other = runs_b.get((r["cell"], r["seed"]))
+        row("%s seed %d test accuracy" % (r["cell"], r["seed"]), "%.4f" % r["test_accuracy"],
+            "%.4f" % other["test_accuracy"] if other else "-")
+    ea, eb = ra["environment"], rb["environment"]
+    for key in ("python", "tensorflow", "numpy", "protobuf"):
+        row(key, ea["versions"][key], eb["versions"][key])
+    row("built with CUDA", ea["cuda"]["built_with_cuda"], eb["cuda"]["built_with_cuda"])
+    row("GPUs", len(ea["cuda"]["gpus"]), len(eb["cuda"]["gpus"]))
+    row("container image", ea["machine"]["container_image"], eb["machine"]["container_image"])
+    row("cpu", (ea["machine"]["cpu"] or "")[:22], (eb["machine"]["cpu"] or "")[:22])
+    row("git commit", (ea["git"]["commit"] or "-")[:12], (eb["git"]["commit"] or "-")[:12])
+    row("data (IDX SHA-256 prefixes)",
+        " ".join(s["idx_sha256"][:3] for s in ea["data_checksums"].values()),
+        " ".join(s["idx_sha256"][:3] for s in eb["data_checksums"].values()))
+    return lines

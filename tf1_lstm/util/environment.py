@@ -1,0 +1,117 @@
+"""What a result was measured on: versions, hardware, code revision.
+
+Kept light (no TF import unless asked) so that the CLI can record it cheaply.
+"""
+
+import os
+import platform
+import subprocess
+import sys
+
+IMAGE_ENV = "TF1_LSTM_IMAGE"  # set by the project's Dockerfile to its image tag
+COMMIT_ENV = "TF1_LSTM_GIT_COMMIT"  # the image has no .git: its build passes the commit in
+
+
+def import_tensorflow():
+    """TensorFlow, with its Python-side deprecation chatter (contrib's sunset notice and dozens
+    of v1-API warnings) silenced so the original log lines stay readable."""
+    import tensorflow as tf
+    tf.compat.v1.logging.set_verbosity(tf.compat.v1.logging.ERROR)
+    return tf
+
+
+def _module_version(name):
+    try:
+        module = __import__(name)
+    except Exception:  # a missing or broken module is a fact to record, not an error
+        return None
+    return getattr(module, "__version__", None)
+
+
+def versions():
+    import google.protobuf  # pinned <4: TF 1.15 does not import with protobuf 4
+    import numpy
+    import tensorflow as tf
+    return {
+        "python": platform.python_version(),
+        "tensorflow": tf.__version__,
+        "tensorflow_git": getattr(tf, "__git_version__", None),
+        "numpy": numpy.__version__,
+        "protobuf": google.protobuf.__version__,
+    }
+
+
+def cpu_model():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or None
+
+
+def checkout_root():
+    """The folder holding the `tf1_lstm` package (a checkout, or site-packages when installed)."""
+    return os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def _git(*args):
+    try:
+        out = subprocess.check_output(("git",) + args, cwd=checkout_root(),
+                                      stderr=subprocess.DEVNULL)
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return out.decode("utf-8", "replace").strip()
+
+
+def git_revision():
+    """The checkout's commit and whether it has uncommitted changes (None outside a checkout)."""
+    commit = _git("rev-parse", "HEAD")
+    if commit is None:
+        baked = os.environ.get(COMMIT_ENV)
+        return {"commit": baked if baked and baked != "unknown" else None, "dirty": None}
+    status = _git("status", "--porcelain", "--untracked-files=no")
+    return {"commit": commit, "dirty": bool(status)}
+
+
+def command_line():
+    """How this process was invoked, as the user would type it."""
+    program = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else "python"
+    if program in ("__main__.py", "-m"):
+        program = "tf1-lstm"
+    return " ".join([program] + sys.argv[1:])
+
+
+def machine():
+    return {
+        "os": platform.platform(),
+        "cpu": cpu_model(),
+        "cores": os.cpu_count(),
+        "container_image": os.environ.get(IMAGE_ENV),
+        "command": command_line(),
+    }
+
+
+def pip_freeze():
+    """Installed packages, one `name==version` per entry; an editable install (this package)
+    as `tf1-lstm==<version> (editable, commit <sha>)`, never the path of its checkout."""
+    from tf1_lstm import __version__
+    try:
+        out = subprocess.check_output([sys.executable, "-m", "pip", "freeze", "--all"],
+                                      stderr=subprocess.DEVNULL, universal_newlines=True)
+    except (OSError, subprocess.CalledProcessError):
+        return []
+    commit = (git_revision()["commit"] or "unknown")[:12]
+    rows = []
+    for line in out.splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue  # pip's "# Editable install ..." comments name the checkout's path
+        if line.startswith("-e "):
+            line = "tf1-lstm==%s (editable, commit %s)" % (__version__, commit)
+        elif " @ " in line:  # installed from a local path or URL: keep the name only
+            line = "%s (from a local copy, commit %s)" % (line.split(" @ ")[0], commit)
+        rows.append(line)
+    return rows
