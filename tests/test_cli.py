@@ -6,7 +6,7 @@ import pytest
 
 from conftest import DATA_DIR, run_cli
 from tf1_lstm import cli
-from tf1_lstm.core import data
+from tf1_lstm.core import datasets
 
 
 def fails(capsys, argv):
@@ -57,8 +57,9 @@ def test_out_dir_that_already_holds_a_run(capsys, tmp_path):
 
 
 def test_missing_data_offline(capsys, tmp_path, monkeypatch):
-    monkeypatch.setattr(data, "DEFAULT_MIRRORS", ("http://127.0.0.1:9/",))
-    monkeypatch.delenv(data.MIRROR_ENV, raising=False)
+    monkeypatch.setitem(datasets.DATASETS, "mnist",
+                        datasets.MNIST._replace(mirrors=("http://127.0.0.1:9/",)))
+    monkeypatch.delenv(datasets.MNIST.mirror_env, raising=False)
     empty = str(tmp_path / "nodata")
     line = fails(capsys, ["train", "--steps", "1", "--data-dir", empty,
                           "--out", str(tmp_path / "run")])

@@ -13,7 +13,7 @@ import signal
 import sys
 
 from tf1_lstm import __version__
-from tf1_lstm.core import checkpoints, data, hparams
+from tf1_lstm.core import checkpoints, data, datasets, hparams
 
 MAX_SEED = 2 ** 31 - 2  # TF truncates seeds modulo 2**31 - 1
 
@@ -69,6 +69,18 @@ def _grid(text):
     return lrs, steps
 
 
+def _ablations(text):
+    from tf1_lstm.studies import ablation
+    if text == "all":
+        return ablation.LABELS
+    labels = tuple(t.strip() for t in text.split(",") if t.strip())
+    unknown = [t for t in labels if t not in ablation.LABELS]
+    if not labels or unknown:
+        raise argparse.ArgumentTypeError("%r: give all, or a comma-separated list of %s"
+                                         % (text, ", ".join(ablation.LABELS)))
+    return labels
+
+
 def _cells(text):
     cells = [c.strip() for c in text.split(",") if c.strip()]
     unknown = [c for c in cells if c not in hparams.CELLS]
@@ -119,14 +131,23 @@ def add_run_flags(parser):
                         help="run directory (default: runs/<time>-<cell>-seed<S>/)")
 
 
-def add_data_flags(parser):
+def add_data_flags(parser, choose_dataset=True):
+    """--data-dir and --mirror; --dataset too where the command picks one (not for a run's
+    evaluate/predict, which use the run's own)."""
+    if choose_dataset:
+        parser.add_argument("--dataset", choices=datasets.NAMES, default=None,
+                            help="mnist (the post's, default) or fashion-mnist (same format, "
+                                 "fetched on first use into data/fashion-mnist)")
     parser.add_argument("--data-dir", default=None,
-                        help="folder with the four MNIST files (default: $%s, else the "
-                             "checkout's data/MNIST_data)" % data.DATA_DIR_ENV)
+                        help="folder with the four IDX files (default: $%s for MNIST, $%s for "
+                             "Fashion-MNIST, else the checkout's data/MNIST_data or "
+                             "data/fashion-mnist)" % (datasets.MNIST.data_dir_env,
+                                                      datasets.FASHION_MNIST.data_dir_env))
     parser.add_argument("--mirror", action="append", default=[], dest="mirrors",
                         metavar="DIR_OR_URL",
-                        help="where to fetch missing MNIST files, before the public mirrors "
-                             "(repeatable; also $%s, space-separated)" % data.MIRROR_ENV)
+                        help="where to fetch missing files, before the public mirrors "
+                             "(repeatable; also $%s or $%s, space-separated)"
+                             % (datasets.MNIST.mirror_env, datasets.FASHION_MNIST.mirror_env))
 
 
 def build_parser():
@@ -184,9 +205,14 @@ def build_parser():
                                help="skip the determinism check (one seed trained twice)")
     report_parser.add_argument("--no-throughput", action="store_true",
                                help="skip measuring parallel against single-run throughput")
-    report_parser.add_argument("--ablations", action="store_true",
-                               help="add the ablation section: RNN at lr 0.001 and with clipping, "
-                               "LSTM with forget_bias 0 and at lr 0.001, IRNN at lr 0.01 and 0.001 "
+    report_parser.add_argument("--ablations", type=_ablations, nargs="?", const="all",
+                               default=(), metavar="LABELS",
+                               help="add the ablation section (optionally only the "
+                                    "comma-separated LABELS of rnn-lr0.001, rnn-clip1.0, "
+                                    "lstm-forget-bias0, lstm-lr0.001, irnn, irnn-lr0.001, "
+                                    "diagnose): RNN at lr 0.001 and with clipping, "
+                                    "LSTM with forget_bias 0 and at lr 0.001, IRNN at lr 0.01 "
+                                    "and 0.001 "
                                "(each over the same seeds), plus RNN and LSTM diagnose runs")
     report_parser.add_argument("--explain-99", action="store_true",
                                help="add the section testing each explanation of the post's 99%%:"
@@ -227,7 +253,7 @@ def build_parser():
     evaluate_parser.add_argument("run_dir", metavar="RUN_DIR")
     evaluate_parser.add_argument("--split", choices=("test", "validation"), default="test")
     evaluate_parser.add_argument("--json", action="store_true", help="print JSON instead of text")
-    add_data_flags(evaluate_parser)
+    add_data_flags(evaluate_parser, choose_dataset=False)
     evaluate_parser.set_defaults(func=cmd_evaluate)
 
     predict_parser = commands.add_parser(
@@ -266,11 +292,11 @@ def build_parser():
     bench_parser.add_argument("--torch-python", default=None, metavar="PYTHON",
                               help="an interpreter with PyTorch, to time the same model there")
     bench_parser.add_argument("--out", default="bench.json", help="(default: %(default)s)")
-    add_data_flags(bench_parser)
+    add_data_flags(bench_parser, choose_dataset=False)  # the post's program on the post's data
     bench_parser.set_defaults(func=cmd_bench)
 
     fetch_parser = commands.add_parser(
-        "fetch-data", help="fetch and verify the MNIST files",
+        "fetch-data", help="fetch and verify the data files (MNIST, or --dataset)",
         description="Fetch any missing MNIST file and verify all four.")
     add_data_flags(fetch_parser)
     fetch_parser.set_defaults(func=cmd_fetch_data)
@@ -294,7 +320,7 @@ RESUME_CONFLICTS = (("cell", "--cell"), ("steps", "--steps"), ("batch_size", "--
                     ("lr", "--lr"), ("seed", "--seed"), ("threads", "--threads"),
                     ("run_dir", "--out"), ("checkpoint_every", "--checkpoint-every"),
                     ("impl", "--impl"), ("forget_bias", "--forget-bias"), ("clip", "--clip"),
-                    ("test_at", "--test-at"))
+                    ("test_at", "--test-at"), ("dataset", "--dataset"))
 
 
 def cmd_train(args):
@@ -345,7 +371,7 @@ def _new_run_config(args):
         data_dir=args.data_dir, mirrors=tuple(args.mirrors), run_dir=run_dir,
         threads=args.threads, checkpoint_every=getattr(args, "checkpoint_every", None),
         tensorboard=getattr(args, "tensorboard", False), impl=impl,
-        forget_bias=args.forget_bias, clip=args.clip, test_at=test_at,
+        forget_bias=args.forget_bias, clip=args.clip, test_at=test_at, dataset=args.dataset,
         seed_source="given" if args.seed is not None else "drawn")
 
 
@@ -375,7 +401,8 @@ def cmd_report(args):
         out=out, seeds=args.seeds, cells=tuple(args.cells), steps=args.steps, jobs=args.jobs,
         threads=args.threads, repeat=not args.no_repeat, throughput=not args.no_throughput,
         ablations=args.ablations, data_dir=args.data_dir, mirrors=tuple(args.mirrors),
-        scheduler=args.scheduler, explain_99=args.explain_99, grid=_grid_option(args))
+        scheduler=args.scheduler, explain_99=args.explain_99, grid=_grid_option(args),
+        dataset=args.dataset or datasets.MNIST.name)
     try:
         with _sigterm_as_interrupt():
             report.build_report(options)
@@ -432,14 +459,16 @@ def cmd_predict(args):
         raise UsageError(str(err))
     with loader.load(args.run_dir) as loaded:
         probabilities, classes = loader.predict(loaded, images)
-    rows = [{"image": path, "digit": int(c), "inverted": flip,
+        names = datasets.get(loaded.record.get("dataset")).classes
+    rows = [{"image": path, "digit": int(c), "class": names[int(c)], "inverted": flip,
              "probabilities": [round(float(p), 6) for p in probs]}
             for path, c, flip, probs in zip(args.images, classes, inverted, probabilities)]
     if args.json:
         print(json.dumps(rows, indent=2))
     else:
         for row in rows:
-            print("%s: %d  (%s)" % (row["image"], row["digit"], " ".join(
+            named = "" if row["class"] == str(row["digit"]) else " %s" % row["class"]
+            print("%s: %d%s  (%s)" % (row["image"], row["digit"], named, " ".join(
                 "%d:%.3f" % (d, p) for d, p in enumerate(row["probabilities"]))))
     return 0
 
@@ -478,9 +507,11 @@ def cmd_compare(args):
 
 
 def cmd_fetch_data(args):
-    paths = data.ensure_files(args.data_dir or data.default_data_dir(), args.mirrors)
-    for name, spec in data.FILES.items():
-        data.load_idx(paths[name], spec)
+    dataset = datasets.get(args.dataset)
+    paths = data.ensure_files(args.data_dir or data.default_data_dir(dataset.name), args.mirrors,
+                              dataset.name)
+    for name, spec in dataset.files.items():
+        data.load_idx(paths[name], spec, dataset)
         print("%s  ok  %s" % (spec.sha256, paths[name]))
     return 0
 

@@ -1,125 +1,38 @@
-"""MNIST input: verified IDX files, mirrors, and the original's `next_batch` sampler.
+"""The post's input: verified IDX files, and the original's `next_batch` sampler.
 
 The original program called `input_data.read_data_sets('MNIST_data/', one_hot=True)`, i.e. TF
 1.15's `contrib.learn` MNIST reader. This module reproduces that reader's split, pixel scaling
 and sampling bit for bit (tests/test_data.py checks it against TF's own), but refuses data it
-cannot verify: every file must hash to the canonical MNIST contents.
+cannot verify: every file must hash to the canonical contents of its data set (datasets.py).
 """
 
 import collections
-import gzip
-import hashlib
 import os
-import struct
-import sys
-import tempfile
-import zlib
 
 import numpy as np
 
-from tf1_lstm.core import hparams
+from tf1_lstm.core import datasets, hparams
+from tf1_lstm.core.fetch import fetch, mirror_list
+from tf1_lstm.core.idx import NUM_CLASSES, DataError, decompress, load_idx, sha256
 from tf1_lstm.util import environment
-from tf1_lstm.util.files import ensure_dir, remove_quietly
+from tf1_lstm.util.files import remove_quietly
 
-# SHA-256 of the decompressed IDX bytes: the canonical MNIST (LeCun, Cortes, Burges).
-IdxSpec = collections.namedtuple("IdxSpec", "sha256 magic shape")
-FILES = collections.OrderedDict([
-    ("train-images-idx3-ubyte", IdxSpec(
-        "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db", 2051, (60000, 28, 28))),
-    ("train-labels-idx1-ubyte", IdxSpec(
-        "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5", 2049, (60000,))),
-    ("t10k-images-idx3-ubyte", IdxSpec(
-        "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7", 2051, (10000, 28, 28))),
-    ("t10k-labels-idx1-ubyte", IdxSpec(
-        "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2", 2049, (10000,))),
-])
-
-DATA_DIR_ENV = "TF1_LSTM_DATA_DIR"
-MIRROR_ENV = "TF1_LSTM_MNIST_MIRROR"
-# Public mirrors serving the four `.gz` files, tried in order after any user-given mirror.
-DEFAULT_MIRRORS = (
-    "https://storage.googleapis.com/cvdf-datasets/mnist/",  # TF 1.15's DEFAULT_SOURCE_URL
-    "https://ossci-datasets.s3.amazonaws.com/mnist/",       # torchvision's mirror
-    "http://yann.lecun.com/exdb/mnist/",                    # the original home
-)
-NUM_CLASSES = 10
+__all__ = ["DataError", "NUM_CLASSES", "read_data_sets", "ensure_files", "read_idx", "checksums"]
+FILES = datasets.MNIST.files  # the post's four files
 _MAXINT32 = 2 ** 31 - 1
 _DEFAULT_GRAPH_SEED = 87654321  # tensorflow/python/framework/random_seed.py
 
 
-def default_data_dir():
-    """$TF1_LSTM_DATA_DIR, else the checkout's committed copy, else ./data/MNIST_data."""
-    if os.environ.get(DATA_DIR_ENV):
-        return os.environ[DATA_DIR_ENV]
-    checkout = os.path.join(environment.checkout_root(), "data", "MNIST_data")
-    if os.path.isdir(checkout):
+def default_data_dir(dataset=None):
+    """The data set's environment variable, else the checkout's copy (data/<folder>), else
+    ./data/<folder>."""
+    dataset = datasets.get(dataset)
+    if os.environ.get(dataset.data_dir_env):
+        return os.environ[dataset.data_dir_env]
+    checkout = os.path.join(environment.checkout_root(), "data", dataset.folder)
+    if os.path.isdir(os.path.dirname(checkout)):
         return os.path.relpath(checkout) if checkout.startswith(os.getcwd() + os.sep) else checkout
-    return os.path.join("data", "MNIST_data")
-
-
-class DataError(Exception):
-    """Bad, missing or unverifiable data; the message is one line naming the fix."""
-
-
-# --- IDX files ------------------------------------------------------------------------------
-
-def parse_idx(raw, magic, shape=None, name="IDX data", max_label=NUM_CLASSES - 1):
-    """Parse unsigned-byte IDX bytes into an array, checking everything the header promises."""
-    if len(raw) < 4:
-        raise DataError("%s is truncated: %d bytes, not even a header" % (name, len(raw)))
-    (found,) = struct.unpack(">i", raw[:4])
-    if found != magic:
-        raise DataError("%s has magic number %d, expected %d: wrong or corrupt file"
-                        % (name, found, magic))
-    ndim = magic & 0xFF
-    header = 4 + 4 * ndim
-    if len(raw) < header:
-        raise DataError("%s is truncated: header needs %d bytes, file has %d"
-                        % (name, header, len(raw)))
-    dims = struct.unpack(">" + "i" * ndim, raw[4:header])
-    if shape is not None and tuple(dims) != tuple(shape):
-        raise DataError("%s has dimensions %s, expected %s" % (name, list(dims), list(shape)))
-    expected = header + int(np.prod(dims))
-    if len(raw) != expected:
-        raise DataError("%s is %d bytes, expected %d for dimensions %s: %s"
-                        % (name, len(raw), expected, list(dims),
-                           "truncated" if len(raw) < expected else "trailing bytes"))
-    array = np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(dims)
-    if ndim == 1 and array.size and int(array.max()) > max_label:
-        raise DataError("%s has label %d, outside 0..%d" % (name, int(array.max()), max_label))
-    return array
-
-
-def decompress(blob, name):
-    """Raw IDX bytes from a gzip or plain file's contents."""
-    if blob[:2] != b"\x1f\x8b":
-        return blob
-    try:
-        return gzip.decompress(blob)
-    except (EOFError, OSError, zlib.error) as err:
-        raise DataError("%s is a truncated or corrupt gzip file (%s): delete it and fetch it again"
-                        % (name, err))
-
-
-def sha256(data):
-    return hashlib.sha256(data).hexdigest()
-
-
-def load_idx(path, spec):
-    """Read, verify against the canonical checksum, and parse one MNIST file."""
-    with open(path, "rb") as f:
-        raw = decompress(f.read(), path)
-    digest = sha256(raw)
-    if digest != spec.sha256:
-        raise DataError("%s has SHA-256 %s, not the canonical MNIST %s: delete it and fetch it "
-                        "again"
-                        % (path, digest[:16] + "...", spec.sha256[:16] + "..."))
-    return parse_idx(raw, spec.magic, spec.shape, name=path)
-
-
-def read_idx(data_dir, name, mirrors=()):
-    """One verified file of the data set in data_dir (fetched if missing), as an array."""
-    return load_idx(ensure_files(data_dir or default_data_dir(), mirrors)[name], FILES[name])
+    return os.path.join("data", dataset.folder)
 
 
 def find_file(data_dir, name):
@@ -131,125 +44,66 @@ def find_file(data_dir, name):
     return None
 
 
-# --- fetching -------------------------------------------------------------------------------
-
-def mirror_list(extra=()):
-    """User mirrors (flags, then the environment variable) before the public ones."""
-    env = os.environ.get(MIRROR_ENV, "")
-    return [m for m in list(extra) + env.split() if m] + list(DEFAULT_MIRRORS)
-
-
-def _is_url(mirror):
-    return "://" in mirror
+def read_idx(data_dir, name, mirrors=(), dataset=None):
+    """One verified file of the data set in data_dir (fetched if missing), as an array."""
+    dataset = datasets.get(dataset)
+    paths = ensure_files(data_dir or default_data_dir(dataset.name), mirrors, dataset.name)
+    return load_idx(paths[name], dataset.files[name], dataset)
 
 
-def _copy_with_progress(src, dst, total, label):
-    """Copy in chunks, with a progress bar when stderr is a terminal."""
-    from tqdm import tqdm
-    done = 0
-    with tqdm(total=total or None, unit="B", unit_scale=True, desc=label, leave=False,
-              disable=None, file=sys.stderr) as bar:
-        while True:
-            chunk = src.read(1 << 16)
-            if not chunk:
-                break
-            dst.write(chunk)
-            done += len(chunk)
-            bar.update(len(chunk))
-    return done
-
-
-def _download(mirror, filename, dst):
-    """Copy mirror/filename into the open file dst; raise on any failure."""
-    if not _is_url(mirror):
-        path = os.path.join(mirror, filename)
-        with open(path, "rb") as src:
-            _copy_with_progress(src, dst, os.path.getsize(path), filename)
-        return
-    from urllib.request import urlopen
-    url = mirror.rstrip("/") + "/" + filename
-    response = urlopen(url, timeout=60)
-    try:
-        total = int(response.headers.get("Content-Length") or 0)
-        _copy_with_progress(response, dst, total, filename)
-    finally:
-        response.close()
-
-
-def fetch(name, spec, data_dir, mirrors):
-    """Fetch one file into data_dir from the first mirror with a verified copy; return its path.
-
-    Each attempt goes to a temp file in data_dir and is renamed only once its checksum matches,
-    so a bad or partial download never sits under the final name.
-    """
-    errors = []
-    for mirror in mirrors:
-        for filename in (name + ".gz", name):
-            if _is_url(mirror) and filename == name:
-                continue  # the public mirrors serve gzip only
-            if not _is_url(mirror) and not os.path.isfile(os.path.join(mirror, filename)):
-                continue
-            fd, tmp = tempfile.mkstemp(prefix="." + filename + ".", suffix=".part", dir=data_dir)
-            try:
-                with os.fdopen(fd, "wb") as dst:
-                    _download(mirror, filename, dst)
-                load_idx(tmp, spec)
-                final = os.path.join(data_dir, filename)
-                os.replace(tmp, final)
-                print("Fetched %s from %s" % (filename, mirror), file=sys.stderr)
-                return final
-            except Exception as err:  # any failure means: try the next mirror
-                remove_quietly(tmp)
-                errors.append("%s: %s" % (mirror, str(err).splitlines()[0] if str(err) else
-                                          type(err).__name__))
-            break
-        else:
-            errors.append("%s: no %s there" % (mirror, name))
-    raise DataError("could not fetch %s (%s)" % (name, "; ".join(errors)))
-
-
-def ensure_files(data_dir, mirrors=()):
-    """Paths of the four verified files, fetching the missing ones; one clear error if offline."""
-    if not os.path.isdir(data_dir):
-        try:
-            ensure_dir(data_dir)
-        except OSError as err:
-            raise DataError("data dir %s does not exist and cannot be created (%s)"
-                            % (data_dir, err.strerror))
-    paths = {name: find_file(data_dir, name) for name in FILES}
-    missing = [name for name in FILES if paths[name] is None]
+def ensure_files(data_dir, mirrors=(), dataset=None):
+    """Paths of the four files, fetching the missing ones; one clear error if that fails."""
+    dataset = datasets.get(dataset)
+    if os.path.exists(data_dir) and not os.path.isdir(data_dir):
+        raise DataError("--data-dir %s is a file, not a folder: pass the folder holding the "
+                        "four %s files" % (data_dir, dataset.title))
+    paths = {name: find_file(data_dir, name) for name in dataset.files}
+    missing = [name for name in dataset.files if paths[name] is None]
     if missing:
-        paths.update(_fetch_missing(missing, data_dir, mirror_list(mirrors)))
+        paths.update(_fetch_missing(missing, data_dir, mirror_list(dataset, mirrors), dataset))
     return paths
 
 
-def _fetch_missing(missing, data_dir, mirrors):
-    paths, failures = {}, []
-    for name in missing:
-        try:
-            paths[name] = fetch(name, FILES[name], data_dir, mirrors)
-        except DataError as err:
-            failures.append(str(err))
-    if failures:
+def _fetch_missing(missing, data_dir, mirrors, dataset):
+    """Fetch the missing files; a folder made for them and left empty is removed again."""
+    made = not os.path.isdir(data_dir)
+    try:
+        os.makedirs(data_dir, exist_ok=True)
+    except OSError as err:
+        raise DataError("data dir %s cannot be created (%s): pass an existing --data-dir"
+                        % (data_dir, err.strerror))
+    paths, failed, stalled = {}, [], set()
+    try:
+        for name in missing:
+            try:
+                paths[name] = fetch(name, dataset.files[name], data_dir, mirrors, dataset,
+                                    stalled)
+            except DataError as err:
+                failed.append((name, str(err)))
+    finally:
+        if made and not os.listdir(data_dir):
+            remove_quietly(data_dir)
+    if failed:
         raise DataError(
-            "MNIST files missing from %s and not fetched: %s. Copy the four .gz files there "
-            "(e.g. from a checkout's data/MNIST_data/), or pass --mirror DIR_OR_URL or set %s. "
-            "Details: %s" % (data_dir, ", ".join(n + ".gz" for n in missing), MIRROR_ENV,
-                             " | ".join(failures)))
+            "%s files missing from %s and not fetched: %s. Copy the .gz files there, or pass "
+            "--mirror DIR_OR_URL or set %s. Details: %s"
+            % (dataset.title, data_dir, ", ".join(n + ".gz" for n, _ in failed),
+               dataset.mirror_env, " | ".join(e for _, e in failed)))
     return paths
 
 
-def checksums(data_dir):
+def checksums(data_dir, dataset=None):
     """SHA-256 of each file as stored (gzip) and of its IDX contents, for the environment record."""
+    dataset = datasets.get(dataset)
     sums = collections.OrderedDict()
-    for name in FILES:
+    for name, spec in dataset.files.items():
         path = find_file(data_dir, name)
         if path is None:
             continue
         with open(path, "rb") as f:
             blob = f.read()
-        sums[os.path.basename(path)] = {"file_sha256": sha256(blob),
-                                        "idx_sha256": sha256(decompress(blob, path))}
+        sums[os.path.basename(path)] = {"file_sha256": sha256(blob), "idx_sha256": sha256(
+            decompress(blob, path, 4 + 4 * len(spec.shape) + int(np.prod(spec.shape))))}
     return sums
 
 
@@ -332,7 +186,7 @@ class DataSet:
                              float(state["rng_gauss"])))
 
 
-Datasets = collections.namedtuple("Datasets", "train validation test")
+Splits = collections.namedtuple("Splits", "train validation test")  # read_data_sets' three
 
 
 def to_float(images):
@@ -342,14 +196,17 @@ def to_float(images):
 
 
 def read_data_sets(data_dir=None, seed=None, mirrors=(),
-                   validation_size=hparams.VALIDATION_SIZE):
+                   validation_size=hparams.VALIDATION_SIZE, dataset=None):
     """The original's `read_data_sets(data_dir, one_hot=True)`; `seed` is the NumPy seed.
 
     TF seeds NumPy once per DataSet with the same value and only train draws from it, so one
-    RandomState for train reproduces its batches (see `numpy_seed` for the value).
+    RandomState for train reproduces its batches (see `numpy_seed` for the value). `dataset`
+    (default: MNIST, the post's) names another set of the same format, read the same way.
     """
-    paths = ensure_files(data_dir or default_data_dir(), mirrors)
-    arrays = {name: load_idx(paths[name], spec) for name, spec in FILES.items()}
+    dataset = datasets.get(dataset)
+    paths = ensure_files(data_dir or default_data_dir(dataset.name), mirrors, dataset.name)
+    arrays = {name: load_idx(paths[name], spec, dataset)
+              for name, spec in dataset.files.items()}
     train_images = arrays["train-images-idx3-ubyte"]
     train_labels = arrays["train-labels-idx1-ubyte"]
     if not 0 <= validation_size <= len(train_images):
@@ -359,7 +216,7 @@ def read_data_sets(data_dir=None, seed=None, mirrors=(),
     def make(images, labels, rng_seed):
         return DataSet(to_float(images), one_hot(labels), seed=rng_seed)
 
-    return Datasets(
+    return Splits(
         train=make(train_images[validation_size:], train_labels[validation_size:], seed),
         validation=make(train_images[:validation_size], train_labels[:validation_size], seed),
         test=make(arrays["t10k-images-idx3-ubyte"], arrays["t10k-labels-idx1-ubyte"], seed))

@@ -14,7 +14,7 @@ import threading
 import time
 from typing import Any, NamedTuple, Optional, Tuple
 
-from tf1_lstm.core import checkpoints, data, hparams
+from tf1_lstm.core import checkpoints, data, datasets, hparams
 from tf1_lstm.util import environment
 from tf1_lstm.util.files import ensure_dir, read_json, write_json
 
@@ -40,6 +40,7 @@ class RunConfig(NamedTuple):
     clip: Optional[float] = None        # global-norm gradient clipping (ablation); None: off
     seed_source: Optional[str] = None   # "given" or "drawn": how the seed was chosen
     test_at: Tuple[int, ...] = ()       # also measure test accuracy after these steps (studies)
+    dataset: str = "mnist"              # mnist (the post's) or fashion-mnist (same format)
 
     @classmethod
     def of(cls, **fields):
@@ -155,7 +156,7 @@ class _Run(NamedTuple):
     """One run being trained: what the loop, the checkpoints and the metrics share."""
     config: RunConfig    # the settings, with seed, run_dir and data_dir filled in
     graph: Any           # the tf.Graph holding the model
-    mnist: Any           # data.Datasets with the seeded sampler
+    mnist: Any           # data.Splits (train/validation/test) with the seeded sampler
     model: Any           # core.model.Model
     saver: Any           # tf.train.Saver for checkpoints and the final model
     train_fetch: Any     # what each step runs: train_op, or the monitor's list
@@ -173,7 +174,7 @@ def _prepare(config, log, monitor):
         config = config._replace(seed=draw_seed(), seed_source="drawn")
     config = config._replace(seed_source=config.seed_source or "given",
                              run_dir=config.run_dir or default_run_dir(config.cell, config.seed),
-                             data_dir=config.data_dir or data.default_data_dir())
+                             data_dir=config.data_dir or data.default_data_dir(config.dataset))
     ensure_dir(config.run_dir)
 
     def say(line):
@@ -186,11 +187,13 @@ def _prepare(config, log, monitor):
         # The seeded original: tf.set_random_seed(S) first, then read_data_sets(..., seed=S).
         tf.set_random_seed(config.seed)
         numpy_seed = data.numpy_seed(config.seed, graph.seed)
-        mnist = data.read_data_sets(config.data_dir, seed=numpy_seed, mirrors=config.mirrors)
-        say("tf1-lstm train: cell=%s steps=%d batch=%d lr=%g seed=%d (%s) -> %s"
+        mnist = data.read_data_sets(config.data_dir, seed=numpy_seed, mirrors=config.mirrors,
+                                    dataset=config.dataset)
+        say("tf1-lstm train: cell=%s steps=%d batch=%d lr=%g seed=%d (%s)%s -> %s"
             % (config.cell, config.steps, config.batch_size, config.lr, config.seed,
-               config.seed_source, config.run_dir))
-        for name in data.FILES:
+               config.seed_source, "" if config.dataset == datasets.MNIST.name else
+               " dataset=" + config.dataset, config.run_dir))
+        for name in datasets.get(config.dataset).files:
             say("Extracting %s" % data.find_file(config.data_dir, name))
         model = model_lib.build(config.cell, config.lr, impl=config.impl,
                                 forget_bias=config.forget_bias, clip=config.clip)
@@ -200,7 +203,7 @@ def _prepare(config, log, monitor):
         record = dict(config._asdict(), mirrors=list(config.mirrors), numpy_seed=numpy_seed,
                       parameters=model_lib.parameter_count(),
                       command=environment.command_line(),
-                      data_checksums=data.checksums(config.data_dir))
+                      data_checksums=data.checksums(config.data_dir, config.dataset))
     return _Run(config, graph, mnist, model, saver, train_fetch, say, [], []), record
 
 

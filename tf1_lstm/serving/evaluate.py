@@ -5,7 +5,7 @@ import os
 
 import numpy as np
 
-from tf1_lstm.core import data
+from tf1_lstm.core import data, datasets
 from tf1_lstm.serving import loader
 from tf1_lstm.util.figures import pyplot, save_figure
 from tf1_lstm.util.files import ensure_dir, write_json
@@ -15,9 +15,12 @@ WORST = 25  # misclassified digits shown, least confident in the true class firs
 
 
 def evaluate(run_dir, split="test", data_dir=None, mirrors=()):
-    """Accuracy (computed by the graph's own accuracy op), per-class accuracy, confusion."""
-    dataset = getattr(data.read_data_sets(data_dir, seed=0, mirrors=mirrors), split)
+    """Accuracy (computed by the graph's own accuracy op), per-class accuracy, confusion, on
+    the data set the run was trained on."""
     with loader.load(run_dir) as loaded:
+        source = datasets.get(loaded.record.get("dataset"))
+        dataset = getattr(data.read_data_sets(data_dir, seed=0, mirrors=mirrors,
+                                              dataset=source.name), split)
         accuracy = loaded.sess.run(loaded.model.accuracy, {
             loaded.model.X: loader.as_sequences(dataset.images),
             loaded.model.Y_labels: dataset.labels})
@@ -29,7 +32,8 @@ def evaluate(run_dir, split="test", data_dir=None, mirrors=()):
     p_true = probabilities[np.arange(len(labels)), labels]
     worst = wrong[np.argsort(p_true[wrong], kind="stable")][:WORST]
     return collections.OrderedDict([
-        ("run_dir", run_dir), ("split", split), ("examples", int(len(labels))),
+        ("run_dir", run_dir), ("dataset", source.name), ("classes", list(source.classes)),
+        ("split", split), ("examples", int(len(labels))),
         ("accuracy", float(accuracy)),
         ("per_class_accuracy", [float(confusion[c, c] / max(1, confusion[c].sum()))
                                 for c in range(data.NUM_CLASSES)]),
@@ -45,9 +49,11 @@ def confusion_text(result):
     lines = ["%s accuracy = %.4f on %d %s images" % (result["split"], result["accuracy"],
                                                      result["examples"], result["split"]),
              "", "true \\ predicted " + " ".join("%5d" % c for c in range(10)) + "   accuracy"]
+    names = result.get("classes") or [str(c) for c in range(10)]
     for c, row in enumerate(result["confusion"]):
+        name = "" if names[c] == str(c) else " " + names[c]  # MNIST's names are its digits
         lines.append("%16d " % c + " ".join("%5d" % n for n in row) +
-                     "   %.4f" % result["per_class_accuracy"][c])
+                     "   %.4f%s" % (result["per_class_accuracy"][c], name))
     return "\n".join(lines)
 
 

@@ -31,9 +31,13 @@ SATURATED_FEW = 0.1     # below this share: saturation ruled out
 SPIKE_RATIO = 10.0      # max / median global gradient norm above this: the norm spikes
 
 
-def plan(seeds, steps, threads):
+LABELS = tuple(label for label, _, _ in ABLATIONS) + ("diagnose",)
+
+
+def plan(seeds, steps, threads, labels=LABELS):
+    """The runs of the chosen ablations (labels of ABLATIONS) over `seeds`."""
     return [engine.spec(cell, s, steps, threads, label=label, **changes)
-            for label, cell, changes in ABLATIONS for s in seeds]
+            for label, cell, changes in ABLATIONS if label in labels for s in seeds]
 
 
 def plan_diagnostics(cells, seed, steps, threads):
@@ -41,14 +45,16 @@ def plan_diagnostics(cells, seed, steps, threads):
             for c in cells]
 
 
-def summarize(results, seeds, baseline):
-    """Per ablation: changes, per-seed test accuracy and mean; baseline = {cell: [accs]}."""
+def summarize(results, seeds, baseline, labels=LABELS):
+    """Per ablation made: changes, per-seed test accuracy and mean; baseline = {cell: [accs]}."""
     rows = []
     for cell, accs in baseline.items():
         rows.append(collections.OrderedDict([
             ("label", "%s (original)" % cell), ("cell", cell), ("changes", {}),
             ("per_seed", accs), ("mean", float(np.mean(accs)))]))
     for label, cell, changes in ABLATIONS:
+        if label not in labels:
+            continue
         accs = [results[run_name(cell, s, label)]["test_accuracy"] for s in seeds]
         rows.append(collections.OrderedDict([
             ("label", label), ("cell", cell), ("changes", changes), ("per_seed", accs),
@@ -80,66 +86,84 @@ def diagnostics_summary(out, runs):
     return summary
 
 
-def _mean(rows, label):
-    return next(r["mean"] for r in rows if r["label"] == label)
-
-
 def explain(rows, diag, chance):
-    """One finding per hypothesis: supported / ruled out / inconclusive, with its evidence."""
-    def trains(label):
-        return rules.learned(_mean(rows, label))
-
-    def fails(label):
-        return rules.at_chance(_mean(rows, label), chance)
-
-    def pct(label):
-        return percent(_mean(rows, label))
-
+    """One finding per hypothesis whose runs were made: supported / ruled out / inconclusive,
+    each with its evidence."""
+    means = {r["label"]: r["mean"] for r in rows}
     findings = []
+    for judge in (_step_size, _exploding, _vanishing, _saturation, _forget_bias, _gating):
+        found = judge(means, diag, chance)
+        if found:
+            findings.append(collections.OrderedDict(zip(("hypothesis", "verdict", "evidence"),
+                                                        found)))
+    return findings
 
-    def add(hypothesis, verdict, evidence):
-        findings.append(collections.OrderedDict([
-            ("hypothesis", hypothesis), ("verdict", verdict), ("evidence", evidence)]))
 
-    base = "rnn (original)"
-    if fails(base):
-        if trains("rnn-lr0.001"):
-            add("step size", "supported", "the same RNN at lr 0.001 reaches %s (lr 0.01: %s)"
-                % (pct("rnn-lr0.001"), pct(base)))
-        else:
-            add("step size", "ruled out" if fails("rnn-lr0.001") else "inconclusive",
-                "at lr 0.001 the RNN reaches %s" % pct("rnn-lr0.001"))
-    rnn, lstm = diag.get("rnn"), diag.get("lstm")
+def _step_size(means, diag, chance):
+    base, slow = means.get("rnn (original)"), means.get("rnn-lr0.001")
+    if base is None or slow is None or not rules.at_chance(base, chance):
+        return None
+    if rules.learned(slow):
+        return ("step size", "supported", "the same RNN at lr 0.001 reaches %s (lr 0.01: %s)"
+                % (percent(slow), percent(base)))
+    return ("step size", "ruled out" if rules.at_chance(slow, chance) else "inconclusive",
+            "at lr 0.001 the RNN reaches %s" % percent(slow))
+
+
+def _exploding(means, diag, chance):
+    clipped, rnn = means.get("rnn-clip1.0"), diag.get("rnn")
+    if clipped is None:
+        return None
+    if rules.learned(clipped):
+        return ("exploding gradients", "supported", "clipping the global norm at 1.0 lets the "
+                "RNN reach %s at lr 0.01" % percent(clipped))
     spikes = rnn and rnn["global_grad_norm_max"] / max(rnn["global_grad_norm_median"], 1e-30)
-    if trains("rnn-clip1.0"):
-        add("exploding gradients", "supported", "clipping the global norm at 1.0 lets the RNN "
-            "reach %s at lr 0.01" % pct("rnn-clip1.0"))
-    else:
-        add("exploding gradients",
-            "ruled out" if fails("rnn-clip1.0") and not (spikes and spikes > SPIKE_RATIO)
-            else "inconclusive",
+    ruled_out = rules.at_chance(clipped, chance) and not (spikes and spikes > SPIKE_RATIO)
+    return ("exploding gradients", "ruled out" if ruled_out else "inconclusive",
             "with clipping at 1.0 the RNN reaches %s%s" % (
-                pct("rnn-clip1.0"), "; its global gradient norm peaks at %.1fx its median"
+                percent(clipped), "; its global gradient norm peaks at %.1fx its median"
                 % spikes if spikes else ""))
-    if rnn:
-        ratio = rnn["first_to_last_step_gradient_ratio"]
-        lstm_ratio = lstm["first_to_last_step_gradient_ratio"] if lstm else None
-        add("vanishing gradients", "supported" if ratio < VANISHED_BELOW else "ruled out",
+
+
+def _vanishing(means, diag, chance):
+    rnn, lstm = diag.get("rnn"), diag.get("lstm")
+    if not rnn:
+        return None
+    ratio = rnn["first_to_last_step_gradient_ratio"]
+    lstm_ratio = lstm["first_to_last_step_gradient_ratio"] if lstm else None
+    return ("vanishing gradients", "supported" if ratio < VANISHED_BELOW else "ruled out",
             "the gradient reaching row 1 is %s of that at row 28 in the RNN%s" % (
-                number(ratio), " (LSTM: %s)" % number(lstm_ratio) if lstm_ratio is not None
-                else ""))
-        sat = rnn["saturated_fraction"]
-        add("saturation", "supported" if sat > SATURATED_MOST else
+                number(ratio),
+                " (LSTM: %s)" % number(lstm_ratio) if lstm_ratio is not None else ""))
+
+
+def _saturation(means, diag, chance):
+    rnn = diag.get("rnn")
+    if not rnn:
+        return None
+    sat = rnn["saturated_fraction"]
+    return ("saturation", "supported" if sat > SATURATED_MOST else
             "ruled out" if sat < SATURATED_FEW else "inconclusive",
             "median %.0f%% of the RNN's tanh units sit at |h| > 0.99" % (100 * sat))
-    add("the forget gate's +1 bias", "supported" if not trains("lstm-forget-bias0")
-        else "ruled out", "the LSTM with forget_bias 0 reaches %s (forget_bias 1: %s)"
-        % (pct("lstm-forget-bias0"), pct("lstm (original)")))
-    best_irnn = max(("irnn", "irnn-lr0.001"), key=lambda label: _mean(rows, label))
-    add("gating is required", "ruled out" if trains(best_irnn) else "inconclusive",
-        "an ungated ReLU RNN with identity initialisation (IRNN) reaches %s (%s)"
-        % (pct(best_irnn), best_irnn))
-    return findings
+
+
+def _forget_bias(means, diag, chance):
+    zero, one = means.get("lstm-forget-bias0"), means.get("lstm (original)")
+    if zero is None or one is None:
+        return None
+    return ("the forget gate's +1 bias", "ruled out" if rules.learned(zero) else "supported",
+            "the LSTM with forget_bias 0 reaches %s (forget_bias 1: %s)"
+            % (percent(zero), percent(one)))
+
+
+def _gating(means, diag, chance):
+    made = [label for label in ("irnn", "irnn-lr0.001") if label in means]
+    if not made:
+        return None
+    best = max(made, key=means.get)
+    return ("gating is required", "ruled out" if rules.learned(means[best]) else "inconclusive",
+            "an ungated ReLU RNN with identity initialisation (IRNN) reaches %s (%s)"
+            % (percent(means[best]), best))
 
 
 def rules_text():
@@ -165,12 +189,23 @@ def render(section):
         lines.append("| %s | %s | %s | %s |" % (
             row["label"], change, percent(row["mean"]),
             ", ".join(percent(a) for a in row["per_seed"])))
+    if section["diagnostics"]:
+        lines += _diagnostics_lines(section["diagnostics"])
+    lines += ["", "**What the evidence says.** " + " ".join(
+        "%s: %s (%s)." % (f["hypothesis"][0].upper() + f["hypothesis"][1:], f["verdict"],
+                          f["evidence"]) for f in section["findings"]), "",
+              "Rules: " + section["rules"], ""]
+    return lines
+
+
+def _diagnostics_lines(diagnostics):
+    lines = []
     lines += ["", "Diagnostics (medians over records every %d steps, first seed):"
               % diagnose.EVERY, "",
               "| cell | ‖∂L/∂h_1‖ / ‖∂L/∂h_28‖ | saturated (|h|>0.99) | mean forget gate | "
               "global grad norm median / max | first non-finite step |",
               "| --- | --- | --- | --- | --- | --- |"]
-    for cell, d in section["diagnostics"].items():
+    for cell, d in diagnostics.items():
         lines.append("| %s | %s | %s | %s | %.3g / %.3g | %s |" % (
             cell, number(d["first_to_last_step_gradient_ratio"]),
             percent(d["saturated_fraction"], 1),
@@ -178,11 +213,7 @@ def render(section):
             d["global_grad_norm_median"], d["global_grad_norm_max"],
             d["first_nonfinite_step"] if d["first_nonfinite_step"] is not None else "none"))
     lines += [""]
-    for cell, d in section["diagnostics"].items():
+    for cell, d in diagnostics.items():
         lines.append("![%s gradient through time](%s/gradient_through_time.png)"
                      % (cell, d["run_dir"]))
-    lines += ["", "**What the evidence says.** " + " ".join(
-        "%s: %s (%s)." % (f["hypothesis"][0].upper() + f["hypothesis"][1:], f["verdict"],
-                          f["evidence"]) for f in section["findings"]), "",
-              "Rules: " + section["rules"], ""]
     return lines

@@ -47,6 +47,7 @@ class RunSpec(NamedTuple):
     forget_bias: float = hparams.FORGET_BIAS  # the LSTM's forget-gate bias
     command: str = "train"      # "train", or "diagnose" for a run with a diagnostics monitor
     test_at: Tuple[int, ...] = ()  # steps after which the run also measures test accuracy
+    dataset: str = "mnist"      # the data set it reads
 
 
 def spec(cell, seed, steps, threads, label=None, **changes):
@@ -59,7 +60,7 @@ def spec(cell, seed, steps, threads, label=None, **changes):
 # The settings a finished run must have been made with to be reused; a key missing from an
 # older config.json means the post's default.
 REUSE_KEYS = ("cell", "seed", "steps", "threads", "batch_size", "lr", "clip", "forget_bias",
-              "test_at")
+              "test_at", "dataset")
 
 
 def reusable(config, metrics, run):
@@ -106,6 +107,8 @@ def train_command(run, run_dir, data_dir=None, mirrors=()):
         argv += ["--every", str(diagnose.EVERY)]
     if run.test_at:
         argv += ["--test-at", ",".join(str(s) for s in run.test_at)]
+    if run.dataset != RunSpec._field_defaults["dataset"]:
+        argv += ["--dataset", run.dataset]
     if data_dir:
         argv += ["--data-dir", data_dir]
     for mirror in mirrors:
@@ -273,10 +276,12 @@ def _plan(specs, runs_dir):
     return done, hosts, todo
 
 
-def run_all(specs, out, engine, data_dir=None, mirrors=(), say=print):
-    """Train every spec not already finished on the engine's cluster; return an Outcome."""
+def run_all(specs, out, engine, data_dir=None, mirrors=(), dataset="mnist", say=print):
+    """Train every spec, on `dataset`, not already finished on the engine's cluster; return an
+    Outcome."""
     from distributed import as_completed
     from tqdm import tqdm
+    specs = [run._replace(dataset=dataset) for run in specs]
     runs_dir = ensure_dir(os.path.join(out, "runs"))
     logs_dir = ensure_dir(os.path.join(out, "logs"))
     done, hosts, todo = _plan(specs, runs_dir)
@@ -312,7 +317,7 @@ def run_all(specs, out, engine, data_dir=None, mirrors=(), say=print):
     return Outcome(done, hosts, timings)
 
 
-def measure_parallelism(out, steps, cores, engine, data_dir=None, say=print):
+def measure_parallelism(out, steps, cores, engine, data_dir=None, dataset="mnist", say=print):
     """Aggregate steps/s: one run using every core against `cores` single-threaded runs at once.
 
     Short runs, stored in <out>/throughput/ and reused like any other runs.
@@ -325,8 +330,8 @@ def measure_parallelism(out, steps, cores, engine, data_dir=None, say=print):
                 for i in range(cores)]
     say("report: measuring throughput (%d-step LSTM runs: 1 x %d threads, then %d x 1 thread)"
         % (steps, cores, cores))
-    one = run_all(single, base, engine, data_dir, say=lambda line: None).metrics
-    many = run_all(parallel, base, engine, data_dir, say=lambda line: None).metrics
+    one = run_all(single, base, engine, data_dir, (), dataset, say=lambda line: None).metrics
+    many = run_all(parallel, base, engine, data_dir, (), dataset, say=lambda line: None).metrics
     one_rate = one[single[0].name]["steps_per_sec"]
     many_rate = sum(many[s.name]["steps_per_sec"] for s in parallel)
     return collections.OrderedDict([

@@ -176,14 +176,14 @@ def conclusion(explanations):
 
 # --- predictions from the saved models --------------------------------------------------------
 
-def test_correct(run_dir, data_dir=None):
+def test_correct(run_dir, data_dir=None, dataset=None):
     """Per test image, was the run's final model right? From the saved predictions, else by
     evaluating the saved model once (never by training) and saving what it predicted."""
-    labels = data.read_idx(data_dir, "t10k-labels-idx1-ubyte")
+    labels = data.read_idx(data_dir, "t10k-labels-idx1-ubyte", dataset=dataset)
     path = os.path.join(run_dir, PREDICTIONS)
     if not os.path.exists(path):
         from tf1_lstm.serving import loader
-        images = data.read_idx(data_dir, "t10k-images-idx3-ubyte")
+        images = data.read_idx(data_dir, "t10k-images-idx3-ubyte", dataset=dataset)
         with loader.load(run_dir) as loaded:
             _, classes = loader.predict(loaded, data.to_float(images))
         with atomic_path(path) as tmp:
@@ -201,14 +201,14 @@ class Grid(NamedTuple):
     seeds: int = 3                                     # seeds 0..N-1 per learning rate
 
 
-def section(out, results, faithful_seeds, faithful_steps, grid, data_dir=None):
+def section(out, results, faithful_seeds, faithful_steps, grid, data_dir=None, dataset=None):
     """report.json's `explanations`: the four, in order, and the closing paragraph."""
     faithful = [results[run_name("lstm", s)] for s in faithful_seeds]
     run_dirs = [os.path.join(out, "runs", run_name("lstm", s)) for s in faithful_seeds]
     points = grid_points(results, grid.lrs, grid.steps, range(grid.seeds), faithful,
                          faithful_steps)
     found = [train_batch([m["curve"] for m in faithful]),
-             small_test([test_correct(d, data_dir) for d in run_dirs]),
+             small_test([test_correct(d, data_dir, dataset) for d in run_dirs]),
              seed_luck([m["test_accuracy"] for m in faithful], list(faithful_seeds)),
              settings(points)]
     return collections.OrderedDict([("explanations", found), ("conclusion", conclusion(found))])

@@ -31,11 +31,13 @@ class ReportOptions(NamedTuple):
     jobs: Optional[int] = None     # local workers (runs at once); None: one per core
     threads: Optional[int] = None  # TF threads per run; None: cores / jobs (1 on a cluster)
     scheduler: Optional[str] = None  # a Dask scheduler's address; None: an embedded cluster
+    dataset: str = "mnist"         # the data set every run reads (the post's by default)
     explain_99: bool = False       # add the section testing each explanation of the 99% claim
     grid: explain.Grid = explain.Grid()  # the settings that section explores
     repeat: bool = True            # train one seed twice (the determinism check)
     throughput: bool = True        # measure parallel against single-run throughput
-    ablations: bool = False        # add the ablation runs and the diagnose runs
+    ablations: Tuple[str, ...] = ()  # ablation labels to add (ablation.LABELS: all; "diagnose"
+    #                                  adds the RNN and LSTM diagnose runs)
     data_dir: Optional[str] = None  # folder with the IDX files; None: the default
     mirrors: Tuple[str, ...] = ()  # where to fetch missing data first
 
@@ -64,9 +66,9 @@ def plan(cells, seeds, steps, threads, repeat_seed=True):
 
 # --- statistics ------------------------------------------------------------------------------
 
-def chance_level(data_dir):
+def chance_level(data_dir, dataset=None):
     """Share of the most frequent class in the test set: the best a constant guess can do."""
-    labels = data.read_idx(data_dir, "t10k-labels-idx1-ubyte")
+    labels = data.read_idx(data_dir, "t10k-labels-idx1-ubyte", dataset=dataset)
     counts = np.bincount(labels, minlength=data.NUM_CLASSES)
     return {"accuracy": float(counts.max() / counts.sum()), "class": int(counts.argmax())}
 
@@ -142,7 +144,7 @@ def determinism(results, specs):
 
 # --- environment -----------------------------------------------------------------------------
 
-def fingerprint(data_dir):
+def fingerprint(data_dir, dataset=None):
     """Versions, CUDA, machine, commit, data checksums and installed packages."""
     tf = environment.import_tensorflow()
     from tensorflow.python.platform import build_info
@@ -159,7 +161,7 @@ def fingerprint(data_dir):
             ("gpus", gpus)])),
         ("machine", environment.machine()),
         ("git", environment.git_revision()),
-        ("data_checksums", data.checksums(data_dir)),
+        ("data_checksums", data.checksums(data_dir, dataset)),
         ("pip_freeze", environment.pip_freeze()),
     ])
 
@@ -307,8 +309,8 @@ def build_report(options, say=print):
     threads = options.threads or (max(1, cores // jobs) if jobs > 1 or options.scheduler
                                   else None)
     seeds = list(range(options.seeds))
-    data_dir = options.data_dir or data.default_data_dir()
-    data.ensure_files(data_dir, options.mirrors)
+    data_dir = options.data_dir or data.default_data_dir(options.dataset)
+    data.ensure_files(data_dir, options.mirrors, options.dataset)
     say("report: writing to %s (rerun with --out %s to resume)" % (options.out, options.out))
     specs = plan(options.cells, seeds, options.steps, threads, repeat_seed=options.repeat)
     extra, diag_runs = [], []
@@ -316,8 +318,10 @@ def build_report(options, say=print):
         if not set(("lstm", "rnn")) <= set(options.cells):
             raise engine.RunError("--ablations compares against both original cells: "
                                   "keep --cells lstm,rnn")
-        diag_runs = ablation.plan_diagnostics(["rnn", "lstm"], seeds[0], options.steps, threads)
-        extra = ablation.plan(seeds, options.steps, threads) + diag_runs
+        if "diagnose" in options.ablations:
+            diag_runs = ablation.plan_diagnostics(["rnn", "lstm"], seeds[0], options.steps,
+                                                  threads)
+        extra = ablation.plan(seeds, options.steps, threads, options.ablations) + diag_runs
     if options.explain_99:
         if "lstm" not in options.cells:
             raise engine.RunError("--explain-99 asks why the post's LSTM run was reported at "
@@ -326,10 +330,10 @@ def build_report(options, say=print):
                                    range(options.grid.seeds), threads)
     with engine.Engine(options.scheduler, jobs) as cluster:
         outcome = engine.run_all(specs + extra, options.out, cluster, options.data_dir,
-                                 options.mirrors, say=say)
+                                 options.mirrors, options.dataset, say=say)
         parallelism = engine.measure_parallelism(
-            options.out, min(options.steps, 1000), cores, cluster, options.data_dir, say=say) \
-            if options.throughput else None
+            options.out, min(options.steps, 1000), cores, cluster, options.data_dir,
+            options.dataset, say=say) if options.throughput else None
         described = cluster.describe()
     results = outcome.metrics
     by_cell = collections.OrderedDict(
@@ -338,11 +342,11 @@ def build_report(options, say=print):
     report.update(determinism=determinism(results, specs), parallelism=parallelism,
                   engine=described)
     if options.ablations:
-        report["ablation"] = ablation_section(options.out, results, seeds, by_cell, diag_runs,
+        report["ablation"] = ablation_section(options, results, seeds, by_cell, diag_runs,
                                               report["chance"])
     if options.explain_99:
         report["explain_99"] = explain.section(options.out, results, seeds, options.steps,
-                                               options.grid, options.data_dir)
+                                               options.grid, options.data_dir, options.dataset)
         report["figures"].append("explain_99.png")
     write(report, by_cell, options.out)
     say("report: wrote %s" % os.path.join(options.out, "report.md"))
@@ -353,7 +357,7 @@ def build_report(options, say=print):
 
 def assemble(options, by_cell, seeds, jobs, threads, data_dir, hosts):
     """report.json's contents from the faithful runs (sections filled in later set to None)."""
-    chance = chance_level(data_dir)
+    chance = chance_level(data_dir, options.dataset)
     runs = [collections.OrderedDict([
         ("cell", c), ("seed", s), ("test_accuracy", m["test_accuracy"]),
         ("final_train_accuracy", m["final_train_accuracy"]), ("wall_time", m["wall_time"]),
@@ -366,7 +370,8 @@ def assemble(options, by_cell, seeds, jobs, threads, data_dir, hosts):
         ("generated", time.strftime("%Y-%m-%d %H:%M:%S %Z")),
         ("command", environment.machine()["command"]),
         ("settings", collections.OrderedDict([
-            ("cells", list(options.cells)), ("seeds", seeds), ("steps", options.steps),
+            ("dataset", options.dataset), ("cells", list(options.cells)), ("seeds", seeds),
+            ("steps", options.steps),
             ("batch_size", hparams.BATCH_SIZE), ("lr", hparams.LEARNING_RATE),
             ("jobs", jobs), ("threads", threads)])),
         ("claims", claims(by_cell, chance)),
@@ -377,7 +382,7 @@ def assemble(options, by_cell, seeds, jobs, threads, data_dir, hosts):
         ("parallelism", None),
         ("ms_per_step", {c: float(np.mean([m["ms_per_step"] for m in by_cell[c]]))
                          for c in options.cells}),
-        ("environment", fingerprint(data_dir)),
+        ("environment", fingerprint(data_dir, options.dataset)),
         ("figures", ["learning_curves.png", "test_accuracy.png"]),
         ("ablation", None),
         ("engine", None),
@@ -385,11 +390,11 @@ def assemble(options, by_cell, seeds, jobs, threads, data_dir, hosts):
     ])
 
 
-def ablation_section(out, results, seeds, by_cell, diag_runs, chance):
+def ablation_section(options, results, seeds, by_cell, diag_runs, chance):
     baseline = collections.OrderedDict(
         (c, [m["test_accuracy"] for m in by_cell[c]]) for c in ("rnn", "lstm"))
-    rows = ablation.summarize(results, seeds, baseline)
-    diagnostics = ablation.diagnostics_summary(out, diag_runs)
+    rows = ablation.summarize(results, seeds, baseline, options.ablations)
+    diagnostics = ablation.diagnostics_summary(options.out, diag_runs)
     return collections.OrderedDict([
         ("ablations", rows), ("diagnostics", diagnostics),
         ("findings", ablation.explain(rows, diagnostics, chance["accuracy"])),

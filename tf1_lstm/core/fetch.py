@@ -1,0 +1,130 @@
+"""Fetching a missing data file from a mirror: into a temp file, verified, then renamed.
+
+Every attempt has a stall timeout (no byte for that long) and an overall deadline per file, both
+settable through the environment; a mirror that stalls is not asked for the other files; the
+temp `.part` file is removed on every way out, Ctrl-C included.
+"""
+
+import os
+import socket
+import sys
+import tempfile
+import time
+
+from tf1_lstm.core.idx import DataError, load_idx
+from tf1_lstm.util.files import remove_quietly
+
+DEADLINE_ENV = "TF1_LSTM_FETCH_DEADLINE"  # seconds one file may take in all (default 300)
+STALL_ENV = "TF1_LSTM_FETCH_STALL"        # seconds without a byte before giving up (default 30)
+
+
+def _seconds(env, default):
+    try:
+        value = float(os.environ.get(env, default))
+    except ValueError:
+        raise DataError("$%s=%r is not a number of seconds" % (env, os.environ[env]))
+    if not value > 0:
+        raise DataError("$%s must be a positive number of seconds" % env)
+    return value
+
+
+def mirror_list(dataset, extra=()):
+    """User mirrors (flags, then the environment variable) before the public ones."""
+    env = os.environ.get(dataset.mirror_env, "")
+    return [m for m in list(extra) + env.split() if m] + list(dataset.mirrors)
+
+
+def is_url(mirror):
+    return "://" in mirror
+
+
+class Stalled(Exception):
+    """A mirror that stopped sending: not asked again for the other files."""
+
+
+def _copy(src, dst, total, label, deadline):
+    """Copy in chunks, with a progress bar when stderr is a terminal."""
+    from tqdm import tqdm
+    read = getattr(src, "read1", src.read)  # read1: one recv at most, so a trickle is seen
+    with tqdm(total=total or None, unit="B", unit_scale=True, desc=label, leave=False,
+              disable=None, file=sys.stderr) as bar:
+        while True:
+            if time.time() > deadline[0]:
+                raise Stalled("took longer than the %.0f s deadline ($%s)"
+                              % (deadline[1], DEADLINE_ENV))
+            try:
+                chunk = read(1 << 16)
+            except socket.timeout:
+                raise Stalled("sent nothing for %.0f s ($%s)"
+                              % (_seconds(STALL_ENV, 30), STALL_ENV))
+            if not chunk:
+                return
+            dst.write(chunk)
+            bar.update(len(chunk))
+
+
+def _download(mirror, filename, dst):
+    """Copy mirror/filename into the open file dst; raise on any failure."""
+    total_limit = _seconds(DEADLINE_ENV, 300)
+    deadline = (time.time() + total_limit, total_limit)
+    if not is_url(mirror):
+        path = os.path.join(mirror, filename)
+        with open(path, "rb") as src:
+            _copy(src, dst, os.path.getsize(path), filename, deadline)
+        return
+    from urllib.request import urlopen
+    url = mirror.rstrip("/") + "/" + filename
+    try:
+        response = urlopen(url, timeout=_seconds(STALL_ENV, 30))
+    except socket.timeout:
+        raise Stalled("did not answer within %.0f s ($%s)" % (_seconds(STALL_ENV, 30), STALL_ENV))
+    try:
+        _copy(response, dst, int(response.headers.get("Content-Length") or 0), filename,
+              deadline)
+    finally:
+        response.close()
+
+
+def _candidates(name, mirror):
+    """The file names to try on a mirror: gzip first; a folder may also hold the raw file."""
+    if is_url(mirror):
+        return [name + ".gz"]  # the public mirrors serve gzip only
+    return [f for f in (name + ".gz", name) if os.path.isfile(os.path.join(mirror, f))]
+
+
+def fetch(name, spec, data_dir, mirrors, dataset, stalled):
+    """Fetch one file into data_dir from the first mirror with a verified copy; return its path.
+
+    `stalled` is the set of mirrors that stopped answering; it grows as they do.
+    """
+    errors = []
+    for mirror in mirrors:
+        if mirror in stalled:
+            continue
+        files = _candidates(name, mirror)
+        if not files:
+            errors.append("%s: no %s there" % (mirror, name))
+            continue
+        filename, tmp = files[0], None
+        try:
+            fd, tmp = tempfile.mkstemp(prefix="." + filename + ".", suffix=".part", dir=data_dir)
+            with os.fdopen(fd, "wb") as dst:
+                _download(mirror, filename, dst)
+            load_idx(tmp, spec, dataset, shown_as=mirror.rstrip("/") + "/" + filename)
+            final = os.path.join(data_dir, filename)
+            os.replace(tmp, final)
+            print("Fetched %s from %s" % (filename, mirror), file=sys.stderr)
+            return final
+        except Stalled as err:
+            stalled.add(mirror)
+            errors.append("%s: %s" % (mirror, err))
+        except PermissionError as err:
+            raise DataError("cannot write into %s (%s): make it writable, or pass another "
+                            "--data-dir" % (data_dir, err.strerror))
+        except Exception as err:  # any other failure means: try the next mirror
+            message = str(err).splitlines()[0] if str(err) else type(err).__name__
+            errors.append("%s: %s" % (mirror, message))
+        finally:
+            if tmp is not None:
+                remove_quietly(tmp)  # after a rename this is a no-op; Ctrl-C included
+    raise DataError("could not fetch %s (%s)" % (name, "; ".join(errors)))
