@@ -31,12 +31,12 @@ def data_dir():
     return DATA_DIR
 
 
-def run_cli(args, cwd=REPO, timeout=900):
+def run_cli(args, cwd=REPO, timeout=900, env_extra=None):
     """Run `python -m tf1_lstm ARGS` in a subprocess; return (exit code, stdout, stderr)."""
     import subprocess
     proc = subprocess.Popen([sys.executable, "-m", "tf1_lstm"] + list(args), cwd=cwd,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            universal_newlines=True)
+                            universal_newlines=True, env=dict(os.environ, **(env_extra or {})))
     out, err = proc.communicate(timeout=timeout)
     return proc.returncode, out, err
 

@@ -22,7 +22,7 @@ def fails(capsys, argv):
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["train", "--steps", "0"], "--steps: must be a positive whole number, got 0"),
+    (["train", "--steps", "0"], "--steps: must be between 1 and 1000000 (about 9 hours"),
     (["train", "--steps", "ten"], "--steps: 'ten' is not a whole number"),
     (["train", "--batch-size", "-3"], "--batch-size: must be a positive whole number"),
     (["train", "--lr", "0"], "--lr: must be a positive finite number"),

@@ -57,6 +57,18 @@ def report(args, token, timeout=600, **env):
     return proc.returncode, proc.stdout, proc.stderr
 
 
+def start_report(args, token):
+    return subprocess.Popen([sys.executable, "-m", "tf1_lstm"] + args, cwd=REPO,
+                            env=tagged_env(token), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, universal_newlines=True)
+
+
+def wait_until(condition, timeout=120):
+    deadline = time.time() + timeout
+    while not condition() and time.time() < deadline:
+        time.sleep(0.2)
+
+
 @contextlib.contextmanager
 def cluster(tmp_path, token, workers=2, worker_env=None):
     """dask-scheduler and `workers` dask-worker processes on 127.0.0.1: (address, worker procs)."""
@@ -122,13 +134,8 @@ def test_external_cluster_equals_embedded_even_when_a_worker_is_killed(tmp_path,
 
     external = str(tmp_path / "external")
     with cluster(tmp_path, token) as (address, workers):
-        proc = subprocess.Popen([sys.executable, "-m", "tf1_lstm"] + QUICK +
-                                ["--out", external, "--scheduler", address], cwd=REPO,
-                                env=tagged_env(token), stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, universal_newlines=True)
-        deadline = time.time() + 120
-        while not training_children(workers[0]) and time.time() < deadline:
-            time.sleep(0.2)
+        proc = start_report(QUICK + ["--out", external, "--scheduler", address], token)
+        wait_until(lambda: training_children(workers[0]))
         victims = training_children(workers[0])
         assert victims, "worker 0 never started a run"
         time.sleep(2)  # mid-run: TF is up and training
@@ -200,13 +207,8 @@ def test_sigterm_on_the_client_stops_every_run_on_the_workers(tmp_path, token):
     out = str(tmp_path / "r")
     args = [a if a != "200" else "20000" for a in QUICK]
     with cluster(tmp_path, token) as (address, workers):
-        proc = subprocess.Popen([sys.executable, "-m", "tf1_lstm"] + args +
-                                ["--out", out, "--scheduler", address], cwd=REPO,
-                                env=tagged_env(token), stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, universal_newlines=True)
-        deadline = time.time() + 120
-        while not all(training_children(w) for w in workers) and time.time() < deadline:
-            time.sleep(0.2)
+        proc = start_report(args + ["--out", out, "--scheduler", address], token)
+        wait_until(lambda: all(training_children(w) for w in workers))
         runs = [p for w in workers for p in training_children(w)]
         assert len(runs) == 2
         time.sleep(2)

@@ -41,7 +41,7 @@ def test_every_file_and_field(quick):
     assert not [f for f in os.listdir(out) if f.startswith(".")]  # no temp files left
     assert list(rep) == ["schema", "generated", "command", "settings", "claims", "chance", "runs",
                          "references", "determinism", "parallelism", "ms_per_step",
-                         "environment", "figures", "ablation", "engine"]
+                         "environment", "figures", "ablation", "engine", "explain_99"]
     assert rep["settings"]["seeds"] == [0, 1] and rep["settings"]["threads"] == 1
     assert [(r["cell"], r["seed"]) for r in rep["runs"]] == \
         [("lstm", 0), ("lstm", 1), ("rnn", 0), ("rnn", 1)]

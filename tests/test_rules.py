@@ -6,9 +6,10 @@ No TensorFlow and no training: `./run test -m fast` runs these in seconds.
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
-from tf1_lstm.studies import ablation, engine, report
+from tf1_lstm.studies import ablation, engine, explain, report, stats
 
 pytestmark = pytest.mark.fast
 CHANCE = 0.1135
@@ -148,3 +149,108 @@ def test_any_other_setting_is_not_reused(key, value):
 @pytest.mark.parametrize("status", ["interrupted", "diverged", None])
 def test_an_unfinished_run_is_not_reused(status):
     assert not engine.reusable(CONFIG, {"status": status}, SPEC)
+
+
+# --- the 99% explanations, on fixed inputs worked out by hand --------------------------------
+
+def curve(*values):
+    return [{"train_accuracy": v} for v in values]
+
+
+def test_train_batch_by_hand():
+    # seed A: last ten printed values eight 1.0 and two 63/64; seed B: all 62/64
+    a = curve(*([0.5] * 5 + [1.0] * 8 + [0.984375] * 2))
+    b = curve(*([0.96875] * 10))
+    e = explain.train_batch([a, b])
+    assert e["measured"]["per_seed_mean_of_last_ten"] == pytest.approx([0.996875, 0.96875])
+    assert e["measured"]["per_seed_share_at_least_99"] == [0.8, 0.0]
+    assert e["measured"]["mean"] == pytest.approx(0.9828125)
+    assert e["measured"]["range"] == pytest.approx([0.96875, 0.996875])
+    assert e["verdict"] == "not consistent"  # 98.28% < 98.5%
+
+
+@pytest.mark.parametrize("value, verdict", [(0.985, "consistent"), (0.98499, "not consistent")])
+def test_train_batch_threshold(value, verdict):
+    assert explain.train_batch([curve(*[value] * 10)])["verdict"] == verdict
+
+
+def correct(first_wrong, n=10000, other_wrong=()):
+    """A run right on every test image but the first `first_wrong` and `other_wrong`."""
+    c = np.ones(n, dtype=bool)
+    c[:first_wrong] = False
+    c[list(other_wrong)] = False
+    return c
+
+
+def test_small_test_by_hand():
+    runs = [correct(1), correct(2), correct(0, other_wrong=range(200, 400))]
+    e = explain.small_test(runs)
+    m = e["measured"]
+    assert m["first_128_per_run"] == pytest.approx([127 / 128, 126 / 128, 1.0])
+    assert m["runs_at_least_98_5_on_first_128"] == 2  # 99.22% and 100%; 98.44% is below
+    assert e["verdict"] == "consistent"  # 2 of 3 >= half
+    assert m["random_128_share_at_least_99_per_run"][0] == pytest.approx(1.0)  # 1 error in 10k
+
+
+@pytest.mark.parametrize("errors, verdict", [((1, 1, 2, 2), "consistent"),
+                                             ((1, 2, 2, 2), "inconclusive"),
+                                             ((2, 2, 2, 2), "not consistent")])
+def test_small_test_thresholds(errors, verdict):
+    assert explain.small_test([correct(k) for k in errors])["verdict"] == verdict
+
+
+def test_seed_luck_by_hand():
+    accs = [0.9851, 0.97, 0.98, 0.975, 0.99]
+    e = explain.seed_luck(accs, [0, 1, 2, 3, 4])
+    m = e["measured"]
+    assert (m["at_least_98_5"], m["share"], m["best_seed"], m["best"]) == (2, 0.4, 4, 0.99)
+    assert m["wilson95"] == pytest.approx([0.1176, 0.7693], abs=1e-4)  # Wilson, z = 1.96
+    assert e["verdict"] == "consistent"
+
+
+@pytest.mark.parametrize("hits, n, verdict", [(1, 5, "consistent"), (0, 5, "inconclusive"),
+                                              (1, 20, "inconclusive"), (0, 80, "not consistent"),
+                                              (0, 70, "inconclusive")])
+def test_seed_luck_thresholds(hits, n, verdict):
+    accs = [0.99] * hits + [0.97] * (n - hits)
+    assert explain.seed_luck(accs, list(range(n)))["verdict"] == verdict
+
+
+def test_wilson_interval_matches_the_formula():
+    # with no success the upper bound is z^2 / (n + z^2)
+    assert stats.wilson(0, 80)[1] == pytest.approx(3.8416 / 83.8416, abs=1e-5)  # 4.58% < 5%
+    assert stats.wilson(0, 70)[1] == pytest.approx(3.8416 / 73.8416, abs=1e-5)  # 5.20% > 5%
+
+
+def test_settings_by_hand():
+    points = {(0.01, 10000): [0.97, 0.98], (0.001, 10000): [0.987, 0.988],
+              (0.001, 20000): [0.99, 0.992], (0.003, 20000): [0.991, 0.993],
+              (0.001, 30000): [0.995, 0.995]}
+    e = explain.settings(points)
+    cheapest = e["measured"]["cheapest_reaching_99"]
+    assert (cheapest["lr"], cheapest["steps"]) == (0.003, 20000)  # 20k steps; 0.003 nearer 0.01
+    assert e["measured"]["best"]["mean"] == pytest.approx(0.995)
+    assert e["verdict"] == "consistent"
+
+
+@pytest.mark.parametrize("best, verdict", [(0.99, "consistent"), (0.98999, "inconclusive"),
+                                           (0.985, "inconclusive"), (0.98499, "not consistent")])
+def test_settings_thresholds(best, verdict):
+    e = explain.settings({(0.01, 10000): [0.97, 0.97], (0.001, 20000): [best, best]})
+    assert e["verdict"] == verdict
+    assert e["measured"]["best_short_by_points"] == pytest.approx(100 * (0.99 - best))
+
+
+def test_conclusion_names_each_verdict():
+    found = [{"name": "a", "verdict": "consistent"}, {"name": "b", "verdict": "not consistent"},
+             {"name": "c", "verdict": "not consistent"}, {"name": "d", "verdict": "inconclusive"}]
+    assert explain.conclusion(found) == (
+        "The evidence supports `a`. It rules out `b`, `c`. It leaves open `d`. "
+        "(By the rules stated with each explanation.)")
+
+
+def test_grid_plan_serves_every_step_count_from_one_run():
+    specs = explain.plan_grid((0.003,), (10000, 30000, 20000), range(2), 1)
+    assert [(s.name, s.steps, s.lr, s.test_at) for s in specs] == [
+        ("lstm-lr0.003-steps30000-seed0", 30000, 0.003, (10000, 20000)),
+        ("lstm-lr0.003-steps30000-seed1", 30000, 0.003, (10000, 20000))]

@@ -94,3 +94,15 @@ def test_sigint_stops_cleanly_and_keeps_a_checkpoint(tmp_path):
     reader = tf.train.load_checkpoint(tf.train.latest_checkpoint(os.path.join(run_dir, "model")))
     beta = reader.get_tensor("beta1_power")  # Adam's beta1 ** (updates applied)
     assert np.isclose(beta, 0.9 ** (metrics["steps_done"] + 1), rtol=1e-4)
+
+
+def test_test_points_leave_training_unchanged(tmp_path):
+    """A run measured on the test set after step 20 continues exactly as one that is not, and
+    its step-20 figure is what a 20-step run ends with."""
+    longer = short_run(tmp_path, "longer", steps=40, test_at=(20,))
+    plain = short_run(tmp_path, "plain", steps=40)
+    shorter = short_run(tmp_path, "shorter", steps=20)
+    assert longer["curve"] == [dict(p, elapsed=q["elapsed"]) for p, q in
+                               zip(plain["curve"], longer["curve"])]
+    assert longer["test_accuracy"] == plain["test_accuracy"]
+    assert longer["tested"] == [{"step": 20, "test_accuracy": shorter["test_accuracy"]}]

@@ -16,6 +16,7 @@ from tf1_lstm import __version__
 from tf1_lstm.core import checkpoints, data, datasets, hparams
 
 MAX_SEED = 2 ** 31 - 2  # TF truncates seeds modulo 2**31 - 1
+MAX_STEPS = 1000000    # ~9 hours of the LSTM here; more is a typo, not a study
 
 
 class UsageError(Exception):
@@ -42,6 +43,8 @@ _positive_float = _number(float, "a number", lambda v: v > 0 and math.isfinite(v
 _finite_float = _number(float, "a number", math.isfinite, "a finite number")
 _seed = _number(int, "a whole number", lambda v: 0 <= v <= MAX_SEED,
                 "between 0 and %d" % MAX_SEED)
+_steps = _number(int, "a whole number", lambda v: 0 < v <= MAX_STEPS,
+                 "between 1 and %d (about 9 hours of LSTM training here)" % MAX_STEPS)
 
 
 def _steps_list(text):
@@ -105,7 +108,7 @@ def add_training_flags(parser):
     parser.add_argument("--cell", choices=hparams.CELLS + hparams.ABLATION_CELLS, default=None,
                         help="recurrent cell (default: lstm, the original; rnn is the post's "
                              "question; irnn is an ablation)")
-    parser.add_argument("--steps", type=_positive_int, default=None,
+    parser.add_argument("--steps", type=_steps, default=None,
                         help="training steps (default: %d)" % hparams.STEPS)
     parser.add_argument("--batch-size", type=_positive_int, default=None,
                         help="examples per step (default: %d)" % hparams.BATCH_SIZE)
@@ -190,7 +193,7 @@ def build_parser():
                                help="seeds 0..N-1 (default: %(default)s)")
     report_parser.add_argument("--cells", type=_cells, default=list(hparams.CELLS),
                                help="comma-separated cells (default: lstm,rnn)")
-    report_parser.add_argument("--steps", type=_positive_int, default=hparams.STEPS,
+    report_parser.add_argument("--steps", type=_steps, default=hparams.STEPS,
                                help="training steps per run (default: %(default)s)")
     report_parser.add_argument("--jobs", type=_positive_int, default=None,
                                help="workers of the embedded Dask cluster, each training one "
@@ -253,6 +256,9 @@ def build_parser():
     evaluate_parser.add_argument("run_dir", metavar="RUN_DIR")
     evaluate_parser.add_argument("--split", choices=("test", "validation"), default="test")
     evaluate_parser.add_argument("--json", action="store_true", help="print JSON instead of text")
+    evaluate_parser.add_argument("--out", default=None, metavar="DIR", dest="results_dir",
+                                 help="where to write evaluation.json and the figures (default: "
+                                      "RUN_DIR/evaluate-<split>/)")
     add_data_flags(evaluate_parser, choose_dataset=False)
     evaluate_parser.set_defaults(func=cmd_evaluate)
 
@@ -282,13 +288,21 @@ def build_parser():
         "bench", help="ms per step: original loop, faithful harness, threads, variants",
         description="Time the original loop, tf1-lstm's faithful loop, thread settings, "
                     "parallel runs, and TF's other LSTM kernels (each proven equal first).")
-    bench_parser.add_argument("--steps", type=_positive_int, default=1200,
+    bench_parser.add_argument("--steps", type=_steps, default=None,
                               help="steps per timed run; timing starts after step 200 "
-                              "(default: %(default)s)")
+                                   "(default: 1200; 1000 with --scheduling)")
     bench_parser.add_argument("--repeats", type=_positive_int, default=3,
                               help="runs per row; the median is reported (default: %(default)s)")
     bench_parser.add_argument("--quick", action="store_true",
                               help="60 steps, one repeat, no parallel runs: a smoke test")
+    bench_parser.add_argument("--scheduling", action="store_true",
+                              help="instead: the Dask engine's scheduling efficiency and per-run "
+                                   "fixed cost, from --runs LSTM runs of --steps steps (default "
+                                   "1000) on --jobs local workers")
+    bench_parser.add_argument("--runs", type=_positive_int, default=4,
+                              help="runs for --scheduling (default: %(default)s)")
+    bench_parser.add_argument("--jobs", type=_positive_int, default=2,
+                              help="local workers for --scheduling (default: %(default)s)")
     bench_parser.add_argument("--torch-python", default=None, metavar="PYTHON",
                               help="an interpreter with PyTorch, to time the same model there")
     bench_parser.add_argument("--out", default="bench.json", help="(default: %(default)s)")
@@ -306,6 +320,11 @@ def build_parser():
 def _writable_dir(path, flag, must_be_empty=False):
     """`path` is (or can be made) a writable directory, else a UsageError naming `flag`."""
     from tf1_lstm.util.files import check_writable_dir
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        raise UsageError("%s %r is not valid UTF-8, which TensorFlow cannot save to: choose a "
+                         "name made of UTF-8 text" % (flag, path))
     if os.path.exists(path) and not os.path.isdir(path):
         raise UsageError("%s %s is a file, not a directory" % (flag, path))
     if must_be_empty and os.path.isdir(path) and os.listdir(path):
@@ -325,7 +344,7 @@ RESUME_CONFLICTS = (("cell", "--cell"), ("steps", "--steps"), ("batch_size", "--
 
 def cmd_train(args):
     if not args.resume:
-        return _train(_new_run_config(args))
+        return _train(*_new_run_config(args))
     given = [flag for dest, flag in RESUME_CONFLICTS if getattr(args, dest) is not None]
     if given:
         raise UsageError("--resume takes every setting from RUN_DIR/config.json: drop %s"
@@ -340,9 +359,9 @@ def cmd_train(args):
 
 def cmd_diagnose(args):
     from tf1_lstm.studies import diagnose
-    config = _new_run_config(args)
+    config, created = _new_run_config(args)
     monitor = diagnose.Monitor(config.cell, args.every, config.forget_bias)
-    code = _train(config, monitor=monitor)
+    code = _train(config, created, monitor=monitor)
     if getattr(monitor, "result", None):
         print("diagnostics: %d records -> %s" % (
             len(monitor.result["records"]), os.path.join(config.run_dir, "diagnostics.json")))
@@ -350,7 +369,8 @@ def cmd_diagnose(args):
 
 
 def _new_run_config(args):
-    """Check a new run's flags and output directory; return its RunConfig."""
+    """Check a new run's flags and output directory; return its RunConfig and whether this
+    command made the directory (so that a run stopped before it began leaves nothing)."""
     from tf1_lstm.core import training
     if args.batch_size and args.batch_size > 60000 - hparams.VALIDATION_SIZE:
         raise UsageError("--batch-size %d is larger than the 55000 training images"
@@ -365,6 +385,7 @@ def _new_run_config(args):
                          "measured anyway" % test_at[-1])
     seed = args.seed if args.seed is not None else training.draw_seed()
     run_dir = args.run_dir or training.default_run_dir(cell or "lstm", seed)
+    created = not os.path.exists(run_dir)
     _writable_dir(run_dir, "--out", must_be_empty=True)
     return training.RunConfig.of(
         cell=cell, steps=args.steps, batch_size=args.batch_size, lr=args.lr, seed=seed,
@@ -372,16 +393,24 @@ def _new_run_config(args):
         threads=args.threads, checkpoint_every=getattr(args, "checkpoint_every", None),
         tensorboard=getattr(args, "tensorboard", False), impl=impl,
         forget_bias=args.forget_bias, clip=args.clip, test_at=test_at, dataset=args.dataset,
-        seed_source="given" if args.seed is not None else "drawn")
+        seed_source="given" if args.seed is not None else "drawn"), created
 
 
-def _train(config, resume=False, monitor=None):
+def _train(config, created=False, resume=False, monitor=None):
     from tf1_lstm.core import training
     try:
-        training.train(config, resume=resume, monitor=monitor)
+        with _sigterm_as_interrupt():
+            training.train(config, resume=resume, monitor=monitor)
     except training.Interrupted as err:
         print("tf1-lstm: %s" % err, file=sys.stderr)
         return 130
+    except KeyboardInterrupt:  # before the loop (TF import, data): nothing to keep yet
+        print("tf1-lstm: interrupted before training began; nothing was written%s"
+              % ("" if created else " (%s is as it was)" % config.run_dir), file=sys.stderr)
+        return 130
+    finally:
+        if created and os.path.isdir(config.run_dir) and not os.listdir(config.run_dir):
+            os.rmdir(config.run_dir)  # made by this command, still empty: a failed start
     return 0
 
 
@@ -438,13 +467,18 @@ def cmd_evaluate(args):
     import json
     from tf1_lstm.serving import evaluate
     _check_run_dir(args.run_dir)
+    results_dir = args.results_dir or os.path.join(args.run_dir, "evaluate-%s" % args.split)
+    if args.results_dir:
+        _writable_dir(results_dir, "--out")
     result, images = evaluate.evaluate(args.run_dir, args.split, args.data_dir, args.mirrors)
-    written = evaluate.write(result, images, args.run_dir)
-    if args.json:
-        print(json.dumps(result, indent=2))
-    else:
-        print(evaluate.confusion_text(result))
-        print("\nwrote %s/{evaluation.json,confusion.png,worst.png}" % written)
+    print(json.dumps(result, indent=2) if args.json else evaluate.confusion_text(result))
+    try:
+        evaluate.write(result, images, results_dir)
+    except OSError as err:  # the results are printed above: only the files are missing
+        raise UsageError("could not write the results into %s (%s): pass --out DIR"
+                         % (results_dir, err.strerror or err))
+    if not args.json:
+        print("\nwrote %s/{evaluation.json,confusion.png,worst.png}" % results_dir)
     return 0
 
 
@@ -476,19 +510,31 @@ def cmd_predict(args):
 def cmd_export(args):
     from tf1_lstm.serving import loader
     _check_run_dir(args.run_dir)
+    if os.path.lexists(args.export_dir):
+        raise UsageError("%s already exists: choose a new export directory" % args.export_dir)
+    _writable_dir(os.path.dirname(os.path.abspath(args.export_dir)), "the parent of OUT")
     print("wrote SavedModel %s" % loader.export_saved_model(args.run_dir, args.export_dir))
     return 0
 
 
 def cmd_bench(args):
     from tf1_lstm.studies import bench
-    if not args.quick and args.steps <= 2 * hparams.LOG_EVERY:
+    steps = args.steps or (1000 if args.scheduling else 1200)
+    if not args.quick and not args.scheduling and steps <= 2 * hparams.LOG_EVERY:
         raise UsageError("--steps %d leaves nothing to time after the warm-up: use more than %d"
-                         % (args.steps, 2 * hparams.LOG_EVERY))
+                         % (steps, 2 * hparams.LOG_EVERY))
+    if os.path.isdir(args.out):
+        raise UsageError("--out %s is a directory: give the path of the JSON file to write, "
+                         "e.g. %s" % (args.out, os.path.join(args.out, "bench.json")))
     _writable_dir(os.path.dirname(os.path.abspath(args.out)), "--out")
+    if args.scheduling:
+        from tf1_lstm.util.files import write_json
+        write_json(args.out, bench.scheduling(args.runs, steps, args.jobs))
+        print("wrote %s" % args.out)
+        return 0
     bench.enable_cpu_xla()
     bench.run(bench.BenchOptions(
-        out=args.out, steps=args.steps, repeats=args.repeats, quick=args.quick,
+        out=args.out, steps=steps, repeats=args.repeats, quick=args.quick,
         torch_python=args.torch_python, data_dir=args.data_dir, mirrors=tuple(args.mirrors)))
     return 0
 
@@ -500,9 +546,9 @@ def cmd_compare(args):
             raise UsageError("%s does not exist: pass a report.json or its directory" % path)
     try:
         print("\n".join(report.compare(args.a, args.b)))
-    except (ValueError, KeyError) as err:
-        raise UsageError("not a tf1-lstm report.json (%s): pass what `tf1-lstm report` wrote"
-                         % err)
+    except (ValueError, KeyError, TypeError, IndexError) as err:
+        raise UsageError("not a tf1-lstm report.json (%s): pass what `tf1-lstm report` wrote "
+                         "(a report folder or its report.json)" % err)
     return 0
 
 
@@ -525,6 +571,9 @@ def main(argv=None):
     except (UsageError, data.DataError, checkpoints.CheckpointError) as err:
         print("tf1-lstm %s: error: %s" % (args.command, err), file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("tf1-lstm %s: interrupted" % args.command, file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

@@ -6,9 +6,13 @@ A directory only ever appears under its final name complete, so a run killed mid
 by SIGKILL) leaves at worst a `.tmp` directory that is ignored and cleaned up.
 """
 
+import contextlib
+import errno
+import fcntl
 import json
 import os
 import re
+import zipfile
 
 import numpy as np
 
@@ -22,8 +26,34 @@ KEEP = 3  # step checkpoints kept; older ones are removed once a newer one is co
 _STEP = re.compile(r"^step-(\d+)$")
 
 
+LOCK = ".lock"  # held (flock) by the process training in a run directory; holds its PID
+
+
 class CheckpointError(Exception):
-    """No usable checkpoint where one was expected; the message names the directory."""
+    """No usable checkpoint where one was expected, or a run directory in use; the message
+    names the directory."""
+
+
+@contextlib.contextmanager
+def run_lock(run_dir):
+    """Exclusive use of a run directory while a process trains in it. The kernel drops the
+    lock when its holder dies, so a lock file left by a killed run is taken over, not obeyed."""
+    path = os.path.join(run_dir, LOCK)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        holder = os.read(fd, 32).decode("ascii", "replace").strip() or "unknown"
+        os.close(fd)
+        raise CheckpointError("%s is being trained by PID %s: wait for it to finish, or stop it "
+                              "(Ctrl-C / kill %s) and resume" % (run_dir, holder, holder))
+    try:
+        os.ftruncate(fd, 0)
+        os.write(fd, str(os.getpid()).encode("ascii"))
+        yield
+    finally:
+        remove_quietly(path)
+        os.close(fd)  # closing releases the flock
 
 
 def _write(saver, sess, final, extra=None):
@@ -56,8 +86,9 @@ def save_step(saver, sess, run_dir, steps_done, sampler_state, progress):
     return path
 
 
-def step_dirs(run_dir):
-    """Step checkpoint directories, newest first; stray temp dirs are removed."""
+def step_dirs(run_dir, clean=False):
+    """Step checkpoint directories, newest first; with clean=True (only while holding the
+    run's lock) stray temp dirs of killed writers are removed."""
     root = os.path.join(run_dir, STEPS_DIR)
     if not os.path.isdir(root):
         return []
@@ -66,7 +97,7 @@ def step_dirs(run_dir):
         match = _STEP.match(name)
         if match:
             found.append((int(match.group(1)), os.path.join(root, name)))
-        elif is_leftover(name):
+        elif clean and is_leftover(name):
             remove_quietly(os.path.join(root, name))
     return [path for _, path in sorted(found, reverse=True)]
 
@@ -78,15 +109,37 @@ def load_step(path):
     reader = tf.train.load_checkpoint(prefix)
     for name in reader.get_variable_to_shape_map():
         reader.get_tensor(name)  # reads (and checksums) every byte, not just the index
-    with np.load(os.path.join(path, "sampler.npz")) as f:
+    sampler_path = os.path.join(path, "sampler.npz")
+    if not zipfile.is_zipfile(sampler_path):  # before np.load, whose half-made object warns
+        raise ValueError("sampler.npz is damaged (not a complete zip archive)")
+    with np.load(sampler_path) as f:
         sampler = {k: f[k] for k in f.files}
-    return prefix, sampler, read_json(os.path.join(path, "progress.json"))
+    missing = SAMPLER_KEYS - set(sampler)
+    if missing:
+        raise ValueError("sampler.npz lacks %s" % ", ".join(sorted(missing)))
+    progress = read_json(os.path.join(path, "progress.json"))
+    if not isinstance(progress, dict) or not isinstance(progress.get("curve"), list) or \
+            not isinstance(progress.get("steps_done"), int) or \
+            not isinstance(progress.get("train_time"), (int, float)):
+        raise ValueError("progress.json lacks curve, steps_done or train_time")
+    return prefix, sampler, progress
+
+
+SAMPLER_KEYS = {"order", "index_in_epoch", "epochs_completed", "rng_keys", "rng_pos",
+                "rng_has_gauss", "rng_gauss"}
+
+
+def out_of_space(err):
+    """Is this a failed write because the disk (or quota) is full?"""
+    if isinstance(err, OSError):
+        return err.errno in (errno.ENOSPC, errno.EDQUOT)
+    return "No space left on device" in str(err) or "Disk quota exceeded" in str(err)
 
 
 def latest_step(run_dir):
     """The newest step checkpoint that loads completely, or raise CheckpointError."""
     problems = []
-    for path in step_dirs(run_dir):
+    for path in step_dirs(run_dir, clean=True):
         try:
             return load_step(path)
         except Exception as err:  # a damaged checkpoint: fall back to an older one
@@ -99,6 +152,9 @@ def final_prefix(run_dir):
     """The final weights' prefix, or raise CheckpointError naming what is missing."""
     prefix = os.path.join(run_dir, FINAL_DIR, PREFIX)
     if not os.path.exists(prefix + ".index"):
+        if step_dirs(run_dir):
+            raise CheckpointError("%s has no final model: the run was stopped before it ended; "
+                                  "finish it with: tf1-lstm train --resume %s" % (run_dir, run_dir))
         raise CheckpointError("%s is not a tf1-lstm run directory with a trained model (no %s): "
                               "pass the directory `tf1-lstm train` wrote"
                               % (run_dir, os.path.join(FINAL_DIR, PREFIX)))

@@ -12,7 +12,7 @@ import os
 import numpy as np
 
 from tf1_lstm.core import datasets, hparams
-from tf1_lstm.core.fetch import fetch, mirror_list
+from tf1_lstm.core.fetch import Unwritable, fetch, mirror_list
 from tf1_lstm.core.idx import NUM_CLASSES, DataError, decompress, load_idx, sha256
 from tf1_lstm.util import environment
 from tf1_lstm.util.files import remove_quietly
@@ -78,6 +78,8 @@ def _fetch_missing(missing, data_dir, mirrors, dataset):
             try:
                 paths[name] = fetch(name, dataset.files[name], data_dir, mirrors, dataset,
                                     stalled)
+            except Unwritable:
+                raise
             except DataError as err:
                 failed.append((name, str(err)))
     finally:

@@ -38,6 +38,10 @@ def is_url(mirror):
     return "://" in mirror
 
 
+class Unwritable(DataError):
+    """The data folder cannot take the file: no mirror can help, so say so at once."""
+
+
 class Stalled(Exception):
     """A mirror that stopped sending: not asked again for the other files."""
 
@@ -105,9 +109,9 @@ def fetch(name, spec, data_dir, mirrors, dataset, stalled):
         if not files:
             errors.append("%s: no %s there" % (mirror, name))
             continue
-        filename, tmp = files[0], None
+        filename = files[0]
+        fd, tmp = _temp_file(filename, data_dir, dataset)
         try:
-            fd, tmp = tempfile.mkstemp(prefix="." + filename + ".", suffix=".part", dir=data_dir)
             with os.fdopen(fd, "wb") as dst:
                 _download(mirror, filename, dst)
             load_idx(tmp, spec, dataset, shown_as=mirror.rstrip("/") + "/" + filename)
@@ -118,13 +122,18 @@ def fetch(name, spec, data_dir, mirrors, dataset, stalled):
         except Stalled as err:
             stalled.add(mirror)
             errors.append("%s: %s" % (mirror, err))
-        except PermissionError as err:
-            raise DataError("cannot write into %s (%s): make it writable, or pass another "
-                            "--data-dir" % (data_dir, err.strerror))
         except Exception as err:  # any other failure means: try the next mirror
             message = str(err).splitlines()[0] if str(err) else type(err).__name__
             errors.append("%s: %s" % (mirror, message))
         finally:
-            if tmp is not None:
-                remove_quietly(tmp)  # after a rename this is a no-op; Ctrl-C included
+            remove_quietly(tmp)  # after a rename this is a no-op; Ctrl-C included
     raise DataError("could not fetch %s (%s)" % (name, "; ".join(errors)))
+
+
+def _temp_file(filename, data_dir, dataset):
+    try:
+        return tempfile.mkstemp(prefix="." + filename + ".", suffix=".part", dir=data_dir)
+    except OSError as err:
+        raise Unwritable("%s is missing from %s, which cannot be written to (%s): make it "
+                         "writable, copy the %s files there, or pass another --data-dir"
+                         % (filename, data_dir, err.strerror, dataset.title))

@@ -6,6 +6,7 @@ at the end the accuracy on the test set. Everything else (metrics, checkpoints, 
 happens outside the timed loop or every `log_every` steps, so it costs nothing.
 """
 
+import contextlib
 import os
 import signal
 import struct
@@ -123,8 +124,16 @@ class _Board:
             self._writer.close()
 
 
+# Fields read back from config.json, and what each must be.
+_RECORD_CHECKS = (("cell", lambda v: v in hparams.CELLS + hparams.ABLATION_CELLS),
+                  ("steps", lambda v: isinstance(v, int) and v > 0),
+                  ("lr", lambda v: isinstance(v, (int, float)) and v > 0),
+                  ("impl", lambda v: v in hparams.IMPLS),
+                  ("dataset", lambda v: v in datasets.NAMES))
+
+
 def read_run_config(run_dir):
-    """A run's config.json as a dict, or a CheckpointError naming the directory."""
+    """A run's config.json as a dict, checked, or a CheckpointError naming the file."""
     try:
         record = read_json(os.path.join(run_dir, "config.json"))
     except (OSError, ValueError) as err:
@@ -135,6 +144,11 @@ def read_run_config(run_dir):
         raise checkpoints.CheckpointError(
             "%s/config.json is not a run's config (a JSON object): pass a directory "
             "`tf1-lstm train` wrote" % run_dir)
+    for key, ok in _RECORD_CHECKS:
+        if key in record and not ok(record[key]):
+            raise checkpoints.CheckpointError(
+                "%s/config.json has %s=%r, which tf1-lstm never writes: was it edited? Restore "
+                "the original" % (run_dir, key, record[key]))
     return record
 
 
@@ -169,13 +183,6 @@ def _prepare(config, log, monitor):
     """Seed, data, graph and config.json: the post's program up to its session."""
     tf = environment.import_tensorflow()
     from tf1_lstm.core import model as model_lib
-
-    if config.seed is None:
-        config = config._replace(seed=draw_seed(), seed_source="drawn")
-    config = config._replace(seed_source=config.seed_source or "given",
-                             run_dir=config.run_dir or default_run_dir(config.cell, config.seed),
-                             data_dir=config.data_dir or data.default_data_dir(config.dataset))
-    ensure_dir(config.run_dir)
 
     def say(line):
         stream = log or sys.stdout
@@ -289,6 +296,15 @@ def _metrics(run, status, steps_done, test_accuracy, seconds, first_step, resume
     }
 
 
+def resolved(config):
+    """The config with its seed, run directory and data folder decided (drawn or defaults)."""
+    if config.seed is None:
+        config = config._replace(seed=draw_seed(), seed_source="drawn")
+    return config._replace(seed_source=config.seed_source or "given",
+                           run_dir=config.run_dir or default_run_dir(config.cell, config.seed),
+                           data_dir=config.data_dir or data.default_data_dir(config.dataset))
+
+
 def train(config, log=None, resume=False, monitor=None):
     """Run the original program under `config`; write the run directory; return metrics.
 
@@ -296,7 +312,15 @@ def train(config, log=None, resume=False, monitor=None):
     Adam's slots and the sampler's state are restored, so every later value equals the
     uninterrupted run's. A `monitor` (studies.diagnose.Monitor) adds its own ops after the
     original graph is built, looks at each step, and may stop the run with its `stop_status`.
+    The run directory is locked while this process trains in it.
     """
+    config = resolved(config)
+    ensure_dir(config.run_dir)
+    with checkpoints.run_lock(config.run_dir):
+        return _train_locked(config, log, resume, monitor)
+
+
+def _train_locked(config, log, resume, monitor):
     tf = environment.import_tensorflow()
     from tf1_lstm.core import model as model_lib
     restored = checkpoints.latest_step(config.run_dir) if resume else None
@@ -314,10 +338,11 @@ def train(config, log=None, resume=False, monitor=None):
         start = time.time() - previous_time
 
         def checkpoint(steps_done):
-            return checkpoints.save_step(run.saver, sess, run_dir, steps_done,
-                                         run.mnist.train.get_state(),
-                                         {"curve": run.curve, "tested": run.tested,
-                                          "train_time": time.time() - start})
+            with _space_checked(run_dir, steps_done):
+                return checkpoints.save_step(run.saver, sess, run_dir, steps_done,
+                                             run.mnist.train.get_state(),
+                                             {"curve": run.curve, "tested": run.tested,
+                                              "train_time": time.time() - start})
         try:
             steps_done, status = _post_loop(run, sess, first_step, start, stop, board,
                                             checkpoint, monitor)
@@ -334,10 +359,29 @@ def train(config, log=None, resume=False, monitor=None):
                     % (signame, steps_done, run_dir))
         finally:
             board.close()
-        final = checkpoints.save_final(run.saver, sess, run_dir)
+        with _space_checked(run_dir, steps_done):
+            final = checkpoints.save_final(run.saver, sess, run_dir)
     metrics = _metrics(run, status, steps_done, test_accuracy,
                        (time.time() - start, train_seconds), first_step, resume, final)
-    write_json(os.path.join(run_dir, "metrics.json"), metrics)
+    with _space_checked(run_dir, steps_done):
+        write_json(os.path.join(run_dir, "metrics.json"), metrics)
     if status == INTERRUPTED:
         raise Interrupted("run stopped early; resume with: tf1-lstm train --resume %s" % run_dir)
     return metrics
+
+
+@contextlib.contextmanager
+def _space_checked(run_dir, steps_done):
+    """A full disk while saving becomes one line: where, the last good checkpoint, the fix."""
+    import tensorflow as tf
+    try:
+        yield
+    except (OSError, tf.errors.OpError) as err:
+        if not checkpoints.out_of_space(err):
+            raise
+        good = checkpoints.step_dirs(run_dir)
+        raise checkpoints.CheckpointError(
+            "out of space at step %d while saving in %s; the last good checkpoint is %s: free "
+            "some space, then resume with: tf1-lstm train --resume %s"
+            % (steps_done, run_dir, good[0] if good else "none (the run restarts at step 0)",
+               run_dir))

@@ -92,9 +92,9 @@ def plot_worst(result, images, path):
     save_figure(fig, path)
 
 
-def write(result, images, run_dir):
-    """evaluation.json, confusion.png and worst.png into RUN_DIR/evaluate-<split>/."""
-    out = ensure_dir(os.path.join(run_dir, "evaluate-%s" % result["split"]))
+def write(result, images, out):
+    """evaluation.json, confusion.png and worst.png into `out` (made if missing)."""
+    ensure_dir(out)
     plot_confusion(result, os.path.join(out, "confusion.png"))
     plot_worst(result, images, os.path.join(out, "worst.png"))
     write_json(os.path.join(out, "evaluation.json"), result)

@@ -8,6 +8,7 @@ it the same way MNIST was made.
 import numpy as np
 
 SIZE, BOX = 28, 20
+MAX_PIXELS = 25000000  # 5000 x 5000: far beyond a photo of a digit, far below a memory bomb
 
 
 class ImageError(Exception):
@@ -17,12 +18,19 @@ class ImageError(Exception):
 def read_gray(path):
     """Pixels in [0, 1], grayscale, as stored (no inversion)."""
     from PIL import Image
+    pil_limit, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None  # ours is lower, below
     try:
-        with Image.open(path) as image:
+        with Image.open(path) as image:  # reads the header only
+            width, height = image.size
+            if width * height > MAX_PIXELS:
+                raise ImageError("%s is %d x %d pixels, more than the %d-pixel limit: scale it "
+                                 "down to the digit" % (path, width, height, MAX_PIXELS))
             image.load()
             gray = image.convert("L")
     except (OSError, SyntaxError, ValueError) as err:
         raise ImageError("cannot read %s as an image (%s): give a PNG or JPEG file" % (path, err))
+    finally:
+        Image.MAX_IMAGE_PIXELS = pil_limit
     return np.asarray(gray, dtype=np.float32) / 255.0
 
 

@@ -32,13 +32,34 @@ def load(run_dir):
     record = read_run_config(run_dir)
     prefix = checkpoints.final_prefix(run_dir)
     with tf.Graph().as_default():
-        model = model_lib.build(record.get("cell", "lstm"), record.get("lr", hparams.LEARNING_RATE))
+        model = model_lib.build(record.get("cell", "lstm"), record.get("lr", hparams.LEARNING_RATE),
+                                forget_bias=record.get("forget_bias", hparams.FORGET_BIAS),
+                                clip=record.get("clip"), impl=record.get("impl", "basic"))
         probabilities = tf.nn.softmax(model.logits)
         classes = tf.argmax(model.logits, 1)
         saver = tf.train.Saver()
         with tf.Session(config=model_lib.session_config(record.get("threads"))) as sess:
-            saver.restore(sess, prefix)
+            _restore(saver, sess, prefix, run_dir, record)
             yield Loaded(record, model, probabilities, classes, sess)
+
+
+def _restore(saver, sess, prefix, run_dir, record):
+    """The final weights, or one line saying what is wrong with them and what to do."""
+    import tensorflow as tf
+    try:
+        saver.restore(sess, prefix)
+    except (tf.errors.NotFoundError, tf.errors.InvalidArgumentError) as err:
+        raise checkpoints.CheckpointError(
+            "%s/model does not fit its config.json (cell=%s; %s): was config.json edited? "
+            "Restore the original one" % (run_dir, record.get("cell"),
+                                          str(err).splitlines()[0][:120]))
+    except tf.errors.OpError as err:
+        steps = checkpoints.step_dirs(run_dir)
+        raise checkpoints.CheckpointError(
+            "%s/model is damaged (%s); %s" % (
+                run_dir, type(err).__name__,
+                "the newest step checkpoint is %s: copy its files over model/ to use it, or "
+                "train again" % steps[0] if steps else "no step checkpoint is left: train again"))
 
 
 def as_sequences(images):

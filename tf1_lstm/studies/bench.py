@@ -271,3 +271,40 @@ def run(options, say=print):
     say("faithful / bare = %.3f (goal <= 1.03); wrote %s" % (result["faithful_overhead"],
                                                              options.out))
     return result
+
+
+# --- the engine ------------------------------------------------------------------------------
+
+def scheduling(runs=4, steps=1000, jobs=2, say=print):
+    """How well the Dask engine keeps its workers busy: efficiency = Σ train time / (workers ×
+    wall time) for `runs` LSTM runs, and the fixed cost of a run (process start, TF import,
+    data load, result transfer) as a share of a 10,000-step run."""
+    from tf1_lstm.studies import engine
+    scratch = tempfile.mkdtemp(prefix="tf1-lstm-bench-engine-")
+    try:
+        started = time.time()
+        with engine.Engine(jobs=jobs) as cluster:
+            ready = time.time()
+            outcome = engine.run_all([engine.spec("lstm", s, steps, 1) for s in range(runs)],
+                                     scratch, cluster, say=lambda line: None)
+            wall = time.time() - ready
+    finally:
+        remove_quietly(scratch)
+    metrics = list(outcome.metrics.values())
+    train = sum(m["train_time"] for m in metrics)
+    fixed = float(np.mean([task + transfer - outcome.metrics[name]["train_time"]
+                           for name, (task, transfer) in outcome.timings.items()]))
+    ten_thousand = 10000 * float(np.mean([m["ms_per_step"] for m in metrics])) / 1000.0
+    result = collections.OrderedDict([
+        ("runs", runs), ("steps", steps), ("workers", jobs),
+        ("cluster_start_seconds", round(ready - started, 2)), ("wall_seconds", round(wall, 2)),
+        ("sum_train_seconds", round(train, 2)), ("efficiency", train / (jobs * wall)),
+        ("fixed_seconds_per_run", fixed), ("ten_thousand_step_run_seconds", ten_thousand),
+        ("fixed_share_of_ten_thousand_step_run", fixed / ten_thousand)])
+    say("engine: %d runs x %d steps on %d workers: wall %.1f s (cluster start %.1f s), "
+        "sum of train time %.1f s" % (runs, steps, jobs, wall, ready - started, train))
+    say("  scheduling efficiency %.3f (goal >= 0.90); fixed cost per run %.1f s = %.1f%% of a "
+        "10,000-step run (%.0f s; goal <= 3%%)"
+        % (result["efficiency"], fixed, 100 * result["fixed_share_of_ten_thousand_step_run"],
+           ten_thousand))
+    return result

@@ -413,22 +413,37 @@ def write(report, by_cell, out):
     write_text(os.path.join(out, "report.md"), text)
 
 
+REPORT_KEYS = ("settings", "claims", "runs", "environment")
+
+
+def load_report(path):
+    """A report.json (or the folder holding one), checked to be one; ValueError names the file."""
+    if os.path.isdir(path):
+        path = os.path.join(path, "report.json")
+    try:
+        found = read_json(path)
+    except OSError as err:
+        raise ValueError("%s: %s" % (path, err.strerror))
+    except ValueError:
+        raise ValueError("%s is not JSON" % path)
+    if not isinstance(found, dict) or not all(isinstance(found.get(k), (dict, list))
+                                              for k in REPORT_KEYS):
+        raise ValueError("%s is not a report (no %s)" % (path, ", ".join(REPORT_KEYS)))
+    return found
+
+
 def compare(a, b):
     """Lines comparing two report.json files (e.g. the container's and a local one)."""
-    def load(path):
-        if os.path.isdir(path):
-            path = os.path.join(path, "report.json")
-        return read_json(path)
-
-    ra, rb = load(a), load(b)
+    ra, rb = load_report(a), load_report(b)
     lines = ["%-44s %-22s %-22s" % ("", "A", "B")]
 
     def row(label, x, y):
         mark = "" if x == y else "   <- differs"
         lines.append("%-44s %-22s %-22s%s" % (label, x, y, mark))
 
-    for key in ("steps", "seeds", "threads"):
-        row("settings." + key, ra["settings"][key], rb["settings"][key])
+    for key in ("dataset", "steps", "seeds", "threads"):
+        row("settings." + key, ra["settings"].get(key, "mnist" if key == "dataset" else None),
+            rb["settings"].get(key, "mnist" if key == "dataset" else None))
     for ca, cb in zip(ra["claims"], rb["claims"]):
         row(ca["claim"][:44], "%.4f" % ca["measured"]["mean"], "%.4f" % cb["measured"]["mean"])
         row("  verdict", ca["verdict"], cb["verdict"])
