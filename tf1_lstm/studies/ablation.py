@@ -76,6 +76,9 @@ def diagnostics_summary(out, runs):
             ("first_nonfinite_step", result["first_nonfinite_step"]),
             ("first_to_last_step_gradient_ratio",
              float(np.median(per_t[:, 0] / np.maximum(per_t[:, -1], 1e-30)))),
+            # a true 0, not a rounded one: float32 underflow of the row-1 gradient
+            ("first_step_gradient_zero_records", int((per_t[:, 0] == 0).sum())),
+            ("records_after_step_0", len(records)),
             ("saturated_fraction", float(np.median([r["saturated_fraction"] for r in records]))),
             ("global_grad_norm_median", float(np.median(norms))),
             ("global_grad_norm_max", float(norms.max())),
@@ -132,9 +135,17 @@ def _vanishing(means, diag, chance):
     ratio = rnn["first_to_last_step_gradient_ratio"]
     lstm_ratio = lstm["first_to_last_step_gradient_ratio"] if lstm else None
     return ("vanishing gradients", "supported" if ratio < VANISHED_BELOW else "ruled out",
-            "the gradient reaching row 1 is %s of that at row 28 in the RNN%s" % (
-                number(ratio),
+            "the gradient reaching row 1 is %s of that at row 28 in the RNN%s%s" % (
+                number(ratio), _zeros(rnn),
                 " (LSTM: %s)" % number(lstm_ratio) if lstm_ratio is not None else ""))
+
+
+def _zeros(diag):
+    zeros = diag.get("first_step_gradient_zero_records")
+    if not zeros:
+        return ""
+    return " (exactly 0.0 in float32, an underflow, in %d of %d records)" % (
+        zeros, diag["records_after_step_0"])
 
 
 def _saturation(means, diag, chance):
