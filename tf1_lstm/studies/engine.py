@@ -197,9 +197,11 @@ class Engine:
                                % (self.address, str(err).splitlines()[0] if str(err) else
                                   type(err).__name__))
         else:
+            # the workers' scratch space in a temp dir of ours, not the user's working dir
+            self.scratch = tempfile.mkdtemp(prefix="tf1-lstm-dask-")
             self.cluster = distributed.LocalCluster(
                 n_workers=jobs or os.cpu_count() or 1, threads_per_worker=1, processes=True,
-                dashboard_address=None, silence_logs=logging.ERROR)
+                dashboard_address=None, silence_logs=logging.ERROR, local_directory=self.scratch)
             self.client = distributed.Client(self.cluster)
         self.version = distributed.__version__
 
@@ -230,6 +232,7 @@ class Engine:
         self.client.close()
         if self.cluster is not None:
             self.cluster.close()
+            remove_quietly(self.scratch)
 
 
 def store(result, runs_dir, logs_dir):
