@@ -18,5 +18,5 @@ setup(
     packages=find_packages(include=["tf1_lstm", "tf1_lstm.*"]),
     python_requires=">=3.6,<3.8",
     install_requires=["tensorflow>=1.15,<2", "numpy", "protobuf<4"],
-    entry_points={"console_scripts": ["tf1-lstm = tf1_lstm.cli:main"]},
+    entry_points={"console_scripts": ["tf1-lstm = tf1_lstm.__main__:run"]},
 )

@@ -10,6 +10,7 @@ import sys
 
 import pytest
 
+import tf1_lstm
 from conftest import REPO
 
 DOCKERFILE = os.path.join(REPO, "Dockerfile")
@@ -73,7 +74,8 @@ def test_entrypoint_volume_and_readme_agree():
     assert json.loads(instruction("CMD")) == ["train"]
     assert json.loads(instruction("VOLUME")) == ["/runs"]
     assert instruction("WORKDIR") == "/runs"
-    assert "tf1-lstm = tf1_lstm.cli:main" in read("setup.py")
+    assert "tf1-lstm = tf1_lstm.__main__:run" in read("setup.py")
+    assert "ARG IMAGE_TAG=tf1-lstm:%s\n" % tf1_lstm.__version__ in read("Dockerfile")
     readme = read("README.md")
     runs = re.findall(r"^docker run .*$", readme, re.M)
     # every run mounts the volume, but a Dask worker, which returns its results to the client

@@ -299,6 +299,48 @@ def test_ctrl_c_at_the_start_of_train(tmp_path):
     assert not os.path.exists(out)
 
 
+def loaded(pid, library, timeout=60):
+    """Wait until the process has mapped `library`: a point in its start-up, whatever the load."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        with open("/proc/%d/maps" % pid) as f:
+            if library in f.read():
+                return
+        time.sleep(0.01)
+    raise AssertionError("%s never loaded" % library)
+
+
+@pytest.mark.parametrize("later", [0.0, 0.3, 0.7, 1.5, 3.0])
+def test_ctrl_c_at_any_moment_of_start_up(tmp_path, later):
+    """Found in CI: under load a Ctrl-C during TensorFlow's import was swallowed there, and the
+    run went on training. numpy is loaded just after the CLI takes over Ctrl-C; from then on,
+    through TF's import and the graph's construction, a Ctrl-C ends the command in one line."""
+    out = str(tmp_path / "run")
+    proc = start(["train", "--data-dir", DATA_DIR, "--out", out])
+    loaded(proc.pid, "_multiarray_umath")
+    time.sleep(later)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    line = one_line(proc.returncode, err, expected=130)
+    assert "interrupted before training began" in line or "resume with" in line, line
+
+
+def test_a_swallowed_ctrl_c_is_raised_again_at_the_next_check():
+    code = ("import os, signal\n"
+            "from tf1_lstm.util import interrupts\n"
+            "interrupts.install()\n"
+            "try:\n"
+            "    os.kill(os.getpid(), signal.SIGINT)\n"
+            "except BaseException:\n"
+            "    pass  # what a library's catch-all does to it\n"
+            "print('went on')\n"
+            "interrupts.check()\n"
+            "print('not reached')\n")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, universal_newlines=True, timeout=60)
+    assert proc.stdout == "went on\n" and "KeyboardInterrupt" in proc.stderr
+
+
 # 11 ------------------------------------------------------------------------------------------
 def test_predict_refuses_a_huge_image(tmp_path, run_dir):
     path = str(tmp_path / "huge.png")

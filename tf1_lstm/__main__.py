@@ -1,8 +1,25 @@
-"""`python -m tf1_lstm` is the `tf1-lstm` command."""
+"""`python -m tf1_lstm` and the `tf1-lstm` command."""
 
 import sys
 
-from tf1_lstm.cli import main
+from tf1_lstm.util import interrupts
+
+
+def run():
+    """Ctrl-C is handled from the first line: importing the CLI takes a noticeable moment."""
+    interrupts.install()
+    try:
+        from tf1_lstm.cli import main
+    except KeyboardInterrupt:
+        interrupts.say_interrupted("tf1-lstm")
+        return 130
+    except Exception:
+        if not interrupts.received():
+            raise
+        interrupts.say_interrupted("tf1-lstm")  # a Ctrl-C that the import wrapped in its error
+        return 130
+    return main()
+
 
 if __name__ == "__main__":  # Dask's worker processes re-import the main module
-    sys.exit(main())
+    sys.exit(run())

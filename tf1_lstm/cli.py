@@ -14,6 +14,7 @@ import sys
 
 from tf1_lstm import __version__
 from tf1_lstm.core import checkpoints, data, datasets, hparams
+from tf1_lstm.util import interrupts
 
 MAX_SEED = 2 ** 31 - 2  # TF truncates seeds modulo 2**31 - 1
 MAX_STEPS = 1000000    # ~9 hours of the LSTM here; more is a typo, not a study
@@ -563,6 +564,7 @@ def cmd_fetch_data(args):
 
 
 def main(argv=None):
+    interrupts.install()  # again, for callers that reach main() without __main__.run()
     args = build_parser().parse_args(argv)
     # TF's C++ start-up chatter and contrib's deprecation notices would bury the original lines.
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -572,7 +574,14 @@ def main(argv=None):
         print("tf1-lstm %s: error: %s" % (args.command, err), file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("tf1-lstm %s: interrupted" % args.command, file=sys.stderr)
+        interrupts.say_interrupted("tf1-lstm " + args.command)
+        return 130
+    except Exception:
+        if not interrupts.received():
+            raise
+        # a Ctrl-C that CPython 3.6 wrapped (SystemError from compile) or a library turned into
+        # its own error: still an interruption, told in one line
+        interrupts.say_interrupted("tf1-lstm " + args.command)
         return 130
 
 

@@ -12,6 +12,7 @@ import tempfile
 import time
 
 from tf1_lstm.core.idx import DataError, load_idx
+from tf1_lstm.util import interrupts
 from tf1_lstm.util.files import remove_quietly
 
 DEADLINE_ENV = "TF1_LSTM_FETCH_DEADLINE"  # seconds one file may take in all (default 300)
@@ -53,6 +54,7 @@ def _copy(src, dst, total, label, deadline):
     with tqdm(total=total or None, unit="B", unit_scale=True, desc=label, leave=False,
               disable=None, file=sys.stderr) as bar:
         while True:
+            interrupts.check()
             if time.time() > deadline[0]:
                 raise Stalled("took longer than the %.0f s deadline ($%s)"
                               % (deadline[1], DEADLINE_ENV))

@@ -16,7 +16,7 @@ import time
 from typing import Any, NamedTuple, Optional, Tuple
 
 from tf1_lstm.core import checkpoints, data, datasets, hparams
-from tf1_lstm.util import environment
+from tf1_lstm.util import environment, interrupts
 from tf1_lstm.util.files import ensure_dir, read_json, write_json
 
 COMPLETE, INTERRUPTED = "complete", "interrupted"
@@ -86,6 +86,8 @@ class _StopFlag:
         self._previous = []
         if threading.current_thread() is threading.main_thread():  # signals need the main thread
             self._previous = [(s, signal.signal(s, self._handle)) for s in self.SIGNALS]
+        if interrupts.received():  # arrived since the last check: stop at the first boundary
+            self.signame = interrupts.received()
         return self
 
     def __exit__(self, *exc):
@@ -326,6 +328,7 @@ def _train_locked(config, log, resume, monitor):
     restored = checkpoints.latest_step(config.run_dir) if resume else None
     run, record = _prepare(config, log, monitor)
     run_dir = run.config.run_dir
+    interrupts.check()  # the last moment at which a Ctrl-C leaves nothing written
     if not resume:
         write_json(os.path.join(run_dir, "config.json"), record)
     first_step, previous_time, test_accuracy = 0, 0.0, None

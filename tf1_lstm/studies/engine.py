@@ -23,6 +23,7 @@ from tf1_lstm.core import hparams
 from tf1_lstm.core.checkpoints import STEPS_DIR
 from tf1_lstm.core.training import COMPLETE, run_name
 from tf1_lstm.studies import diagnose
+from tf1_lstm.util import interrupts
 from tf1_lstm.util.files import (atomic_dir, ensure_dir, read_json, remove_quietly, write_json,
                                  write_text)
 
@@ -292,6 +293,7 @@ def run_all(specs, out, engine, data_dir=None, mirrors=(), dataset="mnist", say=
         % (len(specs), len(done), len(todo), engine.address or "a local cluster",
            engine.workers()))
     timings = {}
+    interrupts.check()  # before anything is sent to the workers
     futures = [engine.client.submit(train_task, run, data_dir, tuple(mirrors),
                                     engine.stop_name, key="%s-%s" % (run.name, uuid.uuid4().hex),
                                     pure=False) for run in todo]

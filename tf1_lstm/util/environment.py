@@ -8,6 +8,8 @@ import platform
 import subprocess
 import sys
 
+from tf1_lstm.util import interrupts
+
 IMAGE_ENV = "TF1_LSTM_IMAGE"  # set by the project's Dockerfile to its image tag
 COMMIT_ENV = "TF1_LSTM_GIT_COMMIT"  # the image has no .git: its build passes the commit in
 
@@ -17,6 +19,7 @@ def import_tensorflow():
     of v1-API warnings) silenced so the original log lines stay readable."""
     import tensorflow as tf
     tf.compat.v1.logging.set_verbosity(tf.compat.v1.logging.ERROR)
+    interrupts.check()  # a Ctrl-C during this long import may have been swallowed by it
     return tf
 
 

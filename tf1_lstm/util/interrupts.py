@@ -1,0 +1,41 @@
+"""Ctrl-C remembered, not only raised.
+
+Python turns SIGINT into a KeyboardInterrupt at whatever line is running. When that line is in
+a finalizer, or in a library's import that catches everything, the exception is swallowed and
+the command goes on: a training run would then continue for minutes after the user pressed
+Ctrl-C. The handler here also records the signal, and `check()` at the points before long work
+(after TensorFlow's import, before each download, before a study submits its runs) raises it
+again.
+"""
+
+import signal
+import sys
+import threading
+
+_received = []
+
+
+def _handle(signum, frame):
+    _received.append(signal.Signals(signum).name)
+    raise KeyboardInterrupt
+
+
+def install():
+    """Take over SIGINT: the first thing a command does, before its heavy imports."""
+    if threading.current_thread() is threading.main_thread():  # signals need the main thread
+        signal.signal(signal.SIGINT, _handle)
+
+
+def check():
+    """Raise KeyboardInterrupt if a Ctrl-C arrived and was swallowed on the way here."""
+    if _received:
+        raise KeyboardInterrupt
+
+
+def received():
+    """The name of the signal that arrived (SIGINT), or None."""
+    return _received[-1] if _received else None
+
+
+def say_interrupted(command):
+    print("%s: interrupted" % command, file=sys.stderr)
