@@ -322,7 +322,8 @@ def test_ctrl_c_at_any_moment_of_start_up(tmp_path, later):
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)
     line = one_line(proc.returncode, err, expected=130)
-    assert "interrupted before training began" in line or "resume with" in line, line
+    if "resume with" not in line:  # stopped before the loop (3 s in is the loop on a fast machine)
+        assert "interrupted" in line and not os.path.exists(out), line
 
 
 def test_a_swallowed_ctrl_c_is_raised_again_at_the_next_check():

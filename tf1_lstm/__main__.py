@@ -11,12 +11,13 @@ def run():
     try:
         from tf1_lstm.cli import main
     except KeyboardInterrupt:
-        interrupts.say_interrupted("tf1-lstm")
+        interrupts.say_interrupted("tf1-lstm", "while starting; nothing was done")
         return 130
     except Exception:
         if not interrupts.received():
             raise
-        interrupts.say_interrupted("tf1-lstm")  # a Ctrl-C that the import wrapped in its error
+        # a Ctrl-C that the import wrapped in its own error (CPython 3.6: SystemError)
+        interrupts.say_interrupted("tf1-lstm", "while starting; nothing was done")
         return 130
     return main()
 

@@ -37,5 +37,6 @@ def received():
     return _received[-1] if _received else None
 
 
-def say_interrupted(command):
-    print("%s: interrupted" % command, file=sys.stderr)
+def say_interrupted(command, detail=None):
+    """The one line an interruption ends with."""
+    print("%s: interrupted%s" % (command, " " + detail if detail else ""), file=sys.stderr)
