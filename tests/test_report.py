@@ -3,12 +3,14 @@ gone."""
 
 import json
 import os
+import re
 import shutil
 
 import pytest
 
-from conftest import DATA_DIR, run_cli
+from conftest import DATA_DIR, REPO, run_cli
 from tf1_lstm.studies import report
+from tf1_lstm.util import environment
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -105,6 +107,25 @@ def test_resume_recomputes_only_what_is_missing(quick, tmp_path):
     assert "lstm seed 1 test accuracy" in text and "tensorflow" in text
     assert "differs" not in "".join(line for line in text.splitlines()
                                     if "accuracy" in line or "verdict" in line)
+
+
+def test_the_cpu_beyond_its_name_is_recorded_and_compared(quick):
+    """Two VMs both called "AMD EPYC" gave different seeded runs: family, caches and SIMD flags
+    are what can tell them apart, so the report records them and compare shows them."""
+    out, rep, _ = quick
+    cpu_id = rep["environment"]["machine"]["cpu_id"]
+    assert cpu_id == environment.cpu_id()
+    assert re.match(r"^\d+/\d+/\d+$", cpu_id["family_model_stepping"])
+    assert "L1d " in cpu_id["caches"] and "sse4_2" in cpu_id["simd"]
+    with open(os.path.join(out, "report.md")) as f:
+        assert "| CPU family/model/stepping, caches, SIMD | %s; %s; %s |" % (
+            cpu_id["family_model_stepping"], cpu_id["caches"], cpu_id["simd"]) in f.read()
+    committed = os.path.join(REPO, "reports", "mnist-5seeds-10000steps")  # made before
+    code, text, err = run_cli(["compare", out, committed])
+    assert code == 0, err
+    row = [line for line in text.splitlines() if line.startswith("cpu family/model/stepping")]
+    assert len(row) == 1 and cpu_id["family_model_stepping"] in row[0]
+    assert row[0].split()[3] == "-" and row[0].endswith("<- differs"), row
 
 
 def test_statistics():

@@ -212,6 +212,15 @@ def plot_test_accuracy(by_cell, chance, path):
     save_figure(fig, path, dpi=110)
 
 
+def _cpu_id_text(machine):
+    """Reports made before it was recorded (the committed ones) say so."""
+    cpu_id = machine.get("cpu_id")
+    if not cpu_id:
+        return "not recorded"
+    return "%s; %s; %s" % (cpu_id["family_model_stepping"], cpu_id["caches"] or "caches unknown",
+                           cpu_id["simd"] or "none of %s" % "/".join(environment.SIMD_FLAGS))
+
+
 def render(report):
     """report.md from report.json's data; every figure in it comes from that data."""
     lines = ["# tf1-lstm reproducibility report", ""]
@@ -289,6 +298,7 @@ def render(report):
             ("NumPy / protobuf", "%s / %s" % (e["versions"]["numpy"], e["versions"]["protobuf"])),
             ("OS", e["machine"]["os"]), ("CPU", "%s, %s cores" % (e["machine"]["cpu"],
                                                                   e["machine"]["cores"])),
+            ("CPU family/model/stepping, caches, SIMD", _cpu_id_text(e["machine"])),
             ("container image", e["machine"]["container_image"] or "none"),
             ("git commit", "%s%s" % (e["git"]["commit"], " (dirty)" if e["git"]["dirty"] else "")),
             ("faithful ms/step (mean per cell)", ", ".join(
@@ -459,6 +469,9 @@ def compare(a, b):
     row("GPUs", len(ea["cuda"]["gpus"]), len(eb["cuda"]["gpus"]))
     row("container image", ea["machine"]["container_image"], eb["machine"]["container_image"])
     row("cpu", (ea["machine"]["cpu"] or "")[:22], (eb["machine"]["cpu"] or "")[:22])
+    for key in ("family_model_stepping", "caches", "simd"):
+        row("cpu " + key.replace("_", "/"), (ea["machine"].get("cpu_id") or {}).get(key, "-"),
+            (eb["machine"].get("cpu_id") or {}).get(key, "-"))
     row("git commit", (ea["git"]["commit"] or "-")[:12], (eb["git"]["commit"] or "-")[:12])
     row("data (IDX SHA-256 prefixes)",
         " ".join(s["idx_sha256"][:3] for s in ea["data_checksums"].values()),

@@ -3,6 +3,7 @@
 Kept light (no TF import unless asked) so that the CLI can record it cheaply.
 """
 
+import collections
 import os
 import platform
 import subprocess
@@ -55,6 +56,55 @@ def cpu_model():
     return platform.processor() or None
 
 
+SIMD_FLAGS = ("sse4_2", "avx", "avx2", "fma", "avx512f")  # what math libraries dispatch on
+
+
+def _cpuinfo():
+    """The first processor's fields of /proc/cpuinfo ({} where there is none)."""
+    fields = {}
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if not line.strip():
+                    break
+                key, _, value = line.partition(":")
+                fields[key.strip()] = value.strip()
+    except OSError:
+        pass
+    return fields
+
+
+def _caches():
+    """{"L1d": "32K", ...}: Eigen sizes its matmul blocks from these, so they can move the
+    order of float sums, and seeded runs with them."""
+    root, caches = "/sys/devices/system/cpu/cpu0/cache", {}
+    for index in sorted(os.listdir(root)) if os.path.isdir(root) else []:
+        try:
+            with open(os.path.join(root, index, "level")) as f:
+                level = f.read().strip()
+            with open(os.path.join(root, index, "type")) as f:
+                kind = f.read().strip()
+            with open(os.path.join(root, index, "size")) as f:
+                size = f.read().strip()
+        except OSError:
+            continue
+        if kind != "Instruction":
+            caches["L%s%s" % (level, "d" if kind == "Data" else "")] = size
+    return caches
+
+
+def cpu_id():
+    """What tells two CPUs with the same model name apart. Seeded runs repeat exactly on one
+    machine, not necessarily across these."""
+    info = _cpuinfo()
+    flags = set(info.get("flags", "").split())
+    return collections.OrderedDict([
+        ("family_model_stepping", "/".join(info.get(key, "?") for key in
+                                           ("cpu family", "model", "stepping"))),
+        ("caches", " ".join("%s %s" % item for item in sorted(_caches().items()))),
+        ("simd", " ".join(flag for flag in SIMD_FLAGS if flag in flags))])
+
+
 def checkout_root():
     """The folder holding the `tf1_lstm` package (a checkout, or site-packages when installed)."""
     return os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -91,6 +141,7 @@ def machine():
     return {
         "os": platform.platform(),
         "cpu": cpu_model(),
+        "cpu_id": cpu_id(),
         "cores": os.cpu_count(),
         "container_image": os.environ.get(IMAGE_ENV),
         "command": command_line(),
