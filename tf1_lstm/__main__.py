@@ -10,13 +10,9 @@ def run():
     interrupts.install()
     try:
         from tf1_lstm.cli import main
-    except KeyboardInterrupt:
-        interrupts.say_interrupted("tf1-lstm", "while starting; nothing was done")
-        return 130
-    except Exception:
-        if not interrupts.received():
+    except BaseException as err:
+        if not interrupts.is_interruption(err):
             raise
-        # a Ctrl-C that the import wrapped in its own error (CPython 3.6: SystemError)
         interrupts.say_interrupted("tf1-lstm", "while starting; nothing was done")
         return 130
     return main()

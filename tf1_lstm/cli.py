@@ -573,14 +573,9 @@ def main(argv=None):
     except (UsageError, data.DataError, checkpoints.CheckpointError) as err:
         print("tf1-lstm %s: error: %s" % (args.command, err), file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        interrupts.say_interrupted("tf1-lstm " + args.command)
-        return 130
-    except Exception:
-        if not interrupts.received():
+    except BaseException as err:
+        if not interrupts.is_interruption(err):
             raise
-        # a Ctrl-C that CPython 3.6 wrapped (SystemError from compile) or a library turned into
-        # its own error: still an interruption, told in one line
         interrupts.say_interrupted("tf1-lstm " + args.command)
         return 130
 

@@ -46,29 +46,20 @@ def versions():
 
 
 def cpu_model():
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or None
+    return _cpuinfo().get("model name") or platform.processor() or None
 
 
 SIMD_FLAGS = ("sse4_2", "avx", "avx2", "fma", "avx512f")  # what math libraries dispatch on
 
 
 def _cpuinfo():
-    """The first processor's fields of /proc/cpuinfo ({} where there is none)."""
+    """/proc/cpuinfo's fields, each as it first appears ({} where there is none)."""
     fields = {}
     try:
         with open("/proc/cpuinfo") as f:
             for line in f:
-                if not line.strip():
-                    break
                 key, _, value = line.partition(":")
-                fields[key.strip()] = value.strip()
+                fields.setdefault(key.strip(), value.strip())
     except OSError:
         pass
     return fields
@@ -80,17 +71,18 @@ def _caches():
     root, caches = "/sys/devices/system/cpu/cpu0/cache", {}
     for index in sorted(os.listdir(root)) if os.path.isdir(root) else []:
         try:
-            with open(os.path.join(root, index, "level")) as f:
-                level = f.read().strip()
-            with open(os.path.join(root, index, "type")) as f:
-                kind = f.read().strip()
-            with open(os.path.join(root, index, "size")) as f:
-                size = f.read().strip()
+            level, kind, size = (_read(os.path.join(root, index, name))
+                                 for name in ("level", "type", "size"))
         except OSError:
             continue
         if kind != "Instruction":
             caches["L%s%s" % (level, "d" if kind == "Data" else "")] = size
     return caches
+
+
+def _read(path):
+    with open(path) as f:
+        return f.read().strip()
 
 
 def cpu_id():

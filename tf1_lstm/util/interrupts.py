@@ -32,6 +32,13 @@ def check():
         raise KeyboardInterrupt
 
 
+def is_interruption(err):
+    """A KeyboardInterrupt, or any error raised after a Ctrl-C arrived: CPython 3.6 wraps one
+    raised inside `compile` in a SystemError, and a library may turn it into its own error."""
+    return isinstance(err, KeyboardInterrupt) or (isinstance(err, Exception) and
+                                                  bool(_received))
+
+
 def received():
     """The name of the signal that arrived (SIGINT), or None."""
     return _received[-1] if _received else None
