@@ -13,7 +13,7 @@ def run():
     except BaseException as err:
         if not interrupts.is_interruption(err):
             raise
-        interrupts.say_interrupted("tf1-lstm", "while starting; nothing was done")
+        interrupts.say_interrupted("tf1-lstm", err, "while starting; nothing was done")
         return 130
     return main()
 

@@ -576,7 +576,7 @@ def main(argv=None):
     except BaseException as err:
         if not interrupts.is_interruption(err):
             raise
-        interrupts.say_interrupted("tf1-lstm " + args.command)
+        interrupts.say_interrupted("tf1-lstm " + args.command, err)
         return 130
 
 

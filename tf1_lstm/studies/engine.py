@@ -294,15 +294,18 @@ def run_all(specs, out, engine, data_dir=None, mirrors=(), dataset="mnist", say=
            engine.workers()))
     timings = {}
     interrupts.check()  # before anything is sent to the workers
-    futures = [engine.client.submit(train_task, run, data_dir, tuple(mirrors),
-                                    engine.stop_name, key="%s-%s" % (run.name, uuid.uuid4().hex),
-                                    pure=False) for run in todo]
-    bar = tqdm(total=len(specs), initial=len(done), unit="run", file=sys.stderr,
-               disable=None if todo else True, dynamic_ncols=True)  # None: only on a terminal
     if say is print:  # lines printed under the bar, not through it
         def say(line):
             tqdm.write(line, file=sys.stdout)
+    futures, bar = [], None
     try:
+        with interrupts.deferred():  # a Ctrl-C in here is raised once the futures are known
+            futures = [engine.client.submit(train_task, run, data_dir, tuple(mirrors),
+                                            engine.stop_name, pure=False,
+                                            key="%s-%s" % (run.name, uuid.uuid4().hex))
+                       for run in todo]
+            bar = tqdm(total=len(specs), initial=len(done), unit="run", file=sys.stderr,
+                       disable=None if todo else True, dynamic_ncols=True)  # None: a terminal
         for future in as_completed(futures):
             result = future.result()
             metrics = store(result, runs_dir, logs_dir)
@@ -318,7 +321,8 @@ def run_all(specs, out, engine, data_dir=None, mirrors=(), dataset="mnist", say=
         engine.stop(futures)
         raise
     finally:
-        bar.close()
+        if bar is not None:
+            bar.close()
     return Outcome(done, hosts, timings)
 
 

@@ -8,16 +8,22 @@ Ctrl-C. The handler here also records the signal, and `check()` at the points be
 again.
 """
 
+import contextlib
+import gc
+import os
 import signal
 import sys
 import threading
+import traceback
 
 _received = []
+_deferring = []
 
 
 def _handle(signum, frame):
     _received.append(signal.Signals(signum).name)
-    raise KeyboardInterrupt
+    if not _deferring:
+        raise KeyboardInterrupt
 
 
 def install():
@@ -32,6 +38,18 @@ def check():
         raise KeyboardInterrupt
 
 
+@contextlib.contextmanager
+def deferred():
+    """Hold a Ctrl-C until the block is done, then raise it: for constructors such as tqdm's,
+    which leave a half-built object whose finalizer prints a traceback if interrupted."""
+    _deferring.append(True)
+    try:
+        yield
+    finally:
+        _deferring.pop()
+    check()
+
+
 def is_interruption(err):
     """A KeyboardInterrupt, or any error raised after a Ctrl-C arrived: CPython 3.6 wraps one
     raised inside `compile` in a SystemError, and a library may turn it into its own error."""
@@ -39,11 +57,27 @@ def is_interruption(err):
                                                   bool(_received))
 
 
+def unwind_quietly(err):
+    """Free the interrupted frames with stderr muted, before the one line is printed: an object
+    whose constructor the Ctrl-C cut short has a finalizer that would print a traceback."""
+    saved = sys.stderr
+    with open(os.devnull, "w") as sink:
+        sys.stderr = sink
+        try:
+            while err is not None:  # the frames' locals, and what only they held, go now
+                traceback.clear_frames(err.__traceback__)
+                err = err.__context__
+            gc.collect()
+        finally:
+            sys.stderr = saved
+
+
 def received():
     """The name of the signal that arrived (SIGINT), or None."""
     return _received[-1] if _received else None
 
 
-def say_interrupted(command, detail=None):
-    """The one line an interruption ends with."""
+def say_interrupted(command, err, detail=None):
+    """The one line an interruption ends with, and nothing under it."""
+    unwind_quietly(err)
     print("%s: interrupted%s" % (command, " " + detail if detail else ""), file=sys.stderr)
