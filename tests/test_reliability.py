@@ -326,10 +326,15 @@ def test_ctrl_c_at_any_moment_of_start_up(tmp_path, later):
         assert "interrupted" in line and not os.path.exists(out), line
 
 
+def python(code):
+    """Run a short script with interrupts installed as the CLI does; the finished process."""
+    code = "import os, signal, sys\nfrom tf1_lstm.util import interrupts\n" + code
+    return subprocess.run([sys.executable, "-c", code], cwd=REPO, stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, universal_newlines=True, timeout=60)
+
+
 def test_a_swallowed_ctrl_c_is_raised_again_at_the_next_check():
-    code = ("import os, signal\n"
-            "from tf1_lstm.util import interrupts\n"
-            "interrupts.install()\n"
+    code = ("interrupts.install()\n"
             "try:\n"
             "    os.kill(os.getpid(), signal.SIGINT)\n"
             "except BaseException:\n"
@@ -337,23 +342,19 @@ def test_a_swallowed_ctrl_c_is_raised_again_at_the_next_check():
             "print('went on')\n"
             "interrupts.check()\n"
             "print('not reached')\n")
-    proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, stdout=subprocess.PIPE,
-                          stderr=subprocess.PIPE, universal_newlines=True, timeout=60)
+    proc = python(code)
     assert proc.stdout == "went on\n" and "KeyboardInterrupt" in proc.stderr
 
 
 def test_a_ctrl_c_inside_a_deferred_block_is_raised_when_it_ends():
     """Found in CI (3.6): a Ctrl-C inside tqdm's constructor left a half-built bar whose
     finalizer printed a traceback under the one line. Such constructors run deferred."""
-    code = ("import os, signal\n"
-            "from tf1_lstm.util import interrupts\n"
-            "interrupts.install()\n"
+    code = ("interrupts.install()\n"
             "with interrupts.deferred():\n"
             "    os.kill(os.getpid(), signal.SIGINT)\n"
             "    print('finished the block')\n"
             "print('not reached')\n")
-    proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, stdout=subprocess.PIPE,
-                          stderr=subprocess.PIPE, universal_newlines=True, timeout=60)
+    proc = python(code)
     assert proc.stdout == "finished the block\n" and "KeyboardInterrupt" in proc.stderr
 
 
@@ -361,9 +362,7 @@ def test_a_ctrl_c_inside_a_deferred_block_is_raised_when_it_ends():
 def test_a_half_built_object_prints_nothing_under_the_interrupted_line(unwind):
     """Whatever constructor a Ctrl-C cuts short, its finalizer's traceback is not shown;
     without the quiet unwind it is (the case CI met, with tqdm's bar)."""
-    code = ("import os, signal, sys\n"
-            "from tf1_lstm.util import interrupts\n"
-            "class HalfBuilt:\n"
+    code = ("class HalfBuilt:\n"
             "    def __init__(self):\n"
             "        os.kill(os.getpid(), signal.SIGINT)\n"
             "        self.ready = True\n"
@@ -377,8 +376,7 @@ def test_a_half_built_object_prints_nothing_under_the_interrupted_line(unwind):
             "        interrupts.say_interrupted('cmd', err)\n"
             "    else:\n"
             "        print('cmd: interrupted', file=sys.stderr)\n" % unwind)
-    proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, stdout=subprocess.PIPE,
-                          stderr=subprocess.PIPE, universal_newlines=True, timeout=60)
+    proc = python(code)
     assert proc.stderr.startswith("cmd: interrupted\n")
     assert ("Exception ignored" in proc.stderr) is not unwind, proc.stderr
 
