@@ -405,7 +405,8 @@ def _train(config, created=False, resume=False, monitor=None):
     except training.Interrupted as err:
         print("tf1-lstm: %s" % err, file=sys.stderr)
         return 130
-    except KeyboardInterrupt:  # before the loop (TF import, data): nothing to keep yet
+    except KeyboardInterrupt as err:  # before the loop (TF import, data): nothing to keep yet
+        interrupts.unwind_quietly(err)
         print("tf1-lstm: interrupted before training began; nothing was written%s"
               % ("" if created else " (%s is as it was)" % config.run_dir), file=sys.stderr)
         return 130
@@ -438,7 +439,8 @@ def cmd_report(args):
             report.build_report(options)
     except engine.RunError as err:
         raise UsageError(str(err))
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as err:
+        interrupts.unwind_quietly(err)
         print("tf1-lstm report: interrupted; finished runs are kept: rerun with --out %s to "
               "resume" % out, file=sys.stderr)
         return 130
