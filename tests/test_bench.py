@@ -80,3 +80,19 @@ def test_train_with_a_fused_kernel(tmp_path):
         assert json.load(f)["impl"] == "block"
     assert run_cli(["train", "--impl", "fused", "--cell", "rnn", "--out",
                     str(tmp_path / "x")])[0] == 2
+
+
+def test_scheduling_bench_splits_the_fixed_cost(tmp_path):
+    """The engine's figures are printed and written; the fixed cost is the sum of its parts."""
+    out = str(tmp_path / "sched.json")
+    code, stdout, err = run_cli(["bench", "--scheduling", "--runs", "2", "--steps", "30",
+                                 "--out", out])
+    assert code == 0, err
+    with open(out) as f:
+        result = json.load(f)
+    parts = result["fixed_seconds_per_run_parts"]
+    assert list(parts) == ["start_up", "test_and_save", "transfer"]
+    assert result["fixed_seconds_per_run"] == pytest.approx(sum(parts.values()))
+    assert parts["start_up"] > 0 and parts["test_and_save"] > 0 and parts["transfer"] >= 0
+    assert 0 < result["efficiency"] <= 1 and result["runs"] == 2 and result["workers"] == 2
+    assert "scheduling efficiency" in stdout and "of which: start-up" in stdout
