@@ -128,8 +128,8 @@ def _die_with_parent():
 def _wait(proc, stop):
     """Wait for the run; terminate it (it saves and stops at a step) if the study is stopped.
 
-    The process itself is waited on, so its end is seen at once (a poll every second cost each
-    run half a second on average); a thread watches the study's stop event beside it.
+    The process itself is waited on, so its end is seen at once (a check once a second saw it
+    up to a second late); a thread watches the study's stop event beside it.
     """
     stopped = threading.Event()
 
