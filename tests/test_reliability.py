@@ -347,8 +347,7 @@ def test_a_swallowed_ctrl_c_is_raised_again_at_the_next_check():
 
 
 def test_a_ctrl_c_inside_a_deferred_block_is_raised_when_it_ends():
-    """Found in CI (3.6): a Ctrl-C inside tqdm's constructor left a half-built bar whose
-    finalizer printed a traceback under the one line. Such constructors run deferred."""
+    """A study sends its runs in such a block: a Ctrl-C there stops every run it sent."""
     code = ("interrupts.install()\n"
             "with interrupts.deferred():\n"
             "    os.kill(os.getpid(), signal.SIGINT)\n"
@@ -360,17 +359,17 @@ def test_a_ctrl_c_inside_a_deferred_block_is_raised_when_it_ends():
 
 @pytest.mark.parametrize("unwind", [True, False])
 def test_a_half_built_object_prints_nothing_under_the_interrupted_line(unwind):
-    """Whatever constructor a Ctrl-C cuts short, its finalizer's traceback is not shown;
-    without the quiet unwind it is (the case CI met, with tqdm's bar)."""
-    code = ("class HalfBuilt:\n"
-            "    def __init__(self):\n"
+    """The case CI met: a Ctrl-C inside tqdm's constructor (here, when it asks whether its
+    stream is a terminal) leaves a bar whose finalizer fails; without the quiet unwind its
+    traceback is printed under the line."""
+    code = ("from tqdm import tqdm\n"
+            "class Stream:\n"
+            "    def isatty(self):\n"
             "        os.kill(os.getpid(), signal.SIGINT)\n"
-            "        self.ready = True\n"
-            "    def __del__(self):\n"
-            "        self.ready\n"
+            "    write = flush = lambda self, *text: None\n"
             "interrupts.install()\n"
             "try:\n"
-            "    HalfBuilt()\n"
+            "    tqdm(total=10, file=Stream(), disable=None)\n"
             "except KeyboardInterrupt as err:\n"
             "    if %s:\n"
             "        interrupts.say_interrupted('cmd', err)\n"

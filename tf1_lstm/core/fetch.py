@@ -51,10 +51,8 @@ def _copy(src, dst, total, label, deadline):
     """Copy in chunks, with a progress bar when stderr is a terminal."""
     from tqdm import tqdm
     read = getattr(src, "read1", src.read)  # read1: one recv at most, so a trickle is seen
-    with interrupts.deferred():
-        bar = tqdm(total=total or None, unit="B", unit_scale=True, desc=label, leave=False,
-                   disable=None, file=sys.stderr)
-    with bar:
+    with tqdm(total=total or None, unit="B", unit_scale=True, desc=label, leave=False,
+              disable=None, file=sys.stderr) as bar:
         while True:
             interrupts.check()
             if time.time() > deadline[0]:

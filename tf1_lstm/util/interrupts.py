@@ -40,8 +40,8 @@ def check():
 
 @contextlib.contextmanager
 def deferred():
-    """Hold a Ctrl-C until the block is done, then raise it: for constructors such as tqdm's,
-    which leave a half-built object whose finalizer prints a traceback if interrupted."""
+    """Hold a Ctrl-C until the block is done, then raise it: for work that must not stop halfway,
+    such as sending runs to a cluster (each one sent must be known, so that it can be stopped)."""
     _deferring.append(True)
     try:
         yield
