@@ -10,11 +10,12 @@ again.
 
 import contextlib
 import gc
-import os
 import signal
 import sys
 import threading
 import traceback
+
+from tf1_lstm.util import quiet
 
 _received = []
 _deferring = []
@@ -60,16 +61,11 @@ def is_interruption(err):
 def unwind_quietly(err):
     """Free the interrupted frames with stderr muted, before the one line is printed: an object
     whose constructor the Ctrl-C cut short has a finalizer that would print a traceback."""
-    saved = sys.stderr
-    with open(os.devnull, "w") as sink:
-        sys.stderr = sink
-        try:
-            while err is not None:  # the frames' locals, and what only they held, go now
-                traceback.clear_frames(err.__traceback__)
-                err = err.__context__
-            gc.collect()
-        finally:
-            sys.stderr = saved
+    with quiet.stderr_muted():
+        while err is not None:  # the frames' locals, and what only they held, go now
+            traceback.clear_frames(err.__traceback__)
+            err = err.__context__
+        gc.collect()
 
 
 def received():
