@@ -89,8 +89,7 @@ def cluster(tmp_path, token, workers=2, worker_env=None):
             env=tagged_env(token, **(worker_env or {})), stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL) for _ in range(workers)]
         procs += workers_procs
-        if workers:
-            _wait_for_workers(address, workers)
+        _wait_for_workers(address, workers)
         yield address, workers_procs
     finally:
         for proc in reversed(procs):
@@ -104,9 +103,9 @@ def cluster(tmp_path, token, workers=2, worker_env=None):
 
 
 def _wait_for_workers(address, n):
-    from distributed import Client
-    with Client(address, timeout=30) as client:
-        client.wait_for_workers(n)
+    from tf1_lstm.studies.engine import Engine
+    with Engine(address) as cluster:
+        cluster.client.wait_for_workers(n)
 
 
 def training_children(proc):
