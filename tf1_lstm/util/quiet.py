@@ -7,7 +7,6 @@ nobody retrieved, left by a Dask client's event loop stopped halfway through a t
 """
 
 import contextlib
-import gc
 import os
 import sys
 
@@ -22,9 +21,3 @@ def stderr_muted():
             yield
         finally:
             sys.stderr = saved
-
-
-def collect():
-    """Collect garbage now, its finalizers' output muted."""
-    with stderr_muted():
-        gc.collect()
