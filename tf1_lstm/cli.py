@@ -406,9 +406,8 @@ def _train(config, created=False, resume=False, monitor=None):
         print("tf1-lstm: %s" % err, file=sys.stderr)
         return 130
     except KeyboardInterrupt as err:  # before the loop (TF import, data): nothing to keep yet
-        interrupts.unwind_quietly(err)
-        print("tf1-lstm: interrupted before training began; nothing was written%s"
-              % ("" if created else " (%s is as it was)" % config.run_dir), file=sys.stderr)
+        interrupts.say_interrupted("tf1-lstm", err, "before training began; nothing was written%s"
+                                   % ("" if created else " (%s is as it was)" % config.run_dir))
         return 130
     finally:
         if created and os.path.isdir(config.run_dir) and not os.listdir(config.run_dir):

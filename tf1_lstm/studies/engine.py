@@ -8,7 +8,6 @@ interrupted at any point resumes by asking for the same runs again.
 """
 
 import collections
-import gc
 import logging
 import os
 import signal
@@ -248,13 +247,10 @@ class Engine:
         """Close the client (and the embedded cluster), then collect what their stopped event
         loop left: distributed 2021.3.0 can stop it in the step that times out a wait of its own,
         and the error nobody retrieved would be logged under the command's last line."""
-        with quiet.stderr_muted():
-            try:
-                self.client.close()
-                if self.cluster is not None:
-                    self.cluster.close()
-            finally:
-                gc.collect()
+        with quiet.collected():
+            self.client.close()
+            if self.cluster is not None:
+                self.cluster.close()
         if self.cluster is not None:
             remove_quietly(self.scratch)
 

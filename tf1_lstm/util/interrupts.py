@@ -9,7 +9,6 @@ again.
 """
 
 import contextlib
-import gc
 import signal
 import sys
 import threading
@@ -61,11 +60,10 @@ def is_interruption(err):
 def unwind_quietly(err):
     """Free the interrupted frames with stderr muted, before the one line is printed: an object
     whose constructor the Ctrl-C cut short has a finalizer that would print a traceback."""
-    with quiet.stderr_muted():
+    with quiet.collected():
         while err is not None:  # the frames' locals, and what only they held, go now
             traceback.clear_frames(err.__traceback__)
             err = err.__context__
-        gc.collect()
 
 
 def received():

@@ -7,17 +7,20 @@ nobody retrieved, left by a Dask client's event loop stopped halfway through a t
 """
 
 import contextlib
+import gc
 import os
 import sys
 
 
 @contextlib.contextmanager
-def stderr_muted():
-    """sys.stderr to /dev/null for the block; the logging module's last resort writes there too."""
+def collected():
+    """Run the block, then collect garbage, with sys.stderr muted throughout (the logging
+    module's last resort writes there too): what the block leaves behind prints nothing."""
     saved = sys.stderr
     with open(os.devnull, "w") as sink:
         sys.stderr = sink
         try:
             yield
         finally:
+            gc.collect()
             sys.stderr = saved
