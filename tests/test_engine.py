@@ -215,11 +215,12 @@ from tf1_lstm.studies import engine
 cluster = engine.Engine(sys.argv[1])
 loop = cluster.client.loop
 when = loop.time() + 3  # later than close() takes to reach the loop's stop
+held = locks.Event()  # kept past close(), as the client keeps its BatchedSend's
 
 @gen.coroutine
 def wait():  # as the client's BatchedSend waits
     try:
-        yield locks.Event().wait(when)
+        yield held.wait(when)
     except gen.TimeoutError:
         pass
 
@@ -231,6 +232,8 @@ loop.add_callback(arm)
 time.sleep(0.2)
 %s
 print("closed", file=sys.stderr)
+del held, wait  # then freed, as a report's client is once its error line is out
+import gc; gc.collect()
 """
 
 

@@ -244,9 +244,11 @@ class Engine:
             pass
 
     def close(self):
-        """Close the client (and the embedded cluster), then collect what their stopped event
-        loop left: distributed 2021.3.0 can stop it in the step that times out a wait of its own,
-        and the error nobody retrieved would be logged under the command's last line."""
+        """Close the client (and the embedded cluster); what their stopped event loop leaves says
+        nothing. distributed 2021.3.0 can stop it in the step that times out a wait of its own
+        (its BatchedSend's, still held by the client); asyncio would log the error nobody
+        retrieved whenever that is collected, under the command's last line or at exit."""
+        self.client.loop.asyncio_loop.set_exception_handler(lambda loop, context: None)
         with quiet.collected():
             self.client.close()
             if self.cluster is not None:
