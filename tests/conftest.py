@@ -1,6 +1,7 @@
 """Shared fixtures: the real MNIST committed under data/MNIST_data, and the --slow switch."""
 
 import os
+import subprocess
 import sys
 
 import pytest
@@ -31,13 +32,45 @@ def data_dir():
     return DATA_DIR
 
 
-def run_cli(args, cwd=REPO, timeout=900, env_extra=None):
-    """Run `python -m tf1_lstm ARGS` in a subprocess; return (exit code, stdout, stderr)."""
-    import subprocess
-    proc = subprocess.Popen([sys.executable, "-m", "tf1_lstm"] + list(args), cwd=cwd,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            universal_newlines=True, env=dict(os.environ, **(env_extra or {})))
-    out, err = proc.communicate(timeout=timeout)
+# What no CLI call may print, success included, unless its test expects it.
+TRACEBACK_MARKS = ("Traceback", "Exception in thread", "Exception ignored", "never retrieved")
+
+
+def assert_no_traceback(*texts):
+    for text in texts:
+        for mark in TRACEBACK_MARKS:
+            assert mark not in (text or ""), "%r in the output:\n%s" % (mark, text)
+
+
+class Cli(subprocess.Popen):
+    """`python -m tf1_lstm ARGS` as a process (text pipes); its communicate() fails the test on
+    a traceback in what it read, unless made with traceback_ok=True."""
+
+    def __init__(self, args, cwd=REPO, env=None, traceback_ok=False, **popen):
+        self.traceback_ok = traceback_ok
+        popen.setdefault("stdout", subprocess.PIPE)
+        popen.setdefault("stderr", subprocess.PIPE)
+        super().__init__([sys.executable, "-m", "tf1_lstm"] + list(args), cwd=cwd,
+                         universal_newlines=True, env=env if env is not None else os.environ,
+                         **popen)
+
+    def communicate(self, *args, **kwargs):
+        out, err = super().communicate(*args, **kwargs)
+        if not self.traceback_ok:
+            assert_no_traceback(out, err)
+        return out, err
+
+
+def run_cli(args, cwd=REPO, timeout=900, env_extra=None, env=None, traceback_ok=False):
+    """Run `python -m tf1_lstm ARGS`; return (exit code, stdout, stderr). Fails on a traceback."""
+    proc = Cli(args, cwd=cwd, traceback_ok=traceback_ok,
+               env=dict(env if env is not None else os.environ, **(env_extra or {})))
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except BaseException:
+        proc.kill()
+        proc.wait()
+        raise
     return proc.returncode, out, err
 
 

@@ -13,7 +13,7 @@ import uuid
 import psutil
 import pytest
 
-from conftest import DATA_DIR, REPO
+from conftest import DATA_DIR, REPO, Cli, run_cli
 
 BIN = os.path.dirname(sys.executable)
 QUICK = ["report", "--seeds", "2", "--cells", "lstm,rnn", "--steps", "200", "--no-repeat",
@@ -51,16 +51,11 @@ def token():
 
 
 def report(args, token, timeout=600, **env):
-    proc = subprocess.run([sys.executable, "-m", "tf1_lstm"] + args, cwd=REPO,
-                          env=tagged_env(token, **env), stdout=subprocess.PIPE,
-                          stderr=subprocess.PIPE, universal_newlines=True, timeout=timeout)
-    return proc.returncode, proc.stdout, proc.stderr
+    return run_cli(args, env=tagged_env(token, **env), timeout=timeout)
 
 
 def start_report(args, token):
-    return subprocess.Popen([sys.executable, "-m", "tf1_lstm"] + args, cwd=REPO,
-                            env=tagged_env(token), stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, universal_newlines=True)
+    return Cli(args, env=tagged_env(token))
 
 
 def wait_until(condition, timeout=120):
@@ -70,26 +65,33 @@ def wait_until(condition, timeout=120):
 
 
 @contextlib.contextmanager
-def cluster(tmp_path, token, workers=2, worker_env=None):
-    """dask-scheduler and `workers` dask-worker processes on 127.0.0.1: (address, worker procs)."""
+def cluster(tmp_path, token, workers=2, worker_env=None, tls=(), hosts=None, client_env=None):
+    """dask-scheduler and `workers` dask-worker processes: (address, worker procs).
+
+    All on 127.0.0.1, or each on its own network host: hosts = [(command prefix, address)],
+    the scheduler's first (e.g. ["ip", "netns", "exec", NAME], "10.77.0.2"), then a client's,
+    then one per worker. `tls`: the --tls-* flags the scheduler and workers take."""
+    hosts = hosts or [([], "127.0.0.1")] * (workers + 2)
+    protocol = ["--protocol", "tls"] if tls else []
     scheduler_file = str(tmp_path / ("scheduler-%s.json" % uuid.uuid4().hex[:8]))
-    procs = [subprocess.Popen([os.path.join(BIN, "dask-scheduler"), "--host", "127.0.0.1",
-                               "--port", "0", "--no-dashboard", "--scheduler-file",
-                               scheduler_file], env=tagged_env(token), cwd=str(tmp_path),
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
+    procs = [subprocess.Popen(hosts[0][0] + [
+        os.path.join(BIN, "dask-scheduler"), "--host", hosts[0][1], "--port", "0",
+        "--no-dashboard", "--scheduler-file", scheduler_file] + protocol + list(tls),
+        env=tagged_env(token), cwd=str(tmp_path), stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL)]
     try:
         deadline = time.time() + 60
         while not os.path.exists(scheduler_file) and time.time() < deadline:
             time.sleep(0.2)
         with open(scheduler_file) as f:
             address = json.load(f)["address"]
-        workers_procs = [subprocess.Popen(
-            [os.path.join(BIN, "dask-worker"), address, "--nthreads", "1", "--no-nanny",
-             "--no-dashboard", "--host", "127.0.0.1"], cwd=REPO,
+        workers_procs = [subprocess.Popen(prefix + [
+            os.path.join(BIN, "dask-worker"), address, "--nthreads", "1", "--no-nanny",
+            "--no-dashboard", "--host", host] + protocol + list(tls), cwd=REPO,
             env=tagged_env(token, **(worker_env or {})), stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL) for _ in range(workers)]
+            stderr=subprocess.DEVNULL) for prefix, host in hosts[2:2 + workers]]
         procs += workers_procs
-        _wait_for_workers(address, workers)
+        _wait_for_workers(address, workers, hosts[1][0], tagged_env(token, **(client_env or {})))
         yield address, workers_procs
     finally:
         for proc in reversed(procs):
@@ -102,10 +104,15 @@ def cluster(tmp_path, token, workers=2, worker_env=None):
                 proc.kill()
 
 
-def _wait_for_workers(address, n):
-    from tf1_lstm.studies.engine import Engine
-    with Engine(address) as cluster:
-        cluster.client.wait_for_workers(n)
+WAIT = ("import sys\nfrom tf1_lstm.studies.engine import Engine\n"
+        "with Engine(sys.argv[1]) as cluster:\n"
+        "    cluster.client.wait_for_workers(int(sys.argv[2]))")
+
+
+def _wait_for_workers(address, n, prefix, env):
+    """From the client's host, with the client's settings (a TLS cluster's among them)."""
+    subprocess.run(prefix + [sys.executable, "-c", WAIT, address, str(n)], cwd=REPO, env=env,
+                   check=True, timeout=120)
 
 
 def training_children(proc):

@@ -5,13 +5,11 @@ import glob
 import json
 import os
 import signal
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 
-from conftest import DATA_DIR, REPO, run_cli
+from conftest import DATA_DIR, Cli, run_cli
 
 STEPS = 600
 ARGS = ["--seed", "3", "--steps", str(STEPS), "--checkpoint-every", "100", "--threads", "1",
@@ -41,9 +39,7 @@ def logged(out):
 
 def kill_after(run_dir, step, sig):
     """Start a run, send `sig` once it has printed step `step`; return its stdout so far."""
-    proc = subprocess.Popen([sys.executable, "-m", "tf1_lstm", "train", "--out", run_dir] + ARGS,
-                            cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            universal_newlines=True)
+    proc = Cli(["train", "--out", run_dir] + ARGS)
     seen = []
     for line in proc.stdout:
         seen.append(line)
@@ -87,7 +83,7 @@ def test_damaged_newest_checkpoint_falls_back(tmp_path, reference_logged):
     for data_file in glob.glob(os.path.join(newest[-1], "model.ckpt.data-*")):
         with open(data_file, "r+b") as f:
             f.truncate(100)
-    os.makedirs(os.path.join(run_dir, "checkpoints", "step-000999.tmp-123"))  # a killed write
+    os.makedirs(os.path.join(run_dir, "checkpoints", ".step-000999.tmp-a1b2c3"))  # a killed write
     code, out, err = run_cli(["train", "--resume", run_dir])
     assert code == 0, err
     resumed_from = int(out.split("after ")[1].split(" steps")[0])
@@ -95,7 +91,7 @@ def test_damaged_newest_checkpoint_falls_back(tmp_path, reference_logged):
     steps, test = logged(out)
     assert steps == {s: v for s, v in reference_logged[0].items() if s >= resumed_from}
     assert test == reference_logged[1]
-    assert not glob.glob(os.path.join(run_dir, "checkpoints", "*.tmp-*"))
+    assert not glob.glob(os.path.join(run_dir, "checkpoints", ".*.tmp-*"))
 
 
 def test_resume_refuses_flags_and_finished_runs(reference, capsys):

@@ -16,7 +16,7 @@ import zlib
 
 import pytest
 
-from conftest import DATA_DIR, REPO, run_cli
+from conftest import DATA_DIR, REPO, Cli, run_cli
 
 LABELS = "train-labels-idx1-ubyte"
 
@@ -30,9 +30,7 @@ def one_line(code, err, expected=2):
 
 
 def start(args, **env):
-    return subprocess.Popen([sys.executable, "-m", "tf1_lstm"] + args, cwd=REPO,
-                            env=dict(os.environ, **env), stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, universal_newlines=True)
+    return Cli(args, env=dict(os.environ, **env))
 
 
 def wait_for_line(proc, prefix, timeout=120):

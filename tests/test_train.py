@@ -3,14 +3,12 @@
 import json
 import os
 import signal
-import subprocess
-import sys
 import time
 
 import numpy as np
 import tensorflow as tf
 
-from conftest import DATA_DIR, REPO
+from conftest import DATA_DIR, Cli
 from tf1_lstm.core import training
 
 
@@ -75,10 +73,7 @@ def test_300_steps_learn(tmp_path):
 
 def test_sigint_stops_cleanly_and_keeps_a_checkpoint(tmp_path):
     run_dir = str(tmp_path / "stopped")
-    proc = subprocess.Popen([sys.executable, "-m", "tf1_lstm", "train", "--seed", "2",
-                             "--steps", "100000", "--out", run_dir], cwd=REPO,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            universal_newlines=True)
+    proc = Cli(["train", "--seed", "2", "--steps", "100000", "--out", run_dir])
     line = proc.stdout.readline()
     while line and not line.startswith("train accuracy ="):
         line = proc.stdout.readline()

@@ -6,18 +6,19 @@ and a one-line message, not a half-started run.
 
 import argparse
 import collections
-import contextlib
 import math
 import os
 import signal
 import sys
 
 from tf1_lstm import __version__
-from tf1_lstm.core import checkpoints, data, datasets, hparams
+from tf1_lstm.core import checkpoints, data, datasets, fetch, hparams
 from tf1_lstm.util import interrupts
 
 MAX_SEED = 2 ** 31 - 2  # TF truncates seeds modulo 2**31 - 1
 MAX_STEPS = 1000000    # ~9 hours of the LSTM here; more is a typo, not a study
+MAX_THREADS = 256      # TF threads per run: the most cores a machine of today has, for
+#                        repeating its runs elsewhere (the same seed needs the same count)
 
 
 class UsageError(Exception):
@@ -46,6 +47,16 @@ _seed = _number(int, "a whole number", lambda v: 0 <= v <= MAX_SEED,
                 "between 0 and %d" % MAX_SEED)
 _steps = _number(int, "a whole number", lambda v: 0 < v <= MAX_STEPS,
                  "between 1 and %d (about 9 hours of LSTM training here)" % MAX_STEPS)
+_threads = _number(int, "a whole number", lambda v: 0 < v <= MAX_THREADS,
+                   "between 1 and %d" % MAX_THREADS)
+
+
+def _address(text):
+    from tf1_lstm.studies import engine
+    try:
+        return engine.check_address(text)
+    except engine.RunError as err:
+        raise argparse.ArgumentTypeError(str(err))
 
 
 def _steps_list(text):
@@ -116,7 +127,7 @@ def add_training_flags(parser):
     parser.add_argument("--lr", type=_positive_float, default=None,
                         help="Adam learning rate (default: %g)" % hparams.LEARNING_RATE)
     add_data_flags(parser)
-    parser.add_argument("--threads", type=_positive_int, default=None,
+    parser.add_argument("--threads", type=_threads, default=None,
                         help="cap TF's intra- and inter-op thread pools (default: TF's own "
                              "choice, as in the original)")
     ablation = parser.add_argument_group("ablations (not the original; recorded in config.json)")
@@ -199,10 +210,10 @@ def build_parser():
     report_parser.add_argument("--jobs", type=_positive_int, default=None,
                                help="workers of the embedded Dask cluster, each training one "
                                     "run at a time (default: one per core)")
-    report_parser.add_argument("--scheduler", default=None, metavar="ADDRESS",
+    report_parser.add_argument("--scheduler", type=_address, default=None, metavar="ADDRESS",
                                help="run on the Dask cluster at ADDRESS (tcp://HOST:PORT; also "
                                     "$DASK_SCHEDULER_ADDRESS) instead of an embedded one")
-    report_parser.add_argument("--threads", type=_positive_int, default=None,
+    report_parser.add_argument("--threads", type=_threads, default=None,
                                help="TF threads per run (default: cores / jobs; TF's default "
                                     "if jobs=1)")
     report_parser.add_argument("--no-repeat", action="store_true",
@@ -424,9 +435,24 @@ def _grid_option(args):
 
 def cmd_report(args):
     import time
-    from tf1_lstm.studies import engine, report
+    from tf1_lstm.studies import engine
     out = args.out or os.path.join("reports", time.strftime("%Y%m%d-%H%M%S"))
+    if args.jobs and not (args.scheduler or os.environ.get("DASK_SCHEDULER_ADDRESS")):
+        try:
+            engine.check_jobs(args.jobs)
+        except engine.RunError as err:
+            raise UsageError(str(err))
+    created = not os.path.lexists(out)
     _writable_dir(out, "--out")
+    try:
+        return _report(args, out)
+    finally:
+        if created and os.path.isdir(out) and not os.listdir(out):
+            os.rmdir(out)  # made by this command, still empty: a failed start
+
+
+def _report(args, out):
+    from tf1_lstm.studies import engine, report
     options = report.ReportOptions(
         out=out, seeds=args.seeds, cells=tuple(args.cells), steps=args.steps, jobs=args.jobs,
         threads=args.threads, repeat=not args.no_repeat, throughput=not args.no_throughput,
@@ -438,6 +464,8 @@ def cmd_report(args):
             report.build_report(options)
     except engine.RunError as err:
         raise UsageError(str(err))
+    except OSError as err:  # out of space, or the disk failed under a write
+        raise UsageError(_write_failed(err, out))
     except KeyboardInterrupt as err:
         interrupts.unwind_quietly(err)
         print("tf1-lstm report: interrupted; finished runs are kept: rerun with --out %s to "
@@ -446,17 +474,22 @@ def cmd_report(args):
     return 0
 
 
-@contextlib.contextmanager
+def _write_failed(err, out):
+    """One line for a write that failed in a report: what, why, what is kept, what to do."""
+    import shutil
+    try:
+        free = "%.1f MB free there" % (shutil.disk_usage(out).free / 1e6)
+    except OSError:
+        free = "free space unknown"
+    return ("could not write %s (%s); finished runs are kept under %s (%s): make room and rerun "
+            "with --out %s to resume" % (err.filename or "a file of the report",
+                                         err.strerror or err, os.path.join(out, "runs"), free,
+                                         out))
+
+
 def _sigterm_as_interrupt():
     """SIGTERM ends a study like Ctrl-C: runs in flight are stopped, finished ones kept."""
-    def interrupt(signum, frame):
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGTERM, interrupt)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
+    return interrupts.handled(signal.SIGTERM)
 
 
 def _check_run_dir(run_dir):
@@ -514,7 +547,12 @@ def cmd_export(args):
     _check_run_dir(args.run_dir)
     if os.path.lexists(args.export_dir):
         raise UsageError("%s already exists: choose a new export directory" % args.export_dir)
-    _writable_dir(os.path.dirname(os.path.abspath(args.export_dir)), "the parent of OUT")
+    parent = os.path.dirname(os.path.abspath(args.export_dir))
+    _writable_dir(parent, "the parent of OUT")
+    name_max = os.pathconf(parent, "PC_NAME_MAX")
+    if len(os.fsencode(os.path.basename(os.path.abspath(args.export_dir)))) > name_max:
+        raise UsageError("OUT's name is longer than the %d bytes a name may have there: choose "
+                         "a shorter one" % name_max)
     print("wrote SavedModel %s" % loader.export_saved_model(args.run_dir, args.export_dir))
     return 0
 
@@ -548,7 +586,7 @@ def cmd_compare(args):
             raise UsageError("%s does not exist: pass a report.json or its directory" % path)
     try:
         print("\n".join(report.compare(args.a, args.b)))
-    except (ValueError, KeyError, TypeError, IndexError) as err:
+    except (ValueError, KeyError, TypeError, IndexError, AttributeError) as err:
         raise UsageError("not a tf1-lstm report.json (%s): pass what `tf1-lstm report` wrote "
                          "(a report folder or its report.json)" % err)
     return 0
@@ -570,6 +608,8 @@ def main(argv=None):
     # TF's C++ start-up chatter and contrib's deprecation notices would bury the original lines.
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     try:
+        if hasattr(args, "data_dir"):  # a command that may fetch: its settings, checked once
+            fetch.check_environment()
         return args.func(args)
     except (UsageError, data.DataError, checkpoints.CheckpointError) as err:
         print("tf1-lstm %s: error: %s" % (args.command, err), file=sys.stderr)

@@ -8,7 +8,6 @@ by SIGKILL) leaves at worst a `.tmp` directory that is ignored and cleaned up.
 
 import contextlib
 import errno
-import fcntl
 import json
 import os
 import re
@@ -16,7 +15,8 @@ import zipfile
 
 import numpy as np
 
-from tf1_lstm.util.files import atomic_dir, ensure_dir, is_leftover, read_json, remove_quietly
+from tf1_lstm.util.files import (Busy, atomic_dir, ensure_dir, is_leftover, locked, read_json,
+                                 remove_quietly)
 
 FINAL_DIR = "model"
 STEPS_DIR = "checkpoints"
@@ -26,9 +26,6 @@ KEEP = 3  # step checkpoints kept; older ones are removed once a newer one is co
 _STEP = re.compile(r"^step-(\d+)$")
 
 
-LOCK = ".lock"  # held (flock) by the process training in a run directory; holds its PID
-
-
 class CheckpointError(Exception):
     """No usable checkpoint where one was expected, or a run directory in use; the message
     names the directory."""
@@ -36,24 +33,13 @@ class CheckpointError(Exception):
 
 @contextlib.contextmanager
 def run_lock(run_dir):
-    """Exclusive use of a run directory while a process trains in it. The kernel drops the
-    lock when its holder dies, so a lock file left by a killed run is taken over, not obeyed."""
-    path = os.path.join(run_dir, LOCK)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    """Exclusive use of a run directory while a process trains in it (util.files.locked)."""
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        holder = os.read(fd, 32).decode("ascii", "replace").strip() or "unknown"
-        os.close(fd)
-        raise CheckpointError("%s is being trained by PID %s: wait for it to finish, or stop it "
-                              "(Ctrl-C / kill %s) and resume" % (run_dir, holder, holder))
-    try:
-        os.ftruncate(fd, 0)
-        os.write(fd, str(os.getpid()).encode("ascii"))
-        yield
-    finally:
-        remove_quietly(path)
-        os.close(fd)  # closing releases the flock
+        with locked(run_dir, "%s is being trained by PID %%(pid)s: wait for it to finish, or "
+                    "stop it (Ctrl-C / kill %%(pid)s) and resume" % run_dir):
+            yield
+    except Busy as err:
+        raise CheckpointError(str(err))
 
 
 def _write(saver, sess, final, extra=None):

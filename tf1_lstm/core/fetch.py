@@ -23,10 +23,18 @@ def _seconds(env, default):
     try:
         value = float(os.environ.get(env, default))
     except ValueError:
-        raise DataError("$%s=%r is not a number of seconds" % (env, os.environ[env]))
-    if not value > 0:
-        raise DataError("$%s must be a positive number of seconds" % env)
+        raise DataError("$%s=%r is not a number of seconds: set it to one (e.g. %s) or unset it"
+                        % (env, os.environ[env], default))
+    if not 0 < value < float("inf"):
+        raise DataError("$%s=%r must be a positive number of seconds: set it to one (e.g. %s) "
+                        "or unset it" % (env, os.environ[env], default))
     return value
+
+
+def check_environment():
+    """Raise DataError, once and at the start, if a fetch setting in the environment is bad."""
+    _seconds(DEADLINE_ENV, 300)
+    _seconds(STALL_ENV, 30)
 
 
 def mirror_list(dataset, extra=()):

@@ -87,9 +87,13 @@ def load_idx(path, spec, dataset=datasets.MNIST, shown_as=None):
     if digest != spec.sha256:
         wanted = next((n for n, s in dataset.files.items() if s == spec), "file")
         other = datasets.identify(digest)
-        what = ("is %s, not %s's %s" % (other, dataset.title, wanted) if other else
-                "has SHA-256 %s..., not the canonical %s %s..."
-                % (digest[:16], dataset.title, spec.sha256[:16]))
+        if other:  # a valid file of another data set: the folder is wrong, not the file
+            raise DataError("%s is %s, not %s's %s: that folder holds %s, not %s; pass the %s "
+                            "folder as --data-dir" % (name, other, dataset.title, wanted,
+                                                      other.split("'")[0], dataset.title,
+                                                      dataset.title))
+        what = "has SHA-256 %s..., not the canonical %s %s..." % (
+            digest[:16], dataset.title, spec.sha256[:16])
         raise DataError(_advice("%s %s: delete it and fetch it again" % (name, what), shown_as))
     return parse_idx(raw, spec.magic, spec.shape, name=name)
 

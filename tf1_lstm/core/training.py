@@ -16,10 +16,9 @@ import time
 from typing import Any, NamedTuple, Optional, Tuple
 
 from tf1_lstm.core import checkpoints, data, datasets, hparams
+from tf1_lstm.core.records import COMPLETE, INTERRUPTED, read_run_config
 from tf1_lstm.util import environment, interrupts
 from tf1_lstm.util.files import ensure_dir, read_json, write_json
-
-COMPLETE, INTERRUPTED = "complete", "interrupted"
 
 
 class RunConfig(NamedTuple):
@@ -127,33 +126,6 @@ class _Board:
 
 
 # Fields read back from config.json, and what each must be.
-_RECORD_CHECKS = (("cell", lambda v: v in hparams.CELLS + hparams.ABLATION_CELLS),
-                  ("steps", lambda v: isinstance(v, int) and v > 0),
-                  ("lr", lambda v: isinstance(v, (int, float)) and v > 0),
-                  ("impl", lambda v: v in hparams.IMPLS),
-                  ("dataset", lambda v: v in datasets.NAMES))
-
-
-def read_run_config(run_dir):
-    """A run's config.json as a dict, checked, or a CheckpointError naming the file."""
-    try:
-        record = read_json(os.path.join(run_dir, "config.json"))
-    except (OSError, ValueError) as err:
-        raise checkpoints.CheckpointError(
-            "%s has no readable config.json (%s): pass a directory `tf1-lstm train` wrote"
-            % (run_dir, getattr(err, "strerror", None) or err))
-    if not isinstance(record, dict):
-        raise checkpoints.CheckpointError(
-            "%s/config.json is not a run's config (a JSON object): pass a directory "
-            "`tf1-lstm train` wrote" % run_dir)
-    for key, ok in _RECORD_CHECKS:
-        if key in record and not ok(record[key]):
-            raise checkpoints.CheckpointError(
-                "%s/config.json has %s=%r, which tf1-lstm never writes: was it edited? Restore "
-                "the original" % (run_dir, key, record[key]))
-    return record
-
-
 def resume_config(run_dir):
     """The RunConfig of an earlier, unfinished run, read back from its config.json."""
     record = read_run_config(run_dir)

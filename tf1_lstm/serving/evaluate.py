@@ -19,6 +19,9 @@ def evaluate(run_dir, split="test", data_dir=None, mirrors=()):
     the data set the run was trained on."""
     with loader.load(run_dir) as loaded:
         source = datasets.get(loaded.record.get("dataset"))
+        recorded = loaded.record.get("data_dir")
+        if data_dir is None and isinstance(recorded, str) and os.path.isdir(recorded):
+            data_dir = recorded  # where the run read its data, unless told otherwise
         dataset = getattr(data.read_data_sets(data_dir, seed=0, mirrors=mirrors,
                                               dataset=source.name), split)
         accuracy = loaded.sess.run(loaded.model.accuracy, {

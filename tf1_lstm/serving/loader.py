@@ -11,7 +11,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from tf1_lstm.core import checkpoints, hparams
-from tf1_lstm.core.training import read_run_config
+from tf1_lstm.core.records import read_run_config
 from tf1_lstm.util.files import atomic_dir, ensure_dir
 
 

@@ -11,7 +11,6 @@ import collections
 import json
 import os
 import subprocess
-import tempfile
 import time
 from typing import NamedTuple, Optional, Tuple
 
@@ -20,6 +19,7 @@ import numpy as np
 from tf1_lstm.core import data, hparams
 from tf1_lstm.util import environment
 from tf1_lstm.util.files import remove_quietly, write_json
+from tf1_lstm.util.scratch import make as make_scratch
 
 
 class BenchOptions(NamedTuple):
@@ -90,7 +90,7 @@ def bare_ms(steps, log_every, data_dir, impl="basic", threads=None, xla=False, s
 def faithful_ms(steps, log_every, data_dir, threads=None, seed=0):
     """`tf1-lstm train` itself (metrics, checkpoints and all), timed from its own curve."""
     from tf1_lstm.core import training
-    scratch = tempfile.mkdtemp(prefix="tf1-lstm-bench-")
+    scratch = make_scratch("bench")
     try:
         with open(os.devnull, "w") as quiet:
             metrics = training.train(training.RunConfig.of(
@@ -230,7 +230,7 @@ def _time_rows(rows, candidates, repeats, say):
 
 def _parallel_row(steps, cores, data_dir, say):
     from tf1_lstm.studies import engine
-    scratch = tempfile.mkdtemp(prefix="tf1-lstm-bench-parallel-")
+    scratch = make_scratch("bench")
     try:
         with engine.Engine(jobs=cores) as cluster:
             parallel = engine.measure_parallelism(scratch, steps, cores, cluster, data_dir,
@@ -280,7 +280,7 @@ def scheduling(runs=4, steps=1000, jobs=2, say=print):
     wall time) for `runs` LSTM runs, and the fixed cost of a run (process start, TF import,
     data load, result transfer) as a share of a 10,000-step run."""
     from tf1_lstm.studies import engine
-    scratch = tempfile.mkdtemp(prefix="tf1-lstm-bench-engine-")
+    scratch = make_scratch("bench")
     try:
         started = time.time()
         with engine.Engine(jobs=jobs) as cluster:

@@ -16,11 +16,11 @@ import os
 import numpy as np
 
 from tf1_lstm.core import hparams
+from tf1_lstm.core.records import DIVERGED
 from tf1_lstm.util.figures import pyplot, save_figure
 from tf1_lstm.util.files import write_json
 
 SATURATED = 0.99  # |h| above this: a tanh unit in its flat region, passing ~no gradient
-DIVERGED = "diverged"  # metrics.json status of a run the monitor stopped at a non-finite value
 EVERY = 200  # steps between records of the report's diagnose runs
 
 

@@ -8,29 +8,31 @@ interrupted at any point resumes by asking for the same runs again.
 """
 
 import collections
+import contextlib
+import json
 import logging
 import os
 import signal
 import socket
 import subprocess
 import sys
-import tempfile
-import threading
 import time
 import uuid
 from typing import NamedTuple, Optional, Tuple
 
-from tf1_lstm.core import hparams
+from tf1_lstm.core import hparams, records
 from tf1_lstm.core.checkpoints import STEPS_DIR
-from tf1_lstm.core.training import COMPLETE, run_name
+from tf1_lstm.core.training import run_name
 from tf1_lstm.studies import diagnose
-from tf1_lstm.util import interrupts, quiet
-from tf1_lstm.util.files import (atomic_dir, ensure_dir, read_json, remove_quietly, write_json,
-                                 write_text)
+from tf1_lstm.util import environment, interrupts, quiet, scratch
+from tf1_lstm.util.files import (UnsafePath, atomic_dir, ensure_dir, read_json, refuse_symlinks,
+                                 remove_quietly, write_json, write_text)
 
 MARKER = "engine.json"  # in every run directory the engine writes: where it was trained
 CONNECT_TIMEOUT = 10  # seconds to reach a scheduler before giving up
 LOG_TAIL = 6  # lines of a failed run's log quoted in the error
+STOP_WITHIN = 30  # seconds a stopped study waits for its runs on the workers to end
+SCHEDULER_LOST = 10  # seconds a worker without its scheduler goes on training before it stops
 
 
 class RunError(Exception):
@@ -65,16 +67,19 @@ REUSE_KEYS = ("cell", "seed", "steps", "threads", "batch_size", "lr", "clip", "f
               "test_at", "dataset")
 
 
-def reusable(config, metrics, run):
-    """Is a run directory with this config and metrics a finished run of `run`?"""
+def same_settings(config, run):
+    """Was a run with this config.json made with the settings of `run`?"""
     def plain(value):  # JSON gives lists where the spec has tuples
         return list(value) if isinstance(value, (list, tuple)) else value
 
     wanted = dict(run._asdict(), batch_size=hparams.BATCH_SIZE)
     defaults = dict(RunSpec._field_defaults, batch_size=hparams.BATCH_SIZE)
-    same = all(plain(config.get(k, defaults.get(k))) == plain(wanted[k]) for k in REUSE_KEYS)
-    finished = (COMPLETE, diagnose.DIVERGED) if run.command == "diagnose" else (COMPLETE,)
-    return same and metrics.get("status") in finished
+    return all(plain(config.get(k, defaults.get(k))) == plain(wanted[k]) for k in REUSE_KEYS)
+
+
+def finished_statuses(run):
+    return (records.COMPLETE, records.DIVERGED) if run.command == "diagnose" else \
+        (records.COMPLETE,)
 
 
 def finished(run_dir, run):
@@ -82,17 +87,26 @@ def finished(run_dir, run):
     something else is there (the tool never deletes what it did not make, nor a finished run)."""
     if not os.path.lexists(run_dir):
         return None
+    keep = "move it away or use another --out (nothing was deleted)"
+    config = None
+    if os.path.isdir(run_dir) and not os.path.islink(run_dir):
+        try:
+            config = read_json(os.path.join(run_dir, "config.json"))
+        except (OSError, ValueError):
+            pass
+    if not isinstance(config, dict):
+        raise RunError("%s holds something that is not a finished tf1-lstm run: %s"
+                       % (run_dir, keep))
+    if not same_settings(config, run):
+        raise RunError("%s holds a run made with other settings: %s" % (run_dir, keep))
     try:
-        config = read_json(os.path.join(run_dir, "config.json"))
-        metrics = read_json(os.path.join(run_dir, "metrics.json"))
-    except (OSError, ValueError):
-        config = metrics = None
-    if isinstance(config, dict) and isinstance(metrics, dict) and reusable(config, metrics, run):
-        return metrics
-    what = "a run made with other settings" if isinstance(config, dict) else \
-        "something that is not a finished tf1-lstm run"
-    raise RunError("%s holds %s: move it away or use another --out (nothing was deleted)"
-                   % (run_dir, what))
+        metrics = records.read_metrics(run_dir)
+    except records.RecordError as err:
+        raise RunError("%s; or %s" % (err, keep))
+    if metrics["status"] not in finished_statuses(run):
+        raise RunError("%s holds a run that did not finish (status %s): %s"
+                       % (run_dir, metrics["status"], keep))
+    return metrics
 
 
 # --- on a worker -----------------------------------------------------------------------------
@@ -125,31 +139,42 @@ def _die_with_parent():
     ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
-def _wait(proc, stop):
-    """Wait for the run; terminate it (it saves and stops at a step) if the study is stopped.
+class _Wanted:
+    """Is the task still wanted? Not once the scheduler has released it (its client cancelled
+    it, or is gone), nor once the worker has lost its scheduler for SCHEDULER_LOST seconds."""
 
-    The process itself is waited on, so its end is seen at once (a check once a second saw it
-    up to a second late); a thread watches the study's stop event beside it.
-    """
-    stopped = threading.Event()
+    def __init__(self, worker):
+        self.worker, self.key, self.lost_since = worker, worker.get_current_task(), None
 
-    def watch():
-        while proc.poll() is None:  # None too while wait() below holds the process: go on
-            if stop.wait(timeout=1):
-                stopped.set()
-                proc.terminate()
-                return
+    def connected(self):
+        comm = self.worker.batched_stream.comm
+        return comm is not None and not comm.closed()
 
-    if stop is not None:
-        threading.Thread(target=watch, name="stop-watch", daemon=True).start()
+    def __call__(self):
+        if self.key not in self.worker.tasks:
+            return False
+        if self.connected():
+            self.lost_since = None
+            return True
+        self.lost_since = self.lost_since or time.time()
+        return time.time() - self.lost_since < SCHEDULER_LOST
+
+
+def _wait(proc, wanted, every=0.5):
+    """Wait for the run; once it is no longer wanted, terminate it (it saves and stops at the
+    next step) and raise RunError. The wait itself sees the run's end at once."""
     try:
-        proc.wait()
+        while True:
+            try:
+                proc.wait(timeout=every)
+                return
+            except subprocess.TimeoutExpired:
+                if not wanted():
+                    raise RunError("stopped: the study no longer wants it")
     finally:
         if proc.poll() is None:
             proc.terminate()
             proc.wait()
-    if stopped.is_set():
-        raise RunError("stopped by the client")
 
 
 def _collect(run_dir):
@@ -165,32 +190,84 @@ def _collect(run_dir):
     return files
 
 
-def train_task(run, data_dir, mirrors, stop_name):
-    """Runs on a worker: train `run` in a temp directory and return it (see module doc)."""
-    from distributed import Event, get_worker
-    stop = Event(stop_name) if stop_name else None
-    scratch = tempfile.mkdtemp(prefix="tf1-lstm-task-")
-    run_dir, log_path, started = os.path.join(scratch, run.name), scratch + ".log", time.time()
+def train_task(run, data_dir, mirrors):
+    """Runs on a worker: train `run` in a scratch folder and return it (see module doc)."""
+    from distributed import get_worker
+    worker, started = get_worker(), time.time()
+    wanted = _Wanted(worker)
+    if not wanted.connected():  # queued here before the scheduler was lost: its result is too
+        raise RunError("%s: this worker has lost its scheduler" % run.name)
+    folder = scratch.make("task")
+    run_dir, log_path = os.path.join(folder, run.name), os.path.join(folder, "train.log")
     try:
         with open(log_path, "w") as log:
             proc = subprocess.Popen(train_command(run, run_dir, data_dir, mirrors), stdout=log,
                                     stderr=subprocess.STDOUT, preexec_fn=_die_with_parent)
-            _wait(proc, stop)
+            scratch.lend(folder, proc.pid)
+            _wait(proc, wanted)
         with open(log_path) as f:
             log_text = f.read()
         if proc.returncode != 0:
             tail = " / ".join(line.strip() for line in log_text.strip().splitlines()[-LOG_TAIL:])
             raise RunError("run %s failed (exit %d): %s" % (run.name, proc.returncode, tail))
         return {"name": run.name, "files": _collect(run_dir), "log": log_text,
-                "scratch": run_dir, "host": socket.gethostname(),
-                "worker": get_worker().address, "task_seconds": time.time() - started,
-                "finished_at": time.time()}
+                "scratch": run_dir, "host": socket.gethostname(), "worker": worker.address,
+                "task_seconds": time.time() - started, "finished_at": time.time()}
     finally:
-        remove_quietly(scratch)
-        remove_quietly(log_path)
+        remove_quietly(folder)
 
 
 # --- on the client ---------------------------------------------------------------------------
+
+SCHEMES = ("tcp", "tls")
+TLS_SETTINGS = ("DASK_DISTRIBUTED__COMM__TLS__CA_FILE", "DASK_DISTRIBUTED__COMM__TLS__CLIENT__CERT",
+                "DASK_DISTRIBUTED__COMM__TLS__CLIENT__KEY")
+MEMORY_PER_JOB = 1 << 30  # bytes a local worker and its training process may need at most
+
+
+def check_address(address):
+    """`address` if it is a scheduler address the engine can use, else RunError saying why."""
+    scheme, _, rest = address.partition("://")
+    host, _, port = rest.rpartition(":")
+    ok = scheme in SCHEMES and host and port.isdigit() and 0 < int(port) < 65536
+    if not ok:
+        raise RunError("%r is not a Dask scheduler address: write tcp://HOST:PORT, or "
+                       "tls://HOST:PORT for a secured cluster (port 1-65535)" % address)
+    return address
+
+
+def max_local_jobs():
+    """(most local workers this machine can run at once, the reason): two per core, and
+    MEMORY_PER_JOB of the memory available for each."""
+    cores = os.cpu_count() or 1
+    available = environment.available_memory()
+    by_memory = available // MEMORY_PER_JOB if available else 2 * cores
+    limit = max(1, min(2 * cores, by_memory))
+    return limit, "%d cores, %.1f GiB available, %d GiB per job" % (
+        cores, (available or 0) / float(1 << 30), MEMORY_PER_JOB >> 30)
+
+
+def check_jobs(jobs):
+    """`jobs` if this machine can run that many local workers at once, else RunError."""
+    limit, why = max_local_jobs()
+    if jobs > limit:
+        raise RunError("--jobs %d is more local workers than this machine can run (at most "
+                       "%d: %s): use --jobs %d or fewer, or a cluster (--scheduler)"
+                       % (jobs, limit, why, limit))
+    return jobs
+
+
+@contextlib.contextmanager
+def _ctrl_c_held():
+    """SIGINT blocked while the embedded cluster starts: its worker processes (and its event
+    loop's thread) inherit the block, so a Ctrl-C to the terminal reaches this process alone,
+    once the cluster exists and can be closed, instead of printing a traceback in each one."""
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+
 
 class Engine:
     """A Dask client on an embedded LocalCluster (one single-threaded worker process per job),
@@ -199,26 +276,47 @@ class Engine:
     def __init__(self, scheduler=None, jobs=None):
         import dask
         import distributed
-        logging.getLogger("distributed").setLevel(logging.ERROR)
+        for name in ["distributed"] + list(logging.root.manager.loggerDict):
+            if name.startswith("distributed"):  # its own config sets some; our one line says it
+                logging.getLogger(name).setLevel(logging.CRITICAL)
         self.address = scheduler or dask.config.get("scheduler-address", None)
-        self.cluster = None
-        self.stop_name = "tf1-lstm-stop-" + uuid.uuid4().hex
-        if self.address:
-            try:
-                self.client = distributed.Client(self.address, timeout=CONNECT_TIMEOUT)
-            except (OSError, ValueError, TypeError) as err:
-                raise RunError("cannot reach the Dask scheduler at %s (%s): start it, or check "
-                               "--scheduler / DASK_SCHEDULER_ADDRESS"
-                               % (self.address, str(err).splitlines()[0] if str(err) else
-                                  type(err).__name__))
-        else:
-            # the workers' scratch space in a temp dir of ours, not the user's working dir
-            self.scratch = tempfile.mkdtemp(prefix="tf1-lstm-dask-")
-            self.cluster = distributed.LocalCluster(
-                n_workers=jobs or os.cpu_count() or 1, threads_per_worker=1, processes=True,
-                dashboard_address=None, silence_logs=logging.ERROR, local_directory=self.scratch)
-            self.client = distributed.Client(self.cluster)
+        self.cluster = self.client = self.scratch = None
         self.version = distributed.__version__
+        try:
+            if self.address:
+                self.client = self._connect(check_address(self.address))
+            else:
+                self._start_local(jobs)
+        except BaseException:
+            self.close()
+            raise
+
+    def _connect(self, address):
+        import distributed
+        try:
+            return distributed.Client(address, timeout=CONNECT_TIMEOUT)
+        except (OSError, ValueError, TypeError) as err:
+            hint = ("; a tls:// scheduler needs %s (see the cluster docs)" % ", ".join(
+                TLS_SETTINGS) if address.startswith("tls://") else "")
+            raise RunError("cannot reach the Dask scheduler at %s (%s): start it, or check "
+                           "--scheduler / DASK_SCHEDULER_ADDRESS%s" % (
+                               address, str(err).splitlines()[0] if str(err) else
+                               type(err).__name__, hint))
+
+    def _start_local(self, jobs):
+        import dask
+        import distributed
+        if dask.config.get("distributed.comm.require-encryption", False):
+            raise RunError("DASK_DISTRIBUTED__COMM__REQUIRE_ENCRYPTION is set, but the embedded "
+                           "cluster talks over loopback without TLS: unset it, or start a TLS "
+                           "cluster and pass --scheduler tls://HOST:PORT")
+        jobs = check_jobs(jobs or os.cpu_count() or 1)
+        self.scratch = scratch.make("dask")  # the workers' space, not the user's working dir
+        with interrupts.deferred(), _ctrl_c_held():  # a stop waits until it can be closed
+            self.cluster = distributed.LocalCluster(
+                n_workers=jobs, threads_per_worker=1, processes=True, dashboard_address=None,
+                silence_logs=logging.ERROR, local_directory=self.scratch)
+            self.client = distributed.Client(self.cluster)
 
     def __enter__(self):
         return self
@@ -234,13 +332,20 @@ class Engine:
                                         ("workers", self.workers()),
                                         ("distributed", self.version)])
 
-    def stop(self, futures):
-        """Stop every run in flight: their subprocesses save, stop, and nothing is kept."""
-        from distributed import Event
+    def stop(self, futures, within=STOP_WITHIN):
+        """Stop every run in flight: the scheduler releases them, each worker sees that and
+        stops its run (which saves and exits), and this waits until no worker is still running
+        one of them, so nothing is left training or in scratch."""
+        keys = {f.key for f in futures}
         try:
-            Event(self.stop_name, client=self.client).set()
             self.client.cancel(list(futures))
-        except Exception:  # a client already gone: its workers stop their runs on their own
+            deadline = time.time() + within
+            while time.time() < deadline:
+                busy = self.client.run(_running, keys=keys)
+                if not any(busy.values()):
+                    return
+                time.sleep(0.2)
+        except Exception:  # a client or scheduler already gone: workers stop on their own
             pass
 
     def close(self):
@@ -248,17 +353,81 @@ class Engine:
         nothing. distributed 2021.3.0 can stop it in the step that times out a wait of its own
         (its BatchedSend's, still held by the client); asyncio would log the error nobody
         retrieved whenever that is collected, under the command's last line or at exit."""
-        self.client.loop.asyncio_loop.set_exception_handler(lambda loop, context: None)
+        if self.client is not None:
+            self.client.loop.asyncio_loop.set_exception_handler(lambda loop, context: None)
         with quiet.collected():
-            self.client.close()
-            if self.cluster is not None:
-                self.cluster.close()
-        if self.cluster is not None:
+            for part in (self.client, self.cluster):
+                if part is not None:
+                    try:
+                        part.close()
+                    except Exception:  # closing what is already gone
+                        pass
+        if self.scratch is not None:
             remove_quietly(self.scratch)
 
 
+def _running(keys, dask_worker):
+    """On each worker: how many of `keys` still have a thread running them."""
+    return sum(1 for key in list(dask_worker.active_threads.values()) if key in keys)
+
+
+def _safe_relative(path):
+    """A path a result may hold: relative, normalised, no part that climbs or hides."""
+    if not isinstance(path, str) or not path or os.path.isabs(path) or \
+            os.path.normpath(path) != path:
+        return False
+    return all(part not in ("", os.curdir, os.pardir) for part in path.split(os.sep))
+
+
+RESULT_FIELDS = (("files", dict), ("log", str), ("scratch", str), ("host", str),
+                 ("worker", str), ("task_seconds", (int, float)), ("finished_at", (int, float)))
+
+
+def _result_problem(result, run):
+    """What is wrong with the shape of a result for `run`, or None."""
+    if not isinstance(result, dict) or result.get("name") != run.name:
+        return "it names another run: %r" % (
+            result.get("name") if isinstance(result, dict) else type(result).__name__)
+    missing = [key for key, kind in RESULT_FIELDS if not isinstance(result.get(key), kind)]
+    if missing:
+        return "no %s" % ", ".join(missing)
+    for path, blob in result["files"].items():
+        if not _safe_relative(path) or not isinstance(blob, bytes):
+            return "file %r is not a plain relative path to bytes" % (path,)
+    if _clash(result["files"]):
+        return "a file and a folder share a name"
+    return None
+
+
+def checked_result(result, run):
+    """`result` if it is what train_task returns for `run`, else RunError saying what is wrong.
+    Nothing a worker sends is trusted: it names a run and paths the client will write."""
+    problem = _result_problem(result, run)
+    if problem is None:
+        try:
+            config = json.loads(result["files"]["config.json"].decode("utf-8"))
+            metrics = records.check_metrics(json.loads(
+                result["files"]["metrics.json"].decode("utf-8")), "its metrics.json")
+            if not isinstance(config, dict) or not same_settings(config, run) or \
+                    metrics["status"] not in finished_statuses(run):
+                problem = "it is not a finished run with the settings that were sent"
+        except (KeyError, ValueError, records.RecordError) as err:
+            problem = "config.json or metrics.json missing or malformed: %s" % err
+    if problem:
+        raise RunError("the result a worker sent for %s was refused (%s); nothing of it was "
+                       "written" % (run.name, problem))
+    return result
+
+
+def _clash(files):
+    """Would writing these paths need one name as both a file and a folder?"""
+    folders = {os.sep.join(p.split(os.sep)[:i])
+               for p in files for i in range(1, p.count(os.sep) + 1)}
+    return bool(folders & set(files))
+
+
 def store(result, runs_dir, logs_dir):
-    """Write a run sent back by a worker under runs_dir/<name>/ atomically; return its metrics."""
+    """Write a checked result under runs_dir/<name>/ atomically; return its metrics."""
     final = os.path.join(runs_dir, result["name"])
     relative = os.path.relpath(final)
     with atomic_dir(final) as tmp:
@@ -274,7 +443,7 @@ def store(result, runs_dir, logs_dir):
             ("task_seconds", round(result["task_seconds"], 3))]))
     write_text(os.path.join(logs_dir, result["name"] + ".log"),
                result["log"].replace(result["scratch"], relative))
-    return read_json(os.path.join(final, "metrics.json"))
+    return records.read_metrics(final)
 
 
 class Outcome(NamedTuple):
@@ -301,14 +470,53 @@ def _plan(specs, runs_dir):
     return done, hosts, todo
 
 
+def _places(out, specs):
+    """<out>/runs and <out>/logs, made if missing; RunError if a link would lead out of out."""
+    try:
+        for path in [os.path.join(out, d) for d in ("runs", "logs")] + \
+                [os.path.join(out, d, run.name + ext) for run in specs
+                 for d, ext in (("runs", ""), ("logs", ".log"))]:
+            refuse_symlinks(out, path)
+    except UnsafePath as err:
+        raise RunError("%s (nothing was written)" % err)
+    return ensure_dir(os.path.join(out, "runs")), ensure_dir(os.path.join(out, "logs"))
+
+
+def _submit(engine, todo, data_dir, mirrors):
+    """{future: run} for every run to train, all sent or none (a Ctrl-C waits for the end)."""
+    with interrupts.deferred():  # a Ctrl-C in here is raised once the futures are known
+        return {engine.client.submit(train_task, run, data_dir, tuple(mirrors), pure=False,
+                                     key="%s-%s" % (run.name, uuid.uuid4().hex)): run
+                for run in todo}
+
+
+def _lost(engine, out, done):
+    return RunError("lost the Dask scheduler at %s; %d finished runs are kept: start it again "
+                    "and rerun with --out %s to resume" % (engine.address or "local", len(done),
+                                                           out))
+
+
+def _result(future, run, engine, out, done):
+    """What the task returned; its failure as one RunError line."""
+    from concurrent.futures import CancelledError
+    try:
+        return future.result()
+    except CancelledError:
+        raise _lost(engine, out, done)
+    except RunError:
+        raise
+    except Exception as err:  # the worker's own failure, or the cluster's (KilledWorker)
+        raise RunError("run %s failed on its worker (%s: %s)" % (
+            run.name, type(err).__name__, str(err).splitlines()[0] if str(err) else "-"))
+
+
 def run_all(specs, out, engine, data_dir=None, mirrors=(), dataset="mnist", say=print):
     """Train every spec, on `dataset`, not already finished on the engine's cluster; return an
     Outcome."""
     from distributed import as_completed
     from tqdm import tqdm
     specs = [run._replace(dataset=dataset) for run in specs]
-    runs_dir = ensure_dir(os.path.join(out, "runs"))
-    logs_dir = ensure_dir(os.path.join(out, "logs"))
+    runs_dir, logs_dir = _places(out, specs)
     done, hosts, todo = _plan(specs, runs_dir)
     say("report: %d runs, %d already finished, %d to train (on %s, %d workers)"
         % (len(specs), len(done), len(todo), engine.address or "a local cluster",
@@ -318,17 +526,14 @@ def run_all(specs, out, engine, data_dir=None, mirrors=(), dataset="mnist", say=
     if say is print:  # lines printed under the bar, not through it
         def say(line):
             tqdm.write(line, file=sys.stdout)
-    futures, bar = [], None
+    futures, bar = {}, None
     try:
-        with interrupts.deferred():  # a Ctrl-C in here is raised once the futures are known
-            futures = [engine.client.submit(train_task, run, data_dir, tuple(mirrors),
-                                            engine.stop_name, pure=False,
-                                            key="%s-%s" % (run.name, uuid.uuid4().hex))
-                       for run in todo]
-            bar = tqdm(total=len(specs), initial=len(done), unit="run", file=sys.stderr,
-                       disable=None if todo else True, dynamic_ncols=True)  # None: a terminal
-        for future in as_completed(futures):
-            result = future.result()
+        futures = _submit(engine, todo, data_dir, mirrors)
+        bar = tqdm(total=len(specs), initial=len(done), unit="run", file=sys.stderr,
+                   disable=None if todo else True, dynamic_ncols=True)  # None: a terminal
+        for future in as_completed(list(futures)):
+            result = checked_result(_result(future, futures[future], engine, out, done),
+                                    futures[future])
             metrics = store(result, runs_dir, logs_dir)
             done[result["name"]], hosts[result["name"]] = metrics, result["host"]
             timings[result["name"]] = (result["task_seconds"],
@@ -355,6 +560,10 @@ def measure_parallelism(out, steps, cores, engine, data_dir=None, dataset="mnist
     if cores < 2:
         return None
     base = os.path.join(out, "throughput")
+    try:
+        refuse_symlinks(out, base)
+    except UnsafePath as err:
+        raise RunError("%s (nothing was written)" % err)
     single = [RunSpec("one-run-%d-threads" % cores, "lstm", 0, steps, cores)]
     parallel = [RunSpec("parallel-%d-of-%d" % (i + 1, cores), "lstm", i, steps, 1)
                 for i in range(cores)]

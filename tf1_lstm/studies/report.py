@@ -18,7 +18,7 @@ from tf1_lstm.studies import ablation, engine, explain, rules
 from tf1_lstm.studies.stats import describe
 from tf1_lstm.util import environment
 from tf1_lstm.util.figures import pyplot, save_figure
-from tf1_lstm.util.files import read_json, write_json, write_text
+from tf1_lstm.util.files import Busy, NotARegularFile, locked, read_json, write_json, write_text
 from tf1_lstm.util.text import percent
 
 
@@ -313,7 +313,18 @@ def render(report):
 
 
 def build_report(options, say=print):
-    """Run (or reuse) every run, then write figures, report.json and report.md into options.out."""
+    """Run (or reuse) every run, then write figures, report.json and report.md into options.out,
+    which no other report may write into meanwhile (it is locked)."""
+    busy = ("--out %s is being written by another report, PID %%(pid)s: wait for it to finish, "
+            "or stop it (Ctrl-C / kill %%(pid)s) and rerun" % options.out)
+    try:
+        with locked(options.out, busy):
+            return _build_report(options, say)
+    except Busy as err:
+        raise engine.RunError(str(err))
+
+
+def _build_report(options, say):
     cores = os.cpu_count() or 1
     jobs = options.jobs or cores
     threads = options.threads or (max(1, cores // jobs) if jobs > 1 or options.scheduler
@@ -434,8 +445,10 @@ def load_report(path):
         found = read_json(path)
     except OSError as err:
         raise ValueError("%s: %s" % (path, err.strerror))
-    except ValueError:
-        raise ValueError("%s is not JSON" % path)
+    except NotARegularFile as err:
+        raise ValueError(str(err))
+    except ValueError as err:
+        raise ValueError("%s is not JSON" % path if "nested" not in str(err) else str(err))
     if not isinstance(found, dict) or not all(isinstance(found.get(k), (dict, list))
                                               for k in REPORT_KEYS):
         raise ValueError("%s is not a report (no %s)" % (path, ", ".join(REPORT_KEYS)))

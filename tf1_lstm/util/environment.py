@@ -85,6 +85,17 @@ def _read(path):
         return f.read().strip()
 
 
+def available_memory():
+    """Bytes of memory available to new processes (MemAvailable), or None where unknown."""
+    try:
+        for line in _read("/proc/meminfo").splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
 def cpu_id():
     """What tells two CPUs with the same model name apart. Seeded runs repeat exactly on one
     machine, not necessarily across these."""

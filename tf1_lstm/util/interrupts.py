@@ -32,6 +32,16 @@ def install():
         signal.signal(signal.SIGINT, _handle)
 
 
+@contextlib.contextmanager
+def handled(signum):
+    """Treat `signum` (SIGTERM) as a Ctrl-C inside the block: remembered, raised, deferred."""
+    previous = signal.signal(signum, _handle)
+    try:
+        yield
+    finally:
+        signal.signal(signum, previous)
+
+
 def check():
     """Raise KeyboardInterrupt if a Ctrl-C arrived and was swallowed on the way here."""
     if _received:
