@@ -5,7 +5,7 @@
 ARG BASE=tensorflow/tensorflow:1.15.5-gpu-py3
 FROM ${BASE}
 
-ARG IMAGE_TAG=tf1-lstm:0.2.0
+ARG IMAGE_TAG=tf1-lstm:0.3.0
 ARG GIT_COMMIT=unknown
 
 # The base ships TF 1.15.5 (as tensorflow-gpu in the GPU image): everything else comes from
@@ -13,7 +13,7 @@ ARG GIT_COMMIT=unknown
 # wheel cannot overwrite the base's GPU build, and the base's version is checked against the pin.
 # pip 21.3.1 is the newest pip for Python 3.6 (and >= 19, which TF 1.15's wheels need).
 WORKDIR /opt/tf1-lstm
-COPY requirements.txt setup.py setup.cfg ./
+COPY requirements.txt setup.py setup.cfg pyproject.toml ./
 RUN python3 -m pip install --no-cache-dir pip==21.3.1 \
  && grep -v '^tensorflow==' requirements.txt > /tmp/requirements-image.txt \
  && python3 -m pip install --no-cache-dir -r /tmp/requirements-image.txt \

@@ -29,7 +29,7 @@ def fails(capsys, argv):
     (["train", "--lr", "nan"], "--lr: must be a positive finite number"),
     (["train", "--cell", "gru"], "--cell: invalid choice: 'gru'"),
     (["train", "--seed", "-1"], "--seed: must be between 0 and 2147483646"),
-    (["train", "--threads", "0"], "--threads: must be a positive whole number"),
+    (["train", "--threads", "0"], "--threads: must be between 1 and 256"),
     (["train", "--bogus"], "unrecognized arguments: --bogus"),
     (["frobnicate"], "invalid choice: 'frobnicate'"),
 ])

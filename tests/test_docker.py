@@ -60,7 +60,7 @@ def test_image_installs_the_local_pins():
     # ... and the base images carry exactly the pinned TensorFlow, GPU and CPU variants alike.
     bases = re.findall(r"tensorflow/tensorflow:([0-9.]+)-(?:gpu-)?py3", read("Dockerfile"))
     assert bases and set(bases) == {requirement_pins()["tensorflow"]}
-    assert "tensorflow/tensorflow:%s-py3" % requirement_pins()["tensorflow"] in read("README.md")
+    assert "tensorflow/tensorflow:%s-py3" % requirement_pins()["tensorflow"] in read("docs/docker.md")
 
 
 def test_pip_pin_is_the_same_for_image_and_local_setup():
@@ -74,9 +74,9 @@ def test_entrypoint_volume_and_readme_agree():
     assert json.loads(instruction("CMD")) == ["train"]
     assert json.loads(instruction("VOLUME")) == ["/runs"]
     assert instruction("WORKDIR") == "/runs"
-    assert "tf1-lstm = tf1_lstm.__main__:run" in read("setup.py")
+    assert "tf1-lstm = tf1_lstm.__main__:run" in read("setup.cfg")
     assert "ARG IMAGE_TAG=tf1-lstm:%s\n" % tf1_lstm.__version__ in read("Dockerfile")
-    readme = read("README.md")
+    readme = read("README.md") + read("docs/docker.md")  # the Docker lines of both
     runs = re.findall(r"^docker run .*$", readme, re.M)
     # every run mounts the volume, but a Dask worker, which returns its results to the client
     assert runs and all((":/runs" in r or "--entrypoint dask-worker" in r) and " tf1-lstm" in r

@@ -1,0 +1,185 @@
+"""A training run's settings, written once: name, default, flag, help, and whether it changes
+the numbers.
+
+Everything that knows a setting derives it from SETTINGS: the `RunConfig` type, the flags of
+the commands that train, which flags `--resume` refuses, what a study compares to reuse a run,
+the argv a worker trains with, and the checks on a `config.json` read back. A new setting is one
+row here.
+"""
+
+import argparse
+import math
+from typing import Any, Callable, NamedTuple, Optional
+
+from tf1_lstm.core import checkpoints, datasets, hparams
+
+MAX_SEED = 2 ** 31 - 2  # TF truncates seeds modulo 2**31 - 1
+MAX_STEPS = 1000000     # ~9 hours of the LSTM here; more is a typo, not a study
+MAX_THREADS = 256       # the most cores a machine has today: repeating its runs needs its count
+
+
+class Setting(NamedTuple):
+    """One setting of a training run."""
+    name: str                    # RunConfig field and config.json key
+    default: Any                 # the post's value; None: decided when the run starts, or off
+    flag: Optional[str]          # its command-line flag; None: set by the program only
+    parse: Optional[Callable]    # flag text -> value (argparse.ArgumentTypeError if bad)
+    help: str                    # what the flag does (its default is added)
+    numbers: bool = False        # changes the numbers: part of a study's reuse key, sent to
+    #                              a worker, refused with --resume
+    local: bool = False          # where this machine keeps things: may be given with --resume
+    valid: Callable = None       # what config.json may hold for it (None: anything)
+    show: Callable = str         # value -> flag text, the inverse of `parse`
+
+
+def number(parse, noun, ok, rule):
+    """A flag parser: parse the text, then check it, each with its own clear message."""
+    def convert(text):
+        try:
+            value = parse(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError("%r is not %s" % (text, noun))
+        if not ok(value):
+            raise argparse.ArgumentTypeError("must be %s, got %s" % (rule, text))
+        return value
+    return convert
+
+
+def _finite(v):
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+positive_int = number(int, "a whole number", lambda v: v > 0, "a positive whole number")
+non_negative_int = number(int, "a whole number", lambda v: v >= 0, "0 or more")
+positive_float = number(float, "a number", lambda v: v > 0 and math.isfinite(v),
+                        "a positive finite number")
+finite_float = number(float, "a number", math.isfinite, "a finite number")
+seed = number(int, "a whole number", lambda v: 0 <= v <= MAX_SEED, "between 0 and %d" % MAX_SEED)
+steps = number(int, "a whole number", lambda v: 0 < v <= MAX_STEPS,
+               "between 1 and %d (about 9 hours of LSTM training here)" % MAX_STEPS)
+threads = number(int, "a whole number", lambda v: 0 < v <= MAX_THREADS,
+                 "between 1 and %d" % MAX_THREADS)
+
+
+def steps_list(text):
+    """'10000,20000' -> (10000, 20000): step counts, sorted, each once."""
+    try:
+        found = sorted({int(t) for t in text.split(",") if t.strip()})
+    except ValueError:
+        found = []
+    if not found or found[0] <= 0:
+        raise argparse.ArgumentTypeError("%r: give comma-separated step counts, e.g. 10000,20000"
+                                         % text)
+    return tuple(found)
+
+
+def choice(options):
+    def convert(text):
+        if text not in options:
+            raise argparse.ArgumentTypeError("invalid choice: %r (choose from %s)"
+                                             % (text, ", ".join(options)))
+        return text
+    convert.options = options
+    return convert
+
+
+SETTINGS = (
+    Setting("cell", "lstm", "--cell", choice(hparams.CELLS + hparams.ABLATION_CELLS),
+            "recurrent cell: lstm (the post's), rnn (its question), irnn (an ablation)",
+            numbers=True, valid=lambda v: v in hparams.CELLS + hparams.ABLATION_CELLS),
+    Setting("steps", hparams.STEPS, "--steps", steps, "training steps", numbers=True,
+            valid=lambda v: isinstance(v, int) and v > 0),
+    Setting("batch_size", hparams.BATCH_SIZE, "--batch-size", positive_int, "examples per step",
+            numbers=True, valid=lambda v: isinstance(v, int) and v > 0),
+    Setting("lr", hparams.LEARNING_RATE, "--lr", positive_float, "Adam learning rate",
+            numbers=True, valid=lambda v: _finite(v) and v > 0, show=repr),
+    Setting("seed", None, "--seed", seed, "tf.set_random_seed(S) and read_data_sets(..., seed=S);"
+            " without it a seed is drawn and recorded", numbers=True),
+    Setting("threads", None, "--threads", threads, "cap TF's intra- and inter-op thread pools "
+            "(none: TF's own choice, as in the post)", numbers=True),
+    Setting("forget_bias", hparams.FORGET_BIAS, "--forget-bias", finite_float,
+            "BasicLSTMCell's forget_bias (an ablation)", numbers=True, show=repr),
+    Setting("clip", None, "--clip", positive_float,
+            "clip gradients to this global norm (an ablation; none: no clipping)",
+            numbers=True, show=repr),
+    Setting("test_at", (), "--test-at", steps_list, "also print and record the test accuracy "
+            "after these steps (comma-separated; training is unchanged)", numbers=True,
+            show=lambda v: ",".join(str(s) for s in v)),
+    Setting("dataset", datasets.MNIST.name, "--dataset", choice(datasets.NAMES),
+            "mnist (the post's) or fashion-mnist (same format, fetched on first use)",
+            numbers=True, valid=lambda v: v in datasets.NAMES),
+    Setting("impl", "basic", "--impl", choice(hparams.IMPLS),
+            "LSTM kernels: basic (the post's BasicLSTMCell), block (LSTMBlockCell) or fused "
+            "(LSTMBlockFusedCell); the other two are proven equal to basic",
+            valid=lambda v: v in hparams.IMPLS),
+    Setting("checkpoint_every", checkpoints.EVERY, "--checkpoint-every", non_negative_int,
+            "save a resumable checkpoint every N steps, keeping the last %d (0: only at the end)"
+            % checkpoints.KEEP),
+    Setting("tensorboard", False, None, None, "write TensorBoard scalars and the graph"),
+    Setting("data_dir", None, "--data-dir", None, "folder with the four IDX files", local=True),
+    Setting("mirrors", (), "--mirror", None, "where to fetch missing files first", local=True),
+    Setting("run_dir", None, "--out", None, "the run directory"),
+    Setting("log_every", hparams.LOG_EVERY, None, None, "steps between `train accuracy =` lines"),
+    Setting("seed_source", None, None, None, "given or drawn: how the seed was chosen"),
+)
+
+
+def config_type(table=SETTINGS, name="RunConfig"):
+    """The typed record of a run's settings, one field per row, each row's default."""
+    cls = NamedTuple(name, [(s.name, Any) for s in table])
+    cls.__new__.__defaults__ = tuple(s.default for s in table)
+    cls.__doc__ = "A training run's settings: " + "; ".join(
+        "%s: %s" % (s.name, s.help) for s in table)
+    return cls
+
+
+def by_name(table=SETTINGS):
+    return {s.name: s for s in table}
+
+
+def numbers(table=SETTINGS):
+    """The settings that change the numbers, in table order."""
+    return tuple(s for s in table if s.numbers)
+
+
+def resume_conflicts(table=SETTINGS):
+    """(name, flag) of every flag `--resume` refuses: it takes them from config.json."""
+    return tuple((s.name, s.flag) for s in table if s.flag and not s.local)
+
+
+def argv(values, table=SETTINGS):
+    """Flags that set `values` ({name: value}), leaving out the defaults: a worker's argv."""
+    found = []
+    for s in numbers(table):
+        value = values.get(s.name, s.default)
+        if value is not None and value != s.default:
+            found += [s.flag, s.show(value)]
+    return found
+
+
+def same_numbers(record, values, table=SETTINGS):
+    """Was a run with this config.json made with `values` for every setting that changes the
+    numbers? A key missing from an older record means its default."""
+    def plain(value):  # JSON gives lists where the values have tuples
+        return list(value) if isinstance(value, (list, tuple)) else value
+
+    return all(plain(record.get(s.name, s.default)) == plain(values.get(s.name, s.default))
+               for s in numbers(table))
+
+
+def bad_field(record, table=SETTINGS):
+    """(name, value) of the first field of config.json tf1-lstm never writes so, or None."""
+    for s in table:
+        if s.valid is not None and s.name in record and not s.valid(record[s.name]):
+            return s.name, record[s.name]
+    return None
+
+
+def from_record(record, cls, table=SETTINGS, **overrides):
+    """The config a config.json describes (older records lack newer keys: their defaults)."""
+    fields = {s.name: record[s.name] for s in table if s.name in record}
+    fields.update(overrides)
+    for s in table:
+        if isinstance(s.default, tuple) and fields.get(s.name) is not None:
+            fields[s.name] = tuple(fields[s.name])
+    return cls(**fields)
