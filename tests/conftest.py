@@ -61,6 +61,15 @@ class Cli(subprocess.Popen):
         return out, err
 
 
+def one_line(code, err, expected=2):
+    """The error contract: the exit code, exactly one line on stderr, no traceback."""
+    lines = [line for line in err.strip().splitlines() if line.strip()]
+    assert code == expected, (code, err)
+    assert len(lines) == 1, err
+    assert_no_traceback(err)
+    return lines[0]
+
+
 def run_cli(args, cwd=REPO, timeout=900, env_extra=None, env=None, traceback_ok=False):
     """Run `python -m tf1_lstm ARGS`; return (exit code, stdout, stderr). Fails on a traceback."""
     proc = Cli(args, cwd=cwd, traceback_ok=traceback_ok,

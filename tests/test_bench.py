@@ -44,7 +44,7 @@ def test_the_proof_catches_a_mislabelled_gate():
         kernel[:, 2 * units:3 * units].copy(), kernel[:, units:2 * units].copy()
     weights["rnn/basic_lstm_cell/kernel"] = kernel
     moved = bench._one_step("basic", False, weights, x, y)
-    proof = bench.compare(faithful, moved, "basic")
+    proof = bench.differences(faithful, moved, "basic")
     assert not bench.is_equal(proof), proof
 
 
@@ -85,7 +85,7 @@ def test_train_with_a_fused_kernel(tmp_path):
 def test_scheduling_bench_splits_the_fixed_cost(tmp_path):
     """The engine's figures are printed and written; the fixed cost is the sum of its parts."""
     out = str(tmp_path / "sched.json")
-    code, stdout, err = run_cli(["bench", "--scheduling", "--runs", "2", "--steps", "30",
+    code, stdout, err = run_cli(["bench-engine", "--runs", "2", "--steps", "30",
                                  "--out", out])
     assert code == 0, err
     with open(out) as f:

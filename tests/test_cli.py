@@ -21,6 +21,7 @@ def fails(capsys, argv):
     return lines[0]
 
 
+@pytest.mark.fast
 @pytest.mark.parametrize("argv, message", [
     (["train", "--steps", "0"], "--steps: must be between 1 and 1000000 (about 9 hours"),
     (["train", "--steps", "ten"], "--steps: 'ten' is not a whole number"),
@@ -37,12 +38,14 @@ def test_bad_flags(capsys, argv, message):
     assert message in fails(capsys, argv)
 
 
+@pytest.mark.fast
 def test_batch_larger_than_the_training_set(capsys, tmp_path):
     line = fails(capsys, ["train", "--batch-size", "60000", "--out", str(tmp_path / "r")])
     assert "larger than the 55000 training images" in line
     assert not os.path.exists(str(tmp_path / "r"))
 
 
+@pytest.mark.fast
 def test_unwritable_out_dir(capsys, tmp_path):
     blocker = tmp_path / "a-file"
     blocker.write_text("x")
@@ -50,6 +53,7 @@ def test_unwritable_out_dir(capsys, tmp_path):
     assert "is not a writable directory" in line and "choose another directory" in line
 
 
+@pytest.mark.fast
 def test_out_dir_that_already_holds_a_run(capsys, tmp_path):
     (tmp_path / "metrics.json").write_text("{}")
     line = fails(capsys, ["train", "--out", str(tmp_path)])
@@ -67,12 +71,14 @@ def test_missing_data_offline(capsys, tmp_path, monkeypatch):
     assert not os.path.exists(str(tmp_path / "run" / "config.json"))
 
 
+@pytest.mark.fast
 def test_fetch_data_verifies_the_committed_copy():
     code, out, err = run_cli(["fetch-data", "--data-dir", DATA_DIR])
     assert code == 0, err
     assert len([line for line in out.splitlines() if "  ok  " in line]) == 4
 
 
+@pytest.mark.fast
 def test_help_and_version():
     code, out, _ = run_cli(["--help"])
     assert code == 0 and "train" in out

@@ -16,17 +16,9 @@ import zlib
 
 import pytest
 
-from conftest import DATA_DIR, REPO, Cli, run_cli
+from conftest import DATA_DIR, REPO, Cli, one_line, run_cli
 
 LABELS = "train-labels-idx1-ubyte"
-
-
-def one_line(code, err, expected=2):
-    """The error contract: exit code, exactly one line on stderr, no Python/TF traceback."""
-    lines = [line for line in err.strip().splitlines() if line.strip()]
-    assert code == expected, (code, err)
-    assert len(lines) == 1 and "Traceback" not in err and "Exception ignored" not in err, err
-    return lines[0]
 
 
 def start(args, **env):

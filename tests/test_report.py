@@ -42,7 +42,7 @@ def test_every_file_and_field(quick):
         assert os.path.isfile(os.path.join(out, name)), name
     assert not [f for f in os.listdir(out) if f.startswith(".")]  # no temp files left
     assert list(rep) == ["schema", "generated", "command", "settings", "claims", "chance", "runs",
-                         "references", "determinism", "parallelism", "ms_per_step",
+                         "references", "determinism", "throughput", "ms_per_step",
                          "environment", "figures", "ablation", "engine", "explain_99"]
     assert rep["settings"]["seeds"] == [0, 1] and rep["settings"]["threads"] == 1
     assert [(r["cell"], r["seed"]) for r in rep["runs"]] == \
@@ -52,7 +52,7 @@ def test_every_file_and_field(quick):
     assert abs(lstm["gap_points"] - 100 * (0.99 - lstm["measured"]["mean"])) < 1e-9
     assert rnn["chance"] == rep["chance"]["accuracy"] == 0.1135  # digit 1: 1135 of 10000
     assert rep["determinism"]["identical"] is True
-    assert rep["parallelism"]["speedup"] > 0
+    assert rep["throughput"]["ratio"] > 0
     env = rep["environment"]
     assert env["versions"]["tensorflow"] == "1.15.5"
     assert env["cuda"]["built_with_cuda"] in (True, False)

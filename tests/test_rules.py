@@ -69,7 +69,7 @@ def diag(ratio=1e-9, saturated=0.88, median=1.0, peak=1.6):
 
 
 def verdicts(rows_, diagnostics=None):
-    found = ablation.explain(rows_, diagnostics or diag(), CHANCE)
+    found = ablation.findings(rows_, diagnostics or diag(), CHANCE)
     return {f["hypothesis"]: f["verdict"] for f in found}
 
 
@@ -117,14 +117,14 @@ def test_gating(irnn, irnn_slow, verdict):
 
 
 def test_small_ratios_are_never_printed_as_zero():
-    found = ablation.explain(rows(), diag(ratio=3.1e-9), CHANCE)
+    found = ablation.findings(rows(), diag(ratio=3.1e-9), CHANCE)
     evidence = next(f["evidence"] for f in found if f["hypothesis"] == "vanishing gradients")
     assert "3.1e-09" in evidence and " 0 of" not in evidence
 
 
 # --- run reuse -------------------------------------------------------------------------------
 
-SPEC = engine.RunSpec("lstm-seed3", "lstm", 3, 10000, 1)
+SPEC = engine.spec("lstm", 3, 10000, 1)
 CONFIG = {"cell": "lstm", "seed": 3, "steps": 10000, "threads": 1, "batch_size": 64,
           "lr": 0.01, "clip": None, "forget_bias": 1.0}
 

@@ -12,9 +12,9 @@ import time
 import psutil
 import pytest
 
-from conftest import DATA_DIR, REPO, Cli, run_cli
+from conftest import DATA_DIR, REPO, Cli, one_line, run_cli
 from test_engine import cluster, tagged_env, token, training_children, wait_until  # noqa: F401
-from test_reliability import one_line, run_dir  # noqa: F401
+from test_reliability import run_dir  # noqa: F401
 
 COMMITTED = os.path.join(REPO, "reports", "mnist-5seeds-10000steps", "runs", "lstm-seed0")
 TINY = ["report", "--seeds", "1", "--cells", "lstm", "--steps", "30", "--no-repeat",

@@ -13,11 +13,11 @@ import numpy as np
 
 from tf1_lstm.core import datasets, hparams
 from tf1_lstm.core.fetch import Unwritable, fetch, mirror_list
-from tf1_lstm.core.idx import NUM_CLASSES, DataError, decompress, load_idx, sha256
+from tf1_lstm.core.idx import DataError, decompress, load_idx, sha256
 from tf1_lstm.util import environment
 from tf1_lstm.util.files import remove_quietly
 
-__all__ = ["DataError", "NUM_CLASSES", "read_data_sets", "ensure_files", "read_idx", "checksums"]
+__all__ = ["DataError", "read_data_sets", "ensure_files", "read_idx", "checksums"]
 FILES = datasets.MNIST.files  # the post's four files
 _MAXINT32 = 2 ** 31 - 1
 _DEFAULT_GRAPH_SEED = 87654321  # tensorflow/python/framework/random_seed.py
@@ -124,7 +124,7 @@ def numpy_seed(op_seed, graph_seed):
     return _MAXINT32 if pair == (0, 0) else pair[1]
 
 
-def one_hot(labels, num_classes=NUM_CLASSES):
+def one_hot(labels, num_classes=hparams.N_OUTPUTS):
     """Float64 one-hot rows, as TF's dense_to_one_hot makes them."""
     out = np.zeros((labels.shape[0], num_classes))
     out[np.arange(labels.shape[0]), labels] = 1

@@ -7,6 +7,8 @@ is exactly the canonical one, however it was gzipped, and a file of the other se
 import collections
 from typing import NamedTuple, Tuple
 
+from tf1_lstm.core import hparams
+
 
 class IdxSpec(NamedTuple):
     """What one canonical IDX file must be."""
@@ -15,7 +17,7 @@ class IdxSpec(NamedTuple):
     shape: Tuple[int, ...]  # the dimensions in its header
 
 
-class Dataset(NamedTuple):
+class DatasetSpec(NamedTuple):
     """One data set of MNIST's shape: four IDX files, ten classes."""
     name: str               # the --dataset value
     title: str              # for messages and reports
@@ -36,7 +38,7 @@ def _files(train_images, train_labels, test_images, test_labels):
     ])
 
 
-MNIST = Dataset(
+MNIST = DatasetSpec(
     name="mnist", title="MNIST", folder="MNIST_data",
     files=_files("ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
                  "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",
@@ -45,10 +47,10 @@ MNIST = Dataset(
     mirrors=("https://storage.googleapis.com/cvdf-datasets/mnist/",  # TF 1.15's default
              "https://ossci-datasets.s3.amazonaws.com/mnist/",       # torchvision's mirror
              "http://yann.lecun.com/exdb/mnist/"),                   # the original home
-    classes=tuple(str(d) for d in range(10)),
+    classes=tuple(str(d) for d in range(hparams.N_OUTPUTS)),
     data_dir_env="TF1_LSTM_DATA_DIR", mirror_env="TF1_LSTM_MNIST_MIRROR")
 
-FASHION_MNIST = Dataset(  # Xiao, Rasul & Vollgraf (2017), Zalando SE, MIT licence
+FASHION_MNIST = DatasetSpec(  # Xiao, Rasul & Vollgraf (2017), Zalando SE, MIT licence
     name="fashion-mnist", title="Fashion-MNIST", folder="fashion-mnist",
     files=_files("c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888",
                  "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9",
@@ -66,7 +68,7 @@ NAMES = tuple(DATASETS)
 
 
 def get(name):
-    """The Dataset called `name` (the default, MNIST, for None)."""
+    """The DatasetSpec called `name` (the default, MNIST, for None)."""
     return DATASETS[name or MNIST.name]
 
 

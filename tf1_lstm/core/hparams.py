@@ -7,7 +7,7 @@ one file to read against the blog post (reference/original.py).
 N_INPUTS = 28          # pixels per row: the features of one time step
 N_STEPS = 28           # rows: the sequence length
 N_NEURONS = 150        # units in the recurrent cell
-N_OUTPUTS = 10         # digit classes
+N_OUTPUTS = 10         # classes: the ten digits (ten kinds of clothing in Fashion-MNIST)
 FORGET_BIAS = 1.0      # BasicLSTMCell(forget_bias=1.0)
 LEARNING_RATE = 0.01   # AdamOptimizer(learning_rate=0.01)
 BATCH_SIZE = 64

@@ -6,16 +6,14 @@ import zlib
 
 import numpy as np
 
-from tf1_lstm.core import datasets
-
-NUM_CLASSES = 10
+from tf1_lstm.core import datasets, hparams
 
 
 class DataError(Exception):
     """Bad, missing or unverifiable data; the message is one line naming the fix."""
 
 
-def parse_idx(raw, magic, shape=None, name="IDX data", max_label=NUM_CLASSES - 1):
+def parse_idx(raw, magic, shape=None, name="IDX data", max_label=hparams.N_OUTPUTS - 1):
     """Parse unsigned-byte IDX bytes into an array, checking everything the header promises."""
     if len(raw) < 4:
         raise DataError("%s is truncated: %d bytes, not even a header" % (name, len(raw)))

@@ -8,7 +8,7 @@ file and the field, never in a traceback deep inside a figure.
 import math
 import os
 
-from tf1_lstm.core import checkpoints, datasets, hparams
+from tf1_lstm.core import checkpoints, settings
 from tf1_lstm.util.files import read_json
 
 COMPLETE, INTERRUPTED = "complete", "interrupted"
@@ -47,12 +47,6 @@ def _tested(t):
         _fraction(t.get("test_accuracy"))
 
 
-CONFIG_CHECKS = (("cell", lambda v: v in hparams.CELLS + hparams.ABLATION_CELLS),
-                 ("steps", lambda v: isinstance(v, int) and v > 0),
-                 ("lr", lambda v: _number(v) and v > 0),
-                 ("impl", lambda v: v in hparams.IMPLS),
-                 ("dataset", lambda v: v in datasets.NAMES))
-
 # Every field a study reads from a finished run's metrics.json, and what it must hold.
 METRICS_CHECKS = (("status", lambda v: v in STATUSES),
                   ("steps_done", lambda v: isinstance(v, int) and v >= 0),
@@ -89,9 +83,9 @@ def read_run_config(run_dir):
     """A run's config.json as a dict, checked, or a RecordError naming the file."""
     path = os.path.join(run_dir, "config.json")
     record = _read(path, "a run's config")
-    for key, ok in CONFIG_CHECKS:
-        if key in record and not ok(record[key]):
-            raise _edited(path, key, record[key])
+    bad = settings.bad_field(record)
+    if bad:
+        raise _edited(path, *bad)
     return record
 
 

@@ -147,12 +147,13 @@ def resume_conflicts(table=SETTINGS):
     return tuple((s.name, s.flag) for s in table if s.flag and not s.local)
 
 
-def argv(values, table=SETTINGS):
-    """Flags that set `values` ({name: value}), leaving out the defaults: a worker's argv."""
+def argv(values, always=(), table=SETTINGS):
+    """Flags that set `values` ({name: value}) of the settings that change the numbers,
+    leaving out defaults (but for those named in `always`): a worker's argv."""
     found = []
     for s in numbers(table):
         value = values.get(s.name, s.default)
-        if value is not None and value != s.default:
+        if value is not None and (value != s.default or s.name in always):
             found += [s.flag, s.show(value)]
     return found
 
@@ -177,7 +178,7 @@ def bad_field(record, table=SETTINGS):
 
 def from_record(record, cls, table=SETTINGS, **overrides):
     """The config a config.json describes (older records lack newer keys: their defaults)."""
-    fields = {s.name: record[s.name] for s in table if s.name in record}
+    fields = {s.name: record[s.name] for s in table if record.get(s.name) is not None}
     fields.update(overrides)
     for s in table:
         if isinstance(s.default, tuple) and fields.get(s.name) is not None:

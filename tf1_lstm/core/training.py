@@ -13,34 +13,20 @@ import struct
 import sys
 import threading
 import time
-from typing import Any, NamedTuple, Optional, Tuple
+from typing import Any, NamedTuple
 
-from tf1_lstm.core import checkpoints, data, datasets, hparams
+from tf1_lstm.core import checkpoints, data, datasets, hparams, settings
+from tf1_lstm.core.monitor import Monitor
 from tf1_lstm.core.records import COMPLETE, INTERRUPTED, read_run_config
 from tf1_lstm.util import environment, interrupts
 from tf1_lstm.util.files import ensure_dir, read_json, write_json
 
 
-class RunConfig(NamedTuple):
-    """Everything one training run depends on; each default is the post's."""
-    cell: str = "lstm"                  # lstm (the post's), rnn (its question), irnn (ablation)
-    steps: int = hparams.STEPS          # training steps
-    batch_size: int = hparams.BATCH_SIZE  # examples per step
-    lr: float = hparams.LEARNING_RATE   # Adam's learning rate
-    seed: Optional[int] = None          # tf.set_random_seed + read_data_sets seed; None: drawn
-    data_dir: Optional[str] = None      # folder with the four IDX files; None: the default
-    mirrors: Tuple[str, ...] = ()       # where to fetch missing files, before the public mirrors
-    run_dir: Optional[str] = None       # where the run is written; None: runs/<time>-<name>
-    threads: Optional[int] = None       # TF thread pools; None: TF's default, as in the post
-    log_every: int = hparams.LOG_EVERY  # steps between `train accuracy =` lines
-    checkpoint_every: int = checkpoints.EVERY  # steps between resumable checkpoints; 0: none
-    tensorboard: bool = False           # also write TensorBoard scalars and the graph
-    impl: str = "basic"                 # LSTM kernels: basic (the post's), block, fused
-    forget_bias: float = hparams.FORGET_BIAS  # BasicLSTMCell's forget_bias (ablation)
-    clip: Optional[float] = None        # global-norm gradient clipping (ablation); None: off
-    seed_source: Optional[str] = None   # "given" or "drawn": how the seed was chosen
-    test_at: Tuple[int, ...] = ()       # also measure test accuracy after these steps (studies)
-    dataset: str = "mnist"              # mnist (the post's) or fashion-mnist (same format)
+class RunConfig(settings.config_type()):
+    """Everything one training run depends on, one field per row of core.settings.SETTINGS,
+    each default the post's."""
+
+    __slots__ = ()
 
     @classmethod
     def of(cls, **fields):
@@ -49,6 +35,11 @@ class RunConfig(NamedTuple):
         if unknown:
             raise TypeError("unknown config fields: %s" % ", ".join(sorted(unknown)))
         return cls(**{k: v for k, v in fields.items() if v is not None})
+
+    @classmethod
+    def from_record(cls, record, **overrides):
+        """The config a config.json describes (older records lack newer keys: defaults)."""
+        return settings.from_record(record, cls, **overrides)
 
 
 def run_name(cell, seed, label=None):
@@ -66,7 +57,16 @@ def default_run_dir(cell, seed, root="runs"):
 
 
 class Interrupted(Exception):
-    """SIGINT or SIGTERM arrived: the run stopped at a step boundary and kept what was done."""
+    """SIGINT or SIGTERM arrived: the run stopped at a step boundary and kept what was done;
+    the message says how to resume."""
+
+
+class _Stop(Exception):
+    """Inside the loop: a signal (`signame`) arrived; the loop stopped after `steps_done`."""
+
+    def __init__(self, signame, steps_done):
+        super().__init__(signame, steps_done)
+        self.signame, self.steps_done = signame, steps_done
 
 
 class _StopFlag:
@@ -135,16 +135,14 @@ def resume_config(run_dir):
         metrics = {}
     if isinstance(metrics, dict) and metrics.get("status") == COMPLETE:
         raise checkpoints.CheckpointError("%s is already complete: nothing to resume" % run_dir)
-    fields = {k: record[k] for k in RunConfig._fields if k in record}
-    fields.update(run_dir=run_dir, mirrors=tuple(record.get("mirrors", ())))
-    return RunConfig.of(**fields)
+    return RunConfig.from_record(record, run_dir=run_dir)
 
 
 class _Run(NamedTuple):
     """One run being trained: what the loop, the checkpoints and the metrics share."""
     config: RunConfig    # the settings, with seed, run_dir and data_dir filled in
     graph: Any           # the tf.Graph holding the model
-    mnist: Any           # data.Splits (train/validation/test) with the seeded sampler
+    splits: Any          # data.Splits (train/validation/test) with the seeded sampler
     model: Any           # core.model.Model
     saver: Any           # tf.train.Saver for checkpoints and the final model
     train_fetch: Any     # what each step runs: train_op, or the monitor's list
@@ -179,7 +177,7 @@ def _prepare(config, log, monitor):
         model = model_lib.build(config.cell, config.lr, impl=config.impl,
                                 forget_bias=config.forget_bias, clip=config.clip)
         saver = tf.train.Saver(save_relative_paths=True, max_to_keep=None)
-        train_fetch = monitor.build(model) if monitor is not None else model.train_op
+        train_fetch = monitor.build(model)
         graph.finalize()
         record = dict(config._asdict(), mirrors=list(config.mirrors), numpy_seed=numpy_seed,
                       parameters=model_lib.parameter_count(),
@@ -193,7 +191,7 @@ def _restore(run, sess, restored):
     returns (steps done, train seconds)."""
     prefix, sampler_state, progress = restored
     run.saver.restore(sess, prefix)
-    run.mnist.train.set_state(sampler_state)
+    run.splits.train.set_state(sampler_state)
     run.curve.extend(progress["curve"])
     run.tested.extend(progress.get("tested", []))
     run.say("Resumed from %s after %d steps" % (os.path.dirname(prefix), progress["steps_done"]))
@@ -209,7 +207,7 @@ def _post_loop(run, sess, first_step, start, stop, board, checkpoint, monitor):
     config, model, status = run.config, run.model, COMPLETE
     steps_done = first_step
     for step in range(first_step, config.steps):
-        x_batch, y_batch = run.mnist.train.next_batch(config.batch_size)
+        x_batch, y_batch = run.splits.train.next_batch(config.batch_size)
         x_batch = x_batch.reshape([-1, hparams.N_STEPS, hparams.N_INPUTS])
         feed = {model.X: x_batch, model.Y_labels: y_batch}
         fetched = sess.run(run.train_fetch, feed_dict=feed)
@@ -224,12 +222,12 @@ def _post_loop(run, sess, first_step, start, stop, board, checkpoint, monitor):
         if steps_done in config.test_at:
             run.tested.append({"step": steps_done,
                                "test_accuracy": float(_test_accuracy(run, sess, steps_done))})
-        reason = monitor.after_step(step, sess, feed, fetched) if monitor is not None else None
+        reason = monitor.after_step(step, sess, feed, fetched)
         if reason:
             run.say("Stopped after %d steps: %s" % (steps_done, reason))
             return steps_done, monitor.stop_status
         if stop.signame:
-            raise Interrupted(stop.signame, steps_done)
+            raise _Stop(stop.signame, steps_done)
         if config.checkpoint_every and steps_done % config.checkpoint_every == 0 \
                 and steps_done < config.steps:
             checkpoint(steps_done)
@@ -239,9 +237,9 @@ def _post_loop(run, sess, first_step, start, stop, board, checkpoint, monitor):
 def _test_accuracy(run, sess, at_step=None):
     """The post's last lines (reference/original.py lines 57-59): accuracy on the test set.
     At a study's test point (`at_step`) the line says so, and training goes on unchanged."""
-    X_test = run.mnist.test.images.reshape((-1, hparams.N_STEPS, hparams.N_INPUTS))
+    X_test = run.splits.test.images.reshape((-1, hparams.N_STEPS, hparams.N_INPUTS))
     test_accuracy = sess.run(run.model.accuracy, feed_dict={
-        run.model.X: X_test, run.model.Y_labels: run.mnist.test.labels})
+        run.model.X: X_test, run.model.Y_labels: run.splits.test.labels})
     run.say("test accuracy = %s" % test_accuracy if at_step is None else
             "test accuracy after step %d = %s" % (at_step, test_accuracy))
     return test_accuracy
@@ -284,10 +282,12 @@ def train(config, log=None, resume=False, monitor=None):
 
     With resume=True, continue config.run_dir from its newest usable step checkpoint: weights,
     Adam's slots and the sampler's state are restored, so every later value equals the
-    uninterrupted run's. A `monitor` (studies.diagnose.Monitor) adds its own ops after the
-    original graph is built, looks at each step, and may stop the run with its `stop_status`.
+    uninterrupted run's. A `monitor` (core.monitor.Monitor; studies.diagnose has one) adds its
+    own ops after the original graph is built, looks at each step, and may stop the run with its
+    `stop_status`.
     The run directory is locked while this process trains in it.
     """
+    monitor = monitor or Monitor()
     config = resolved(config)
     ensure_dir(config.run_dir)
     with checkpoints.run_lock(config.run_dir):
@@ -315,19 +315,18 @@ def _train_locked(config, log, resume, monitor):
         def checkpoint(steps_done):
             with _space_checked(run_dir, steps_done):
                 return checkpoints.save_step(run.saver, sess, run_dir, steps_done,
-                                             run.mnist.train.get_state(),
+                                             run.splits.train.get_state(),
                                              {"curve": run.curve, "tested": run.tested,
                                               "train_time": time.time() - start})
         try:
             steps_done, status = _post_loop(run, sess, first_step, start, stop, board,
                                             checkpoint, monitor)
             train_seconds = time.time() - start
-            if monitor is not None:
-                monitor.finish(run_dir, status)
+            monitor.finish(run_dir, status)
             test_accuracy = _test_accuracy(run, sess)
             board.scalars(steps_done, test_accuracy=test_accuracy)
-        except Interrupted as stopped:
-            signame, steps_done = stopped.args
+        except _Stop as stopped:
+            signame, steps_done = stopped.signame, stopped.steps_done
             status, train_seconds = INTERRUPTED, time.time() - start
             checkpoint(steps_done)
             run.say("Interrupted by %s after %d steps. Resume with: tf1-lstm train --resume %s"

@@ -5,7 +5,7 @@ import os
 
 import numpy as np
 
-from tf1_lstm.core import data, datasets
+from tf1_lstm.core import data, datasets, hparams
 from tf1_lstm.serving import loader
 from tf1_lstm.util.figures import pyplot, save_figure
 from tf1_lstm.util.files import ensure_dir, write_json
@@ -29,7 +29,7 @@ def evaluate(run_dir, split="test", data_dir=None, mirrors=()):
             loaded.model.Y_labels: dataset.labels})
         probabilities, predicted = loader.predict(loaded, dataset.images)
     labels = dataset.labels.argmax(axis=1)
-    confusion = np.zeros((data.NUM_CLASSES, data.NUM_CLASSES), dtype=np.int64)
+    confusion = np.zeros((hparams.N_OUTPUTS, hparams.N_OUTPUTS), dtype=np.int64)
     np.add.at(confusion, (labels, predicted), 1)
     wrong = np.flatnonzero(predicted != labels)
     p_true = probabilities[np.arange(len(labels)), labels]
@@ -39,7 +39,7 @@ def evaluate(run_dir, split="test", data_dir=None, mirrors=()):
         ("split", split), ("examples", int(len(labels))),
         ("accuracy", float(accuracy)),
         ("per_class_accuracy", [float(confusion[c, c] / max(1, confusion[c].sum()))
-                                for c in range(data.NUM_CLASSES)]),
+                                for c in range(hparams.N_OUTPUTS)]),
         ("confusion", confusion.tolist()),
         ("worst", [collections.OrderedDict([
             ("index", int(i)), ("label", int(labels[i])), ("predicted", int(predicted[i])),
@@ -49,10 +49,11 @@ def evaluate(run_dir, split="test", data_dir=None, mirrors=()):
 
 
 def confusion_text(result):
+    classes = range(hparams.N_OUTPUTS)
     lines = ["%s accuracy = %.4f on %d %s images" % (result["split"], result["accuracy"],
                                                      result["examples"], result["split"]),
-             "", "true \\ predicted " + " ".join("%5d" % c for c in range(10)) + "   accuracy"]
-    names = result.get("classes") or [str(c) for c in range(10)]
+             "", "true \\ predicted " + " ".join("%5d" % c for c in classes) + "   accuracy"]
+    names = result.get("classes") or [str(c) for c in classes]
     for c, row in enumerate(result["confusion"]):
         name = "" if names[c] == str(c) else " " + names[c]  # MNIST's names are its digits
         lines.append("%16d " % c + " ".join("%5d" % n for n in row) +
@@ -69,8 +70,8 @@ def plot_confusion(result, path):
         if n:
             ax.text(j, i, str(n), ha="center", va="center", fontsize=7,
                     color="white" if n > confusion.max() / 4 else "black")
-    ax.set_xticks(range(10))
-    ax.set_yticks(range(10))
+    ax.set_xticks(range(hparams.N_OUTPUTS))
+    ax.set_yticks(range(hparams.N_OUTPUTS))
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
     ax.set_title("Confusion matrix, %s (accuracy %.4f)" % (result["split"], result["accuracy"]))

@@ -12,6 +12,7 @@ import numpy as np
 
 from tf1_lstm.core import checkpoints, hparams
 from tf1_lstm.core.records import read_run_config
+from tf1_lstm.core.training import RunConfig
 from tf1_lstm.util.files import atomic_dir, ensure_dir
 
 
@@ -30,15 +31,15 @@ def load(run_dir):
     from tf1_lstm.core import model as model_lib
     tf = model_lib.tf
     record = read_run_config(run_dir)
+    config = RunConfig.from_record(record)
     prefix = checkpoints.final_prefix(run_dir)
     with tf.Graph().as_default():
-        model = model_lib.build(record.get("cell", "lstm"), record.get("lr", hparams.LEARNING_RATE),
-                                forget_bias=record.get("forget_bias", hparams.FORGET_BIAS),
-                                clip=record.get("clip"), impl=record.get("impl", "basic"))
+        model = model_lib.build(config.cell, config.lr, forget_bias=config.forget_bias,
+                                clip=config.clip, impl=config.impl)
         probabilities = tf.nn.softmax(model.logits)
         classes = tf.argmax(model.logits, 1)
         saver = tf.train.Saver()
-        with tf.Session(config=model_lib.session_config(record.get("threads"))) as sess:
+        with tf.Session(config=model_lib.session_config(config.threads)) as sess:
             _restore(saver, sess, prefix, run_dir, record)
             yield Loaded(record, model, probabilities, classes, sess)
 

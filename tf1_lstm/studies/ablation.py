@@ -41,8 +41,8 @@ def plan(seeds, steps, threads, labels=LABELS):
 
 
 def plan_diagnostics(cells, seed, steps, threads):
-    return [engine.spec(c, seed, steps, threads, label="diagnose-" + c, command="diagnose")
-            for c in cells]
+    return [engine.spec(c, seed, steps, threads, label="diagnose-" + c, command="diagnose",
+                        flags=("--every", str(diagnose.EVERY))) for c in cells]
 
 
 def summarize(results, seeds, baseline, labels=LABELS):
@@ -89,7 +89,7 @@ def diagnostics_summary(out, runs):
     return summary
 
 
-def explain(rows, diag, chance):
+def findings(rows, diag, chance):
     """One finding per hypothesis whose runs were made: supported / ruled out / inconclusive,
     each with its evidence."""
     means = {r["label"]: r["mean"] for r in rows}

@@ -27,12 +27,20 @@ class BenchOptions(NamedTuple):
     out: str                            # bench.json path
     steps: int = 1200                   # steps per timed run
     repeats: int = 3                    # runs per row (median reported)
-    quick: bool = False                 # 60 steps, one repeat, no parallel row: a smoke test
+    quick: bool = False                 # QUICK_STEPS, one repeat, no parallel row: a smoke test
     torch_python: Optional[str] = None  # an interpreter with PyTorch, for the PyTorch row
     data_dir: Optional[str] = None      # folder with the IDX files; None: the default
     mirrors: Tuple[str, ...] = ()       # where to fetch missing data first
 
 
+class EngineBench(NamedTuple):
+    """What `tf1-lstm bench-engine` trains to measure the engine."""
+    runs: int = 4                       # LSTM runs, seeds 0..runs-1
+    steps: int = 1000                   # steps per run
+    jobs: int = 2                       # local workers
+
+
+QUICK_STEPS, QUICK_LOG_EVERY = 60, 20  # --quick: a smoke test of every row
 TOLERANCE = 1e-5
 # TF 1.15 auto-clusters for XLA on the CPU only with this flag, read once per process before
 # the first session: without it global_jit_level silently changes nothing on a CPU.
@@ -160,10 +168,10 @@ def prove_equal(impl, xla, data_dir, seed=0):
     """Max |difference| from the faithful graph, on its initial weights and the first batch."""
     x, y = first_batch(data_dir, seed)
     faithful = _one_step("basic", False, None, x, y)
-    return compare(faithful, _one_step(impl, xla, faithful["weights"], x, y), impl)
+    return differences(faithful, _one_step(impl, xla, faithful["weights"], x, y), impl)
 
 
-def compare(faithful, variant, impl):
+def differences(faithful, variant, impl):
     """The proof: max |difference| per quantity of two `_one_step` results."""
     return {key + "_max_abs_diff": _max_diff(faithful[key], variant[key], impl)
             for key in ("logits", "gradients", "step_logits", "step_weights")}
@@ -233,13 +241,13 @@ def _parallel_row(steps, cores, data_dir, say):
     scratch = make_scratch("bench")
     try:
         with engine.Engine(jobs=cores) as cluster:
-            parallel = engine.measure_parallelism(scratch, steps, cores, cluster, data_dir,
-                                                  say=say)
+            parallel = engine.measure_throughput(scratch, steps, cores, cluster, data_dir,
+                                                 say=say)
     finally:
         remove_quietly(scratch)
     say("  %-44s %8.1f steps/s together (%.2fx one %d-thread run)" % (
         "%d parallel single-threaded runs" % cores,
-        parallel["parallel_single_thread_steps_per_sec"], parallel["speedup"], cores))
+        parallel["parallel_single_thread_steps_per_sec"], parallel["ratio"], cores))
     return parallel
 
 
@@ -247,7 +255,7 @@ def run(options, say=print):
     """Time every row, write bench.json, return its contents."""
     data_dir = options.data_dir or data.default_data_dir()
     data.ensure_files(data_dir, options.mirrors)
-    steps, log_every, repeats = ((60, 20, 1) if options.quick else
+    steps, log_every, repeats = ((QUICK_STEPS, QUICK_LOG_EVERY, 1) if options.quick else
                                  (options.steps, hparams.LOG_EVERY, options.repeats))
     cores = os.cpu_count() or 1
     say("bench: %d steps per repeat (timed after step %d), %d repeat(s), batch %d, %d cores"
@@ -266,7 +274,7 @@ def run(options, say=print):
         ("batch_size", hparams.BATCH_SIZE), ("quick", bool(options.quick)), ("rows", rows),
         ("faithful_overhead", rows["tf1-lstm train (faithful)"]["relative_to_bare"]),
         ("parallel", parallel), ("pytorch", torch),
-        ("versions", environment.versions()), ("machine", environment.machine())])
+        ("environment", environment.fingerprint(data.checksums(data_dir)))])
     write_json(options.out, result)
     say("faithful / bare = %.3f (goal <= 1.03); wrote %s" % (result["faithful_overhead"],
                                                              options.out))
@@ -275,11 +283,12 @@ def run(options, say=print):
 
 # --- the engine ------------------------------------------------------------------------------
 
-def scheduling(runs=4, steps=1000, jobs=2, say=print):
+def scheduling(options=EngineBench(), say=print):
     """How well the Dask engine keeps its workers busy: efficiency = Σ train time / (workers ×
     wall time) for `runs` LSTM runs, and the fixed cost of a run (process start, TF import,
     data load, result transfer) as a share of a 10,000-step run."""
     from tf1_lstm.studies import engine
+    runs, steps, jobs = options
     scratch = make_scratch("bench")
     try:
         started = time.time()

@@ -15,7 +15,7 @@ import os
 
 import numpy as np
 
-from tf1_lstm.core import hparams
+from tf1_lstm.core import hparams, monitor
 from tf1_lstm.core.records import DIVERGED
 from tf1_lstm.util.figures import pyplot, save_figure
 from tf1_lstm.util.files import write_json
@@ -28,7 +28,7 @@ def _sigmoid(x):
     return 1.0 / (1.0 + np.exp(-x))
 
 
-class Monitor:
+class Monitor(monitor.Monitor):
     """Records diagnostics every `every` steps; stops the run at the first non-finite value."""
 
     stop_status = DIVERGED  # what training records when after_step asks it to stop

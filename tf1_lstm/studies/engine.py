@@ -18,12 +18,11 @@ import subprocess
 import sys
 import time
 import uuid
-from typing import NamedTuple, Optional, Tuple
+from typing import Any, NamedTuple, Tuple
 
-from tf1_lstm.core import hparams, records
+from tf1_lstm.core import records, settings
 from tf1_lstm.core.checkpoints import STEPS_DIR
 from tf1_lstm.core.training import run_name
-from tf1_lstm.studies import diagnose
 from tf1_lstm.util import environment, interrupts, quiet, scratch
 from tf1_lstm.util.files import (UnsafePath, atomic_dir, ensure_dir, read_json, refuse_symlinks,
                                  remove_quietly, write_json, write_text)
@@ -39,47 +38,44 @@ class RunError(Exception):
     """A run failed, or a run directory is in the way; the message is one line naming it."""
 
 
-class RunSpec(NamedTuple):
-    """One run a study needs: its name under <out>/runs/ and the settings it is made with."""
-    name: str                   # directory name under <out>/runs/, e.g. lstm-seed3
-    cell: str                   # lstm, rnn or irnn
-    seed: int                   # tf.set_random_seed / read_data_sets seed
-    steps: int                  # training steps
-    threads: Optional[int]      # TF thread pools per run; None: TF's default
-    lr: float = hparams.LEARNING_RATE         # Adam's learning rate
-    clip: Optional[float] = None              # global-norm clipping; None: off (the post's)
-    forget_bias: float = hparams.FORGET_BIAS  # the LSTM's forget-gate bias
-    command: str = "train"      # "train", or "diagnose" for a run with a diagnostics monitor
-    test_at: Tuple[int, ...] = ()  # steps after which the run also measures test accuracy
-    dataset: str = "mnist"      # the data set it reads
+_SpecFields = NamedTuple("RunSpec", [("name", str), ("command", str), ("flags", Tuple[str, ...])]
+                         + [(s.name, Any) for s in settings.numbers()])
+_SpecFields.__new__.__defaults__ = ("train", ()) + tuple(s.default for s in settings.numbers())
+
+
+class RunSpec(_SpecFields):
+    """One run a study needs: `name` (its directory under <out>/runs/, e.g. lstm-seed3), the
+    `command` that trains it (train, or diagnose), that command's own `flags`, and a value for
+    every setting that changes the numbers (core.settings), each the post's unless given."""
+
+    __slots__ = ()
+
+    def values(self):
+        """{setting: value} of the settings that change the numbers."""
+        return {s.name: getattr(self, s.name) for s in settings.numbers()}
 
 
 def spec(cell, seed, steps, threads, label=None, **changes):
     """The RunSpec named by the one naming rule (`<label or cell>-seed<N>`)."""
-    return RunSpec(run_name(cell, seed, label), cell, seed, steps, threads, **changes)
+    return RunSpec(name=run_name(cell, seed, label), cell=cell, seed=seed, steps=steps,
+                   threads=threads, **changes)
 
 
 # --- reuse -----------------------------------------------------------------------------------
 
-# The settings a finished run must have been made with to be reused; a key missing from an
-# older config.json means the post's default.
-REUSE_KEYS = ("cell", "seed", "steps", "threads", "batch_size", "lr", "clip", "forget_bias",
-              "test_at", "dataset")
-
-
 def same_settings(config, run):
     """Was a run with this config.json made with the settings of `run`?"""
-    def plain(value):  # JSON gives lists where the spec has tuples
-        return list(value) if isinstance(value, (list, tuple)) else value
-
-    wanted = dict(run._asdict(), batch_size=hparams.BATCH_SIZE)
-    defaults = dict(RunSpec._field_defaults, batch_size=hparams.BATCH_SIZE)
-    return all(plain(config.get(k, defaults.get(k))) == plain(wanted[k]) for k in REUSE_KEYS)
+    return settings.same_numbers(config, run.values())
 
 
 def finished_statuses(run):
     return (records.COMPLETE, records.DIVERGED) if run.command == "diagnose" else \
         (records.COMPLETE,)
+
+
+def reusable(config, metrics, run):
+    """Is a run directory with this config and metrics a finished run of `run`?"""
+    return same_settings(config, run) and metrics.get("status") in finished_statuses(run)
 
 
 def finished(run_dir, run):
@@ -111,20 +107,13 @@ def finished(run_dir, run):
 
 # --- on a worker -----------------------------------------------------------------------------
 
+ALWAYS = ("cell", "seed", "steps")  # given even at their defaults: diagnose's cell is rnn
+
+
 def train_command(run, run_dir, data_dir=None, mirrors=()):
-    argv = [sys.executable, "-m", "tf1_lstm", run.command, "--cell", run.cell, "--seed",
-            str(run.seed), "--steps", str(run.steps), "--out", run_dir]
-    for flag, key in (("--threads", "threads"), ("--lr", "lr"), ("--clip", "clip"),
-                      ("--forget-bias", "forget_bias")):
-        value = getattr(run, key)
-        if value is not None and value != RunSpec._field_defaults.get(key):
-            argv += [flag, repr(value)]
-    if run.command == "diagnose":
-        argv += ["--every", str(diagnose.EVERY)]
-    if run.test_at:
-        argv += ["--test-at", ",".join(str(s) for s in run.test_at)]
-    if run.dataset != RunSpec._field_defaults["dataset"]:
-        argv += ["--dataset", run.dataset]
+    """The argv that trains `run` into run_dir on this worker."""
+    argv = [sys.executable, "-m", "tf1_lstm", run.command, "--out", run_dir]
+    argv += settings.argv(run.values(), always=ALWAYS) + list(run.flags)
     if data_dir:
         argv += ["--data-dir", data_dir]
     for mirror in mirrors:
@@ -552,7 +541,7 @@ def run_all(specs, out, engine, data_dir=None, mirrors=(), dataset="mnist", say=
     return Outcome(done, hosts, timings)
 
 
-def measure_parallelism(out, steps, cores, engine, data_dir=None, dataset="mnist", say=print):
+def measure_throughput(out, steps, cores, engine, data_dir=None, dataset="mnist", say=print):
     """Aggregate steps/s: one run using every core against `cores` single-threaded runs at once.
 
     Short runs, stored in <out>/throughput/ and reused like any other runs.
@@ -577,4 +566,4 @@ def measure_parallelism(out, steps, cores, engine, data_dir=None, dataset="mnist
         ("steps", steps), ("cores", cores),
         ("one_run_all_threads_steps_per_sec", one_rate),
         ("parallel_single_thread_steps_per_sec", many_rate),
-        ("speedup", many_rate / one_rate)])
+        ("ratio", many_rate / one_rate)])

@@ -46,8 +46,8 @@ def plan_grid(lrs, steps_list, seeds, threads):
     goes on, so one run serves every step count (tests/test_train.py checks it)."""
     last = max(steps_list)
     test_at = tuple(s for s in sorted(steps_list) if s < last)
-    return [engine.RunSpec(grid_name(lr, last, s), "lstm", s, last, threads, lr=lr,
-                           test_at=test_at) for lr in lrs for s in seeds]
+    return [engine.RunSpec(name=grid_name(lr, last, s), cell="lstm", seed=s, steps=last,
+                           threads=threads, lr=lr, test_at=test_at) for lr in lrs for s in seeds]
 
 
 def grid_points(results, lrs, steps_list, seeds, faithful, faithful_steps):

@@ -18,7 +18,7 @@ from tf1_lstm.studies import ablation, engine, explain, rules
 from tf1_lstm.studies.stats import describe
 from tf1_lstm.util import environment
 from tf1_lstm.util.figures import pyplot, save_figure
-from tf1_lstm.util.files import Busy, NotARegularFile, locked, read_json, write_json, write_text
+from tf1_lstm.util.files import Busy, locked, write_json, write_text
 from tf1_lstm.util.text import percent
 
 
@@ -69,7 +69,7 @@ def plan(cells, seeds, steps, threads, repeat_seed=True):
 def chance_level(data_dir, dataset=None):
     """Share of the most frequent class in the test set: the best a constant guess can do."""
     labels = data.read_idx(data_dir, "t10k-labels-idx1-ubyte", dataset=dataset)
-    counts = np.bincount(labels, minlength=data.NUM_CLASSES)
+    counts = np.bincount(labels, minlength=hparams.N_OUTPUTS)
     return {"accuracy": float(counts.max() / counts.sum()), "class": int(counts.argmax())}
 
 
@@ -142,30 +142,6 @@ def determinism(results, specs):
         ("identical", same_curve and a["test_accuracy"] == b["test_accuracy"])])
 
 
-# --- environment -----------------------------------------------------------------------------
-
-def fingerprint(data_dir, dataset=None):
-    """Versions, CUDA, machine, commit, data checksums and installed packages."""
-    tf = environment.import_tensorflow()
-    from tensorflow.python.platform import build_info
-    try:
-        gpus = [d.name for d in tf.config.experimental.list_physical_devices("GPU")]
-    except Exception as err:  # a broken CUDA set-up is a fact to report
-        gpus = ["error: %s" % err]
-    return collections.OrderedDict([
-        ("versions", environment.versions()),
-        ("cuda", collections.OrderedDict([
-            ("built_with_cuda", bool(tf.test.is_built_with_cuda())),
-            ("cuda_version", getattr(build_info, "cuda_version_number", None)),
-            ("cudnn_version", getattr(build_info, "cudnn_version_number", None)),
-            ("gpus", gpus)])),
-        ("machine", environment.machine()),
-        ("git", environment.git_revision()),
-        ("data_checksums", data.checksums(data_dir, dataset)),
-        ("pip_freeze", environment.pip_freeze()),
-    ])
-
-
 # --- figures and text ------------------------------------------------------------------------
 
 def plot_curves(by_cell, path):
@@ -223,14 +199,26 @@ def _cpu_id_text(machine):
 
 def render(report):
     """report.md from report.json's data; every figure in it comes from that data."""
-    lines = ["# tf1-lstm reproducibility report", ""]
     s = report["settings"]
-    lines += ["Faithful program (BasicLSTMCell(150) / BasicRNNCell(150), Adam(%g), batch %d), "
-              "%d steps, seeds %s, cells %s. Generated %s by `%s`." % (
-                  s["lr"], s["batch_size"], s["steps"], ", ".join(map(str, s["seeds"])),
-                  ", ".join(s["cells"]), report["generated"], report["command"]), ""]
-    lines += ["## Claims of the original post", "",
-              "| claim | measured | verdict |", "| --- | --- | --- |"]
+    lines = ["# tf1-lstm reproducibility report", "",
+             "Faithful program (BasicLSTMCell(150) / BasicRNNCell(150), Adam(%g), batch %d), "
+             "%d steps, seeds %s, cells %s. Generated %s by `%s`." % (
+                 s["lr"], s["batch_size"], s["steps"], ", ".join(map(str, s["seeds"])),
+                 ", ".join(s["cells"]), report["generated"], report["command"]), ""]
+    for section in (_claims_md, _runs_md, _references_md, _figures_md, _determinism_md,
+                    _throughput_md):
+        lines += section(report)
+    if report.get("explain_99"):
+        lines += explain.render(report["explain_99"])
+    if report.get("ablation"):
+        lines += ablation.render(report["ablation"])
+    return "\n".join(lines + _environment_md(report))
+
+
+def _claims_md(report):
+    """The post's claims, each with what was measured and its verdict."""
+    lines = ["## Claims of the original post", "",
+             "| claim | measured | verdict |", "| --- | --- | --- |"]
     for c in report["claims"]:
         m = c["measured"]
         if "chance" in c:
@@ -250,19 +238,41 @@ def render(report):
                                                         "below" if c["gap_points"] > 0 else "above")
         lines.append("| %s | %s | %s |" % (c["claim"], measured, verdict))
     lines += [""] + ["Rule: %s." % c["rule"] for c in report["claims"]] + [""]
-    lines += ["## Runs", "", "| cell | seed | test accuracy | final train-batch accuracy | "
-              "wall time (s) | steps/s | threads |", "| --- | --- | --- | --- | --- | --- | --- |"]
+    return lines
+
+
+def _runs_md(report):
+    """One row per run, and how to rerun any of them."""
+    s = report["settings"]
+    lines = ["## Runs", "", "| cell | seed | test accuracy | final train-batch accuracy | "
+             "wall time (s) | steps/s | threads |", "| --- | --- | --- | --- | --- | --- | --- |"]
     for r in report["runs"]:
         lines.append("| %s | %d | %s | %s | %.0f | %.1f | %s |" % (
             r["cell"], r["seed"], percent(r["test_accuracy"]), percent(r["final_train_accuracy"]),
             r["wall_time"], r["steps_per_sec"], r["threads"] or "TF default"))
     lines += ["", "Rerun any row alone: `tf1-lstm train --cell CELL --seed SEED --steps %d%s`." % (
         s["steps"], " --threads %d" % s["threads"] if s["threads"] else ""), ""]
-    lines += ["## Context: other implementations (quoted, not measured here)", "",
-              "| implementation | reported test accuracy | source |", "| --- | --- | --- |"]
+    return lines
+
+
+def _references_md(report):
+    """Figures other posts report: quoted, not measured."""
+    lines = ["## Context: other implementations (quoted, not measured here)", "",
+             "| implementation | reported test accuracy | source |", "| --- | --- | --- |"]
     lines += ["| %s | %s | %s |" % tuple(row) for row in report["references"]] + [""]
-    lines += ["## Figures", "", "![learning curves](learning_curves.png)", "",
-              "![test accuracy per seed](test_accuracy.png)", ""]
+    return lines
+
+
+def _figures_md(report):
+    """The two figures every report has."""
+    lines = ["## Figures", "", "![learning curves](learning_curves.png)", "",
+             "![test accuracy per seed](test_accuracy.png)", ""]
+    return lines
+
+
+def _determinism_md(report):
+    """Whether the repeated seed gave the same numbers."""
+    lines = []
     d = report["determinism"]
     lines += ["## Determinism", ""]
     if d:
@@ -273,7 +283,13 @@ def render(report):
         lines.append("Not checked in this report.")
     lines += ["", "The same seed gives the same numbers only with the same thread count "
               "(`--threads`): TF's thread pools change the order of floating-point sums.", ""]
-    p = report["parallelism"]
+    return lines
+
+
+def _throughput_md(report):
+    """One run on all cores against single-threaded runs side by side."""
+    lines = []
+    p = report["throughput"]
     if p:
         lines += ["## Parallel runs", "",
                   "On this machine (%d cores, %d-step LSTM runs): one run using all cores made "
@@ -281,11 +297,13 @@ def render(report):
                   "%.2f× the throughput." % (p["cores"], p["steps"],
                                              p["one_run_all_threads_steps_per_sec"], p["cores"],
                                              p["parallel_single_thread_steps_per_sec"],
-                                             p["speedup"]), ""]
-    if report.get("explain_99"):
-        lines += explain.render(report["explain_99"])
-    if report.get("ablation"):
-        lines += ablation.render(report["ablation"])
+                                             p["ratio"]), ""]
+    return lines
+
+
+def _environment_md(report):
+    """Versions, machine, data checksums and installed packages."""
+    lines = []
     e = report["environment"]
     lines += ["## Environment", "", "| | |", "| --- | --- |"]
     rows = [("Python", e["versions"]["python"]),
@@ -309,7 +327,7 @@ def render(report):
               for name, sums in e["data_checksums"].items()]
     lines += ["", "<details><summary>pip freeze</summary>", "", "```"] + e["pip_freeze"] + \
         ["```", "", "</details>", ""]
-    return "\n".join(lines)
+    return lines
 
 
 def build_report(options, say=print):
@@ -352,7 +370,7 @@ def _build_report(options, say):
     with engine.Engine(options.scheduler, jobs) as cluster:
         outcome = engine.run_all(specs + extra, options.out, cluster, options.data_dir,
                                  options.mirrors, options.dataset, say=say)
-        parallelism = engine.measure_parallelism(
+        throughput = engine.measure_throughput(
             options.out, min(options.steps, 1000), cores, cluster, options.data_dir,
             options.dataset, say=say) if options.throughput else None
         described = cluster.describe()
@@ -360,7 +378,7 @@ def _build_report(options, say):
     by_cell = collections.OrderedDict(
         (c, [results[run_name(c, s)] for s in seeds]) for c in options.cells)
     report = assemble(options, by_cell, seeds, jobs, threads, data_dir, outcome.hosts)
-    report.update(determinism=determinism(results, specs), parallelism=parallelism,
+    report.update(determinism=determinism(results, specs), throughput=throughput,
                   engine=described)
     if options.ablations:
         report["ablation"] = ablation_section(options, results, seeds, by_cell, diag_runs,
@@ -387,7 +405,7 @@ def assemble(options, by_cell, seeds, jobs, threads, data_dir, hosts):
         ("worker_host", hosts.get(run_name(c, s))), ("curve", m["curve"])])
         for c in options.cells for s, m in zip(seeds, by_cell[c])]
     return collections.OrderedDict([
-        ("schema", 1),
+        ("schema", 2),
         ("generated", time.strftime("%Y-%m-%d %H:%M:%S %Z")),
         ("command", environment.machine()["command"]),
         ("settings", collections.OrderedDict([
@@ -400,10 +418,10 @@ def assemble(options, by_cell, seeds, jobs, threads, data_dir, hosts):
         ("runs", runs),
         ("references", [list(r) for r in REFERENCES]),
         ("determinism", None),
-        ("parallelism", None),
+        ("throughput", None),
         ("ms_per_step", {c: float(np.mean([m["ms_per_step"] for m in by_cell[c]]))
                          for c in options.cells}),
-        ("environment", fingerprint(data_dir, options.dataset)),
+        ("environment", environment.fingerprint(data.checksums(data_dir, options.dataset))),
         ("figures", ["learning_curves.png", "test_accuracy.png"]),
         ("ablation", None),
         ("engine", None),
@@ -418,7 +436,7 @@ def ablation_section(options, results, seeds, by_cell, diag_runs, chance):
     diagnostics = ablation.diagnostics_summary(options.out, diag_runs)
     return collections.OrderedDict([
         ("ablations", rows), ("diagnostics", diagnostics),
-        ("findings", ablation.explain(rows, diagnostics, chance["accuracy"])),
+        ("findings", ablation.findings(rows, diagnostics, chance["accuracy"])),
         ("rules", ablation.rules_text())])
 
 
@@ -432,61 +450,3 @@ def write(report, by_cell, out):
         explain.plot(report["explain_99"], os.path.join(out, "explain_99.png"))
     write_json(os.path.join(out, "report.json"), report)
     write_text(os.path.join(out, "report.md"), text)
-
-
-REPORT_KEYS = ("settings", "claims", "runs", "environment")
-
-
-def load_report(path):
-    """A report.json (or the folder holding one), checked to be one; ValueError names the file."""
-    if os.path.isdir(path):
-        path = os.path.join(path, "report.json")
-    try:
-        found = read_json(path)
-    except OSError as err:
-        raise ValueError("%s: %s" % (path, err.strerror))
-    except NotARegularFile as err:
-        raise ValueError(str(err))
-    except ValueError as err:
-        raise ValueError("%s is not JSON" % path if "nested" not in str(err) else str(err))
-    if not isinstance(found, dict) or not all(isinstance(found.get(k), (dict, list))
-                                              for k in REPORT_KEYS):
-        raise ValueError("%s is not a report (no %s)" % (path, ", ".join(REPORT_KEYS)))
-    return found
-
-
-def compare(a, b):
-    """Lines comparing two report.json files (e.g. the container's and a local one)."""
-    ra, rb = load_report(a), load_report(b)
-    lines = ["%-44s %-22s %-22s" % ("", "A", "B")]
-
-    def row(label, x, y):
-        mark = "" if x == y else "   <- differs"
-        lines.append("%-44s %-22s %-22s%s" % (label, x, y, mark))
-
-    for key in ("dataset", "steps", "seeds", "threads"):
-        row("settings." + key, ra["settings"].get(key, "mnist" if key == "dataset" else None),
-            rb["settings"].get(key, "mnist" if key == "dataset" else None))
-    for ca, cb in zip(ra["claims"], rb["claims"]):
-        row(ca["claim"][:44], "%.4f" % ca["measured"]["mean"], "%.4f" % cb["measured"]["mean"])
-        row("  verdict", ca["verdict"], cb["verdict"])
-    runs_b = {(r["cell"], r["seed"]): r for r in rb["runs"]}
-    for r in ra["runs"]:
-        other = runs_b.get((r["cell"], r["seed"]))
-        row("%s seed %d test accuracy" % (r["cell"], r["seed"]), "%.4f" % r["test_accuracy"],
-            "%.4f" % other["test_accuracy"] if other else "-")
-    ea, eb = ra["environment"], rb["environment"]
-    for key in ("python", "tensorflow", "numpy", "protobuf"):
-        row(key, ea["versions"][key], eb["versions"][key])
-    row("built with CUDA", ea["cuda"]["built_with_cuda"], eb["cuda"]["built_with_cuda"])
-    row("GPUs", len(ea["cuda"]["gpus"]), len(eb["cuda"]["gpus"]))
-    row("container image", ea["machine"]["container_image"], eb["machine"]["container_image"])
-    row("cpu", (ea["machine"]["cpu"] or "")[:22], (eb["machine"]["cpu"] or "")[:22])
-    for key in ("family_model_stepping", "caches", "simd"):
-        row("cpu " + key.replace("_", "/"), (ea["machine"].get("cpu_id") or {}).get(key, "-"),
-            (eb["machine"].get("cpu_id") or {}).get(key, "-"))
-    row("git commit", (ea["git"]["commit"] or "-")[:12], (eb["git"]["commit"] or "-")[:12])
-    row("data (IDX SHA-256 prefixes)",
-        " ".join(s["idx_sha256"][:3] for s in ea["data_checksums"].values()),
-        " ".join(s["idx_sha256"][:3] for s in eb["data_checksums"].values()))
-    return lines

@@ -172,3 +172,27 @@ def pip_freeze():
             line = "%s (from a local copy, commit %s)" % (line.split(" @ ")[0], commit)
         rows.append(line)
     return rows
+
+
+def cuda():
+    """What this TensorFlow was built with, and the GPUs it sees (a broken set-up is a fact)."""
+    tf = import_tensorflow()
+    from tensorflow.python.platform import build_info
+    try:
+        gpus = [d.name for d in tf.config.experimental.list_physical_devices("GPU")]
+    except Exception as err:
+        gpus = ["error: %s" % err]
+    return collections.OrderedDict([
+        ("built_with_cuda", bool(tf.test.is_built_with_cuda())),
+        ("cuda_version", getattr(build_info, "cuda_version_number", None)),
+        ("cudnn_version", getattr(build_info, "cudnn_version_number", None)),
+        ("gpus", gpus)])
+
+
+def fingerprint(data_checksums):
+    """Versions, CUDA, machine, commit, the data's checksums and the installed packages: what a
+    result may depend on, in one record (reports and bench write it)."""
+    return collections.OrderedDict([
+        ("versions", versions()), ("cuda", cuda()), ("machine", machine()),
+        ("git", git_revision()), ("data_checksums", data_checksums),
+        ("pip_freeze", pip_freeze())])

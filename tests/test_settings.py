@@ -1,0 +1,59 @@
+"""A run's settings are written once (core/settings.py): the flags, the resume conflicts, the
+reuse key, a worker's argv and RunConfig all come from the one table. No TensorFlow."""
+
+import pytest
+
+from tf1_lstm.cli import flags, train
+from tf1_lstm.core import settings
+from tf1_lstm.core.training import RunConfig
+from tf1_lstm.studies import engine
+
+pytestmark = pytest.mark.fast
+
+DROPOUT = settings.Setting("dropout", 0.0, "--dropout", settings.finite_float,
+                           "dropout on the cell's output (an ablation)", numbers=True, show=repr)
+
+
+def test_a_new_row_reaches_the_flags_the_argv_the_reuse_key_and_the_config():
+    table = settings.SETTINGS + (DROPOUT,)
+    parser = flags.Parser(prog="t")
+    flags.add_settings(parser, ("dropout",), table=table)
+    assert parser.parse_args(["--dropout", "0.5"]).dropout == 0.5
+    assert parser.parse_args([]).dropout is None  # left alone: told apart from typed
+    assert settings.argv({"dropout": 0.5}, table=table) == ["--dropout", "0.5"]
+    assert settings.argv({"dropout": 0.0}, table=table) == []  # the default is not passed
+    assert not settings.same_numbers({"dropout": 0.5}, {"dropout": 0.0}, table=table)
+    assert settings.same_numbers({}, {"dropout": 0.0}, table=table)  # an older record: default
+    assert ("dropout", "--dropout") in settings.resume_conflicts(table)
+    config = settings.config_type(table)
+    assert config().dropout == 0.0
+    assert settings.from_record({"dropout": 0.5}, config, table).dropout == 0.5
+    assert settings.from_record({"dropout": None}, config, table).dropout == 0.0
+
+
+def test_the_types_have_one_field_per_row():
+    assert RunConfig._fields == tuple(s.name for s in settings.SETTINGS)
+    assert RunConfig() == RunConfig(**{s.name: s.default for s in settings.SETTINGS})
+    assert set(engine.RunSpec._fields) == {"name", "command", "flags"} | {
+        s.name for s in settings.numbers()}
+
+
+def test_every_flag_of_the_table_is_a_flag_of_train():
+    parser = flags.Parser(prog="t")
+    commands = parser.add_subparsers(dest="command")
+    train.register(commands)
+    for s in settings.SETTINGS:
+        if s.flag:
+            assert s.flag in commands.choices["train"].format_help(), s.flag
+
+
+def test_a_worker_trains_exactly_the_spec():
+    run = engine.spec("rnn", 3, 500, 1, label="rnn-lr0.001", lr=0.001, test_at=(100, 200))
+    argv = engine.train_command(run, "/scratch/run")
+    assert argv[3:] == ["train", "--out", "/scratch/run", "--cell", "rnn", "--steps", "500",
+                        "--lr", "0.001", "--seed", "3", "--threads", "1", "--test-at",
+                        "100,200"]
+    lstm = engine.spec("lstm", 0, 10000, None, command="diagnose", flags=("--every", "200"))
+    argv = engine.train_command(lstm, "/r")
+    assert argv[3:] == ["diagnose", "--out", "/r", "--cell", "lstm", "--steps", "10000",
+                        "--seed", "0", "--every", "200"]  # the cell given: diagnose's is rnn

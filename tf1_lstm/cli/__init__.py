@@ -1,0 +1,43 @@
+"""`tf1-lstm` command line: one module per command group, each owning its flags and its job;
+`main` maps every error to the one-line contract (exit 2, or 130 for an interruption)."""
+
+import os
+import sys
+
+from tf1_lstm import __version__
+from tf1_lstm.cli import bench, data, flags, serving, study, train
+from tf1_lstm.core import checkpoints, fetch
+from tf1_lstm.core.idx import DataError
+from tf1_lstm.util import interrupts
+
+GROUPS = (train, study, serving, bench, data)  # in the order --help lists them
+
+
+def build_parser():
+    parser = flags.Parser(prog="tf1-lstm", description="A faithful reproduction of a TensorFlow "
+                          "1.x MNIST row-LSTM (see COMMAND --help).")
+    parser.add_argument("--version", action="version", version="%(prog)s " + __version__)
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    commands.required = True
+    for group in GROUPS:
+        group.register(commands)
+    return parser
+
+
+def main(argv=None):
+    interrupts.install()  # again, for callers that reach main() without __main__.run()
+    args = build_parser().parse_args(argv)
+    # TF's C++ start-up chatter and contrib's deprecation notices would bury the original lines.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    try:
+        if hasattr(args, "data_dir"):  # a command that may fetch: its settings, checked once
+            fetch.check_environment()
+        return args.func(args)
+    except (flags.UsageError, DataError, checkpoints.CheckpointError) as err:
+        print("tf1-lstm %s: error: %s" % (args.command, err), file=sys.stderr)
+        return 2
+    except BaseException as err:
+        if not interrupts.is_interruption(err):
+            raise
+        interrupts.say_interrupted("tf1-lstm " + args.command, err)
+        return 130

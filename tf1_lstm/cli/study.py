@@ -1,0 +1,140 @@
+"""`report` (many seeded runs on Dask, and what they say about the post) and `compare`."""
+
+import os
+import shutil
+import signal
+import sys
+import time
+
+from tf1_lstm.cli import flags
+from tf1_lstm.cli.flags import UsageError
+from tf1_lstm.core import datasets
+from tf1_lstm.util import interrupts
+
+
+def register(commands):
+    from tf1_lstm.studies import ablation, explain, report
+    defaults = report.ReportOptions(out=None)
+    grid = explain.Grid()
+    parser = commands.add_parser(
+        "report", help="many seeds, LSTM vs RNN, verdicts on the post's claims",
+        description="Train every (cell, seed) with the faithful program and write report.md, "
+                    "report.json and figures. Rerun with the same --out to resume.")
+    parser.add_argument("--seeds", type=flags.positive_int, default=defaults.seeds,
+                        help="seeds 0..N-1 (default: %(default)s)")
+    parser.add_argument("--cells", type=flags.cells, default=list(defaults.cells),
+                        help="comma-separated cells (default: %s)" % ",".join(defaults.cells))
+    parser.add_argument("--steps", type=flags.settings.steps, default=defaults.steps,
+                        help="training steps per run (default: %(default)s)")
+    parser.add_argument("--jobs", type=flags.positive_int, default=None,
+                        help="workers of the embedded Dask cluster, each training one run at a "
+                             "time (default: one per core; at most two per core)")
+    parser.add_argument("--scheduler", type=flags.address, default=None, metavar="ADDRESS",
+                        help="run on the Dask cluster at ADDRESS (tcp://HOST:PORT or "
+                             "tls://HOST:PORT; also $DASK_SCHEDULER_ADDRESS) instead of an "
+                             "embedded one")
+    parser.add_argument("--threads", type=flags.settings.threads, default=None,
+                        help="TF threads per run (default: cores / jobs; 1 on a cluster)")
+    parser.add_argument("--no-repeat", action="store_true",
+                        help="skip the determinism check (one seed trained twice)")
+    parser.add_argument("--no-throughput", action="store_true",
+                        help="skip measuring parallel against single-run throughput")
+    parser.add_argument("--ablations", type=flags.ablations, nargs="?", const="all", default=(),
+                        metavar="LABELS",
+                        help="add the ablation section (optionally only the comma-separated "
+                             "LABELS of %s), each over the same seeds"
+                             % ", ".join(ablation.LABELS))
+    parser.add_argument("--explain-99", action="store_true",
+                        help="add the section testing each explanation of the post's 99%%: "
+                             "printed train-batch accuracy, a 128-image test, seed luck, other "
+                             "settings (runs the --grid too)")
+    parser.add_argument("--grid", type=flags.grid, default=None, metavar="lr=X,..;steps=N,..",
+                        help="the settings --explain-99 explores (default: lr=%s;steps=%s)" % (
+                            ",".join("%g" % lr for lr in grid.lrs),
+                            ",".join(str(s) for s in grid.steps)))
+    parser.add_argument("--grid-seeds", type=flags.positive_int, default=grid.seeds,
+                        metavar="N", help="seeds per grid learning rate (default: %(default)s)")
+    flags.add_data(parser)
+    parser.add_argument("--out", default=None, metavar="DIR",
+                        help="report directory (default: reports/<time>/)")
+    parser.set_defaults(func=cmd_report)
+
+    compare = commands.add_parser(
+        "compare", help="compare two reports (e.g. the container's and a local one)",
+        description="Side by side: settings, claims, per-run test accuracy, versions, "
+                    "hardware and data checksums of two report.json files (or their dirs).")
+    compare.add_argument("a", metavar="REPORT_A")
+    compare.add_argument("b", metavar="REPORT_B")
+    compare.set_defaults(func=cmd_compare)
+
+
+def cmd_report(args):
+    from tf1_lstm.studies import engine
+    out = args.out or os.path.join("reports", time.strftime("%Y%m%d-%H%M%S"))
+    if args.jobs and not (args.scheduler or os.environ.get("DASK_SCHEDULER_ADDRESS")):
+        try:
+            engine.check_jobs(args.jobs)
+        except engine.RunError as err:
+            raise UsageError(str(err))
+    created = not os.path.lexists(out)
+    flags.writable_dir(out, "--out")
+    try:
+        return _report(args, out)
+    finally:
+        if created and os.path.isdir(out) and not os.listdir(out):
+            os.rmdir(out)  # made by this command, still empty: a failed start
+
+
+def _options(args, out):
+    from tf1_lstm.studies import explain, report
+    grid = explain.Grid(seeds=args.grid_seeds)
+    if args.grid is not None:
+        grid = grid._replace(lrs=args.grid[0], steps=args.grid[1])
+    return report.ReportOptions(
+        out=out, seeds=args.seeds, cells=tuple(args.cells), steps=args.steps, jobs=args.jobs,
+        threads=args.threads, repeat=not args.no_repeat, throughput=not args.no_throughput,
+        ablations=args.ablations, data_dir=args.data_dir, mirrors=tuple(args.mirrors),
+        scheduler=args.scheduler, explain_99=args.explain_99, grid=grid,
+        dataset=args.dataset or datasets.MNIST.name)
+
+
+def _report(args, out):
+    from tf1_lstm.studies import engine, report
+    try:
+        with interrupts.handled(signal.SIGTERM):
+            report.build_report(_options(args, out))
+    except engine.RunError as err:
+        raise UsageError(str(err))
+    except OSError as err:  # out of space, or the disk failed under a write
+        raise UsageError(_write_failed(err, out))
+    except KeyboardInterrupt as err:
+        interrupts.unwind_quietly(err)
+        print("tf1-lstm report: interrupted; finished runs are kept: rerun with --out %s to "
+              "resume" % out, file=sys.stderr)
+        return 130
+    return 0
+
+
+def _write_failed(err, out):
+    """One line for a write that failed in a report: what, why, what is kept, what to do."""
+    try:
+        free = "%.1f MB free there" % (shutil.disk_usage(out).free / 1e6)
+    except OSError:
+        free = "free space unknown"
+    return ("could not write %s (%s); finished runs are kept under %s (%s): make room and rerun "
+            "with --out %s to resume" % (err.filename or "a file of the report",
+                                         err.strerror or err, os.path.join(out, "runs"), free,
+                                         out))
+
+
+def cmd_compare(args):
+    from tf1_lstm.studies import compare
+    for path in (args.a, args.b):
+        if not os.path.exists(path):
+            raise UsageError("%s does not exist: pass a report.json or its directory" % path)
+    try:
+        print("\n".join(compare.compare(args.a, args.b)))
+    except (ValueError, KeyError, TypeError, IndexError, AttributeError) as err:
+        raise UsageError("not a tf1-lstm report.json (%s): pass what `tf1-lstm report` wrote "
+                         "(a report folder or its report.json)" % err)
+    return 0
