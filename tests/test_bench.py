@@ -8,8 +8,9 @@ import sys
 
 import pytest
 
-from conftest import DATA_DIR, REPO, run_cli
 from tf1_lstm.studies import bench
+
+from conftest import DATA_DIR, REPO, run_cli
 
 PROVE = ("import json, sys; from tf1_lstm.studies import bench; "
          "print(json.dumps(bench.prove_equal(sys.argv[1], sys.argv[2] == 'xla', sys.argv[3])))")

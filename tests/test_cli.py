@@ -4,9 +4,10 @@ import os
 
 import pytest
 
-from conftest import DATA_DIR, run_cli
 from tf1_lstm import cli
 from tf1_lstm.core import datasets
+
+from conftest import DATA_DIR, run_cli
 
 
 def fails(capsys, argv):

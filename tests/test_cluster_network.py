@@ -15,8 +15,8 @@ import psutil
 import pytest
 
 from conftest import REPO, assert_no_traceback, run_cli
-from test_engine import QUICK, cluster, numbers, tagged_env, token  # noqa: F401
-from test_engine import training_children, wait_until
+from test_engine import (QUICK, cluster, numbers, tagged_env, token,  # noqa: F401
+                         training_children, wait_until)
 
 TLS_ENV = ("DASK_DISTRIBUTED__COMM__TLS__CA_FILE", "DASK_DISTRIBUTED__COMM__TLS__CLIENT__CERT",
            "DASK_DISTRIBUTED__COMM__TLS__CLIENT__KEY")

@@ -11,6 +11,7 @@ import sys
 import pytest
 
 import tf1_lstm
+
 from conftest import REPO
 
 DOCKERFILE = os.path.join(REPO, "Dockerfile")

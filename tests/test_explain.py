@@ -7,11 +7,12 @@ import os
 import numpy as np
 import pytest
 import tensorflow as tf
-
-from conftest import DATA_DIR, run_cli
 from test_model import original_graph
+
 from tf1_lstm.core import data
 from tf1_lstm.studies import explain
+
+from conftest import DATA_DIR, run_cli
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 

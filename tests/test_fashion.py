@@ -9,8 +9,9 @@ import shutil
 import numpy as np
 import pytest
 
-from conftest import DATA_DIR, REPO, run_cli
 from tf1_lstm.core import data, datasets
+
+from conftest import DATA_DIR, REPO, run_cli
 
 MIRROR = os.path.join(os.path.dirname(REPO), "shared", "fashion-mnist")
 FASHION = datasets.FASHION_MNIST

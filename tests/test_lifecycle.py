@@ -121,6 +121,7 @@ def test_evaluate_matches_training_test_accuracy(reference):
 
 def test_predict_reads_real_digits_from_png(reference, tmp_path):
     from PIL import Image
+
     from tf1_lstm.core import data
     from tf1_lstm.serving import loader
     _, run_dir = reference
@@ -142,11 +143,11 @@ def test_predict_reads_real_digits_from_png(reference, tmp_path):
     assert code == 0, err
     rows = json.loads(out)
     expected = [int(labels[i]) for i in confident]
-    assert [r["digit"] for r in rows[:len(paths)]] == expected
+    assert [r["label"] for r in rows[:len(paths)]] == expected
     assert [r["inverted"] for r in rows] == [False] * len(paths) + [True] * len(big)
     exact = [r["probabilities"] for r in rows[:len(paths)]]
     assert np.allclose(exact, probabilities[confident], atol=1e-6)
-    hits = sum(r["digit"] == e for r, e in zip(rows[len(paths):], expected))
+    hits = sum(r["label"] == e for r, e in zip(rows[len(paths):], expected))
     assert hits >= len(big) - 1, rows[len(paths):]
 
 
@@ -164,6 +165,7 @@ def test_predict_errors(reference, tmp_path, capsys):
 
 def test_savedmodel_round_trip(reference, tmp_path):
     import tensorflow as tf
+
     from tf1_lstm.core import data
     from tf1_lstm.serving import loader
     _, run_dir = reference

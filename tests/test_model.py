@@ -5,8 +5,9 @@ import pytest
 import tensorflow as tf
 from tensorflow.contrib.layers import fully_connected
 
-from conftest import original_source
 from tf1_lstm.core import model
+
+from conftest import original_source
 
 SHAPES = {
     "lstm": {"rnn/basic_lstm_cell/kernel": [178, 600], "rnn/basic_lstm_cell/bias": [600],

@@ -344,7 +344,7 @@ def test_predict_a_dark_digit_on_a_transparent_background(tmp_path, run_dir):  #
                               str(tmp_path / "white.png"), "--json"])
     assert code == 0, err
     rows = json.loads(out)
-    assert rows[0]["digit"] == rows[1]["digit"] and rows[0]["inverted"] is True
+    assert rows[0]["label"] == rows[1]["label"] and rows[0]["inverted"] is True
     assert max(abs(a - b) for a, b in zip(rows[0]["probabilities"], rows[1]["probabilities"])) \
         < 0.05
 

@@ -8,8 +8,9 @@ import time
 import numpy as np
 import tensorflow as tf
 
-from conftest import DATA_DIR, Cli
 from tf1_lstm.core import training
+
+from conftest import DATA_DIR, Cli
 
 
 def read(run_dir, name):

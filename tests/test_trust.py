@@ -8,9 +8,10 @@ import sys
 
 import pytest
 
-from conftest import REPO
 from tf1_lstm.studies import engine
 from tf1_lstm.util import files, scratch
+
+from conftest import REPO
 
 pytestmark = pytest.mark.fast
 

@@ -12,6 +12,7 @@ import json
 import os
 import re
 import zipfile
+from typing import Any, Iterator, List, Tuple
 
 import numpy as np
 
@@ -32,7 +33,7 @@ class CheckpointError(Exception):
 
 
 @contextlib.contextmanager
-def run_lock(run_dir):
+def run_lock(run_dir: str) -> Iterator[None]:
     """Exclusive use of a run directory while a process trains in it (util.files.locked)."""
     try:
         with locked(run_dir, "%s is being trained by PID %%(pid)s: wait for it to finish, or "
@@ -50,11 +51,12 @@ def _write(saver, sess, final, extra=None):
     return os.path.join(final, PREFIX)
 
 
-def save_final(saver, sess, run_dir):
+def save_final(saver: Any, sess: Any, run_dir: str) -> str:
     return _write(saver, sess, os.path.join(run_dir, FINAL_DIR))
 
 
-def save_step(saver, sess, run_dir, steps_done, sampler_state, progress):
+def save_step(saver: Any, sess: Any, run_dir: str, steps_done: int, sampler_state: dict,
+              progress: dict) -> str:
     """A resumable checkpoint after `steps_done` steps; keeps the newest KEEP."""
     root = ensure_dir(os.path.join(run_dir, STEPS_DIR))
 
@@ -72,7 +74,7 @@ def save_step(saver, sess, run_dir, steps_done, sampler_state, progress):
     return path
 
 
-def step_dirs(run_dir, clean=False):
+def step_dirs(run_dir: str, clean: bool = False) -> List[str]:
     """Step checkpoint directories, newest first; with clean=True (only while holding the
     run's lock) stray temp dirs of killed writers are removed."""
     root = os.path.join(run_dir, STEPS_DIR)
@@ -88,7 +90,7 @@ def step_dirs(run_dir, clean=False):
     return [path for _, path in sorted(found, reverse=True)]
 
 
-def load_step(path):
+def load_step(path: str) -> Tuple[str, dict, dict]:
     """(checkpoint prefix, sampler state, progress) of one step dir; raises if any part is bad."""
     import tensorflow as tf
     prefix = os.path.join(path, PREFIX)
@@ -115,14 +117,14 @@ SAMPLER_KEYS = {"order", "index_in_epoch", "epochs_completed", "rng_keys", "rng_
                 "rng_has_gauss", "rng_gauss"}
 
 
-def out_of_space(err):
+def out_of_space(err: BaseException) -> bool:
     """Is this a failed write because the disk (or quota) is full?"""
     if isinstance(err, OSError):
         return err.errno in (errno.ENOSPC, errno.EDQUOT)
     return "No space left on device" in str(err) or "Disk quota exceeded" in str(err)
 
 
-def latest_step(run_dir):
+def latest_step(run_dir: str) -> Tuple[str, dict, dict]:
     """The newest step checkpoint that loads completely, or raise CheckpointError."""
     problems = []
     for path in step_dirs(run_dir, clean=True):
@@ -134,7 +136,7 @@ def latest_step(run_dir):
         os.path.join(run_dir, STEPS_DIR), " (%s)" % "; ".join(problems) if problems else ""))
 
 
-def final_prefix(run_dir):
+def final_prefix(run_dir: str) -> str:
     """The final weights' prefix, or raise CheckpointError naming what is missing."""
     prefix = os.path.join(run_dir, FINAL_DIR, PREFIX)
     if not os.path.exists(prefix + ".index"):

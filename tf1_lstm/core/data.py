@@ -8,6 +8,7 @@ cannot verify: every file must hash to the canonical contents of its data set (d
 
 import collections
 import os
+from typing import Dict, Optional, Sequence
 
 import numpy as np
 
@@ -23,7 +24,7 @@ _MAXINT32 = 2 ** 31 - 1
 _DEFAULT_GRAPH_SEED = 87654321  # tensorflow/python/framework/random_seed.py
 
 
-def default_data_dir(dataset=None):
+def default_data_dir(dataset: Optional[str] = None) -> str:
     """The data set's environment variable, else the checkout's copy (data/<folder>), else
     ./data/<folder>."""
     dataset = datasets.get(dataset)
@@ -35,7 +36,7 @@ def default_data_dir(dataset=None):
     return os.path.join("data", dataset.folder)
 
 
-def find_file(data_dir, name):
+def find_file(data_dir: str, name: str) -> Optional[str]:
     """The gzip or raw copy of `name` in data_dir, or None."""
     for candidate in (name + ".gz", name):
         path = os.path.join(data_dir, candidate)
@@ -44,14 +45,16 @@ def find_file(data_dir, name):
     return None
 
 
-def read_idx(data_dir, name, mirrors=(), dataset=None):
+def read_idx(data_dir: Optional[str], name: str, mirrors: Sequence[str] = (),
+             dataset: Optional[str] = None) -> np.ndarray:
     """One verified file of the data set in data_dir (fetched if missing), as an array."""
     dataset = datasets.get(dataset)
     paths = ensure_files(data_dir or default_data_dir(dataset.name), mirrors, dataset.name)
     return load_idx(paths[name], dataset.files[name], dataset)
 
 
-def ensure_files(data_dir, mirrors=(), dataset=None):
+def ensure_files(data_dir: str, mirrors: Sequence[str] = (),
+                 dataset: Optional[str] = None) -> Dict[str, str]:
     """Paths of the four files, fetching the missing ones; one clear error if that fails."""
     dataset = datasets.get(dataset)
     if os.path.exists(data_dir) and not os.path.isdir(data_dir):
@@ -94,7 +97,7 @@ def _fetch_missing(missing, data_dir, mirrors, dataset):
     return paths
 
 
-def checksums(data_dir, dataset=None):
+def checksums(data_dir: str, dataset: Optional[str] = None) -> Dict[str, dict]:
     """SHA-256 of each file as stored (gzip) and of its IDX contents, for the environment record."""
     dataset = datasets.get(dataset)
     sums = collections.OrderedDict()
@@ -111,7 +114,7 @@ def checksums(data_dir, dataset=None):
 
 # --- the original's DataSet ------------------------------------------------------------------
 
-def numpy_seed(op_seed, graph_seed):
+def numpy_seed(op_seed: Optional[int], graph_seed: Optional[int]) -> Optional[int]:
     """The NumPy seed TF 1.15's DataSet(seed=op_seed) uses under graph seed graph_seed.
 
     Mirrors `random_seed.get_seed`: DataSet seeds NumPy with seed1 if op_seed is None, else seed2,
@@ -124,7 +127,7 @@ def numpy_seed(op_seed, graph_seed):
     return _MAXINT32 if pair == (0, 0) else pair[1]
 
 
-def one_hot(labels, num_classes=hparams.N_OUTPUTS):
+def one_hot(labels: np.ndarray, num_classes: int = hparams.N_OUTPUTS) -> np.ndarray:
     """Float64 one-hot rows, as TF's dense_to_one_hot makes them."""
     out = np.zeros((labels.shape[0], num_classes))
     out[np.arange(labels.shape[0]), labels] = 1
@@ -191,14 +194,15 @@ class DataSet:
 Splits = collections.namedtuple("Splits", "train validation test")  # read_data_sets' three
 
 
-def to_float(images):
+def to_float(images: np.ndarray) -> np.ndarray:
     """uint8 [n, 28, 28] -> float32 [n, 784] in [0, 1], with TF's exact arithmetic."""
     flat = images.reshape(images.shape[0], -1).astype(np.float32)
     return np.multiply(flat, 1.0 / 255.0)
 
 
-def read_data_sets(data_dir=None, seed=None, mirrors=(),
-                   validation_size=hparams.VALIDATION_SIZE, dataset=None):
+def read_data_sets(data_dir: Optional[str] = None, seed: Optional[int] = None,
+                   mirrors: Sequence[str] = (), validation_size: int = hparams.VALIDATION_SIZE,
+                   dataset: Optional[str] = None) -> "Splits":
     """The original's `read_data_sets(data_dir, one_hot=True)`; `seed` is the NumPy seed.
 
     TF seeds NumPy once per DataSet with the same value and only train draws from it, so one

@@ -5,7 +5,7 @@ is exactly the canonical one, however it was gzipped, and a file of the other se
 """
 
 import collections
-from typing import NamedTuple, Tuple
+from typing import NamedTuple, Optional, Tuple
 
 from tf1_lstm.core import hparams
 
@@ -67,12 +67,12 @@ DATASETS = collections.OrderedDict((d.name, d) for d in (MNIST, FASHION_MNIST))
 NAMES = tuple(DATASETS)
 
 
-def get(name):
+def get(name: Optional[str]) -> DatasetSpec:
     """The DatasetSpec called `name` (the default, MNIST, for None)."""
     return DATASETS[name or MNIST.name]
 
 
-def identify(sha256):
+def identify(sha256: str) -> Optional[str]:
     """'MNIST's train-images-idx3-ubyte' for a known digest, else None."""
     for dataset in DATASETS.values():
         for name, spec in dataset.files.items():

@@ -10,6 +10,7 @@ import socket
 import sys
 import tempfile
 import time
+from typing import Any, List, Sequence, Set
 
 from tf1_lstm.core.idx import DataError, load_idx
 from tf1_lstm.util import interrupts
@@ -31,19 +32,19 @@ def _seconds(env, default):
     return value
 
 
-def check_environment():
+def check_environment() -> None:
     """Raise DataError, once and at the start, if a fetch setting in the environment is bad."""
     _seconds(DEADLINE_ENV, 300)
     _seconds(STALL_ENV, 30)
 
 
-def mirror_list(dataset, extra=()):
+def mirror_list(dataset: Any, extra: Sequence[str] = ()) -> List[str]:
     """User mirrors (flags, then the environment variable) before the public ones."""
     env = os.environ.get(dataset.mirror_env, "")
     return [m for m in list(extra) + env.split() if m] + list(dataset.mirrors)
 
 
-def is_url(mirror):
+def is_url(mirror: str) -> bool:
     return "://" in mirror
 
 
@@ -106,7 +107,8 @@ def _candidates(name, mirror):
     return [f for f in (name + ".gz", name) if os.path.isfile(os.path.join(mirror, f))]
 
 
-def fetch(name, spec, data_dir, mirrors, dataset, stalled):
+def fetch(name: str, spec: Any, data_dir: str, mirrors: Sequence[str], dataset: Any,
+          stalled: Set[str]) -> str:
     """Fetch one file into data_dir from the first mirror with a verified copy; return its path.
 
     `stalled` is the set of mirrors that stopped answering; it grows as they do.

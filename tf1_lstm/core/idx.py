@@ -3,6 +3,7 @@
 import hashlib
 import struct
 import zlib
+from typing import Any, Optional, Tuple
 
 import numpy as np
 
@@ -13,7 +14,8 @@ class DataError(Exception):
     """Bad, missing or unverifiable data; the message is one line naming the fix."""
 
 
-def parse_idx(raw, magic, shape=None, name="IDX data", max_label=hparams.N_OUTPUTS - 1):
+def parse_idx(raw: bytes, magic: int, shape: Optional[Tuple[int, ...]] = None,
+              name: str = "IDX data", max_label: int = hparams.N_OUTPUTS - 1) -> np.ndarray:
     """Parse unsigned-byte IDX bytes into an array, checking everything the header promises."""
     if len(raw) < 4:
         raise DataError("%s is truncated: %d bytes, not even a header" % (name, len(raw)))
@@ -40,12 +42,12 @@ def parse_idx(raw, magic, shape=None, name="IDX data", max_label=hparams.N_OUTPU
     return array
 
 
-def expected_size(spec):
+def expected_size(spec: Any) -> int:
     """Bytes of the IDX file `spec` describes: its header and its uint8 values."""
     return 4 + 4 * len(spec.shape) + int(np.prod(spec.shape))
 
 
-def decompress(blob, name, limit=None):
+def decompress(blob: bytes, name: str, limit: Optional[int] = None) -> bytes:
     """Raw IDX bytes from a gzip or plain file's contents, never more than `limit` of them:
     a file that expands further is refused before it can fill the memory (a gzip bomb)."""
     if blob[:2] != b"\x1f\x8b":
@@ -64,11 +66,12 @@ def decompress(blob, name, limit=None):
     return raw
 
 
-def sha256(data):
+def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def load_idx(path, spec, dataset=datasets.MNIST, shown_as=None):
+def load_idx(path: str, spec: Any, dataset: Any = datasets.MNIST,
+             shown_as: Optional[str] = None) -> np.ndarray:
     """Read, verify against the canonical checksum, and parse one file of `dataset`.
 
     `shown_as` names the file in messages when `path` is a temp copy (a fetch in progress);

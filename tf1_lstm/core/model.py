@@ -6,7 +6,7 @@ weights as the original program (tests/test_model.py compares the GraphDefs). At
 the variant arguments take exactly the original code path (tests/test_ablation.py).
 """
 
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Optional
 
 from tf1_lstm.core import hparams
 from tf1_lstm.util.environment import import_tensorflow
@@ -30,8 +30,8 @@ class Model(NamedTuple):
     applied_grad_norm: Any = None  # the clipped global norm (clipping variant only)
 
 
-def build(cell="lstm", learning_rate=hparams.LEARNING_RATE, impl="basic",
-          forget_bias=hparams.FORGET_BIAS, clip=None):
+def build(cell: str = "lstm", learning_rate: float = hparams.LEARNING_RATE, impl: str = "basic",
+          forget_bias: float = hparams.FORGET_BIAS, clip: Optional[float] = None) -> "Model":
     """Build the post's graph in the current default graph and return its tensors.
 
     The defaults are the post's. `forget_bias`, `clip`, cell="irnn" and impl="block"/"fused"
@@ -81,12 +81,12 @@ def make_cell(cell, n_neurons=hparams.N_NEURONS, forget_bias=hparams.FORGET_BIAS
                      % (cell, ", ".join(hparams.CELLS + hparams.ABLATION_CELLS)))
 
 
-def parameter_count():
+def parameter_count() -> int:
     """Trainable parameters in the current default graph."""
     return sum(int(v.shape.num_elements()) for v in tf.trainable_variables())
 
 
-def session_config(threads=None, xla=False):
+def session_config(threads: Optional[int] = None, xla: bool = False) -> Any:
     """The original's default session, or one with capped thread pools and/or XLA JIT."""
     if not threads and not xla:
         return None

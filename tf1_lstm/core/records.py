@@ -7,6 +7,7 @@ file and the field, never in a traceback deep inside a figure.
 
 import math
 import os
+from typing import Any
 
 from tf1_lstm.core import checkpoints, settings
 from tf1_lstm.util.files import read_json
@@ -79,7 +80,7 @@ def _edited(path, key, value):
                        "original" % (path, key, shown if len(shown) <= 40 else shown[:37] + "..."))
 
 
-def read_run_config(run_dir):
+def read_run_config(run_dir: str) -> dict:
     """A run's config.json as a dict, checked, or a RecordError naming the file."""
     path = os.path.join(run_dir, "config.json")
     record = _read(path, "a run's config")
@@ -89,14 +90,14 @@ def read_run_config(run_dir):
     return record
 
 
-def read_metrics(run_dir):
+def read_metrics(run_dir: str) -> dict:
     """A finished or stopped run's metrics.json, every field a study reads checked."""
     path = os.path.join(run_dir, "metrics.json")
     record = _read(path, "a run's metrics")
     return check_metrics(record, path)
 
 
-def check_metrics(record, path):
+def check_metrics(record: Any, path: str) -> dict:
     """`record` if it holds what metrics.json always holds, else a RecordError naming `path`."""
     if not isinstance(record, dict):
         raise RecordError("%s is not a run's metrics (a JSON object)" % path)

@@ -13,7 +13,7 @@ import struct
 import sys
 import threading
 import time
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Optional, TextIO
 
 from tf1_lstm.core import checkpoints, data, datasets, hparams, settings
 from tf1_lstm.core.monitor import Monitor
@@ -42,17 +42,17 @@ class RunConfig(settings.config_type()):
         return settings.from_record(record, cls, **overrides)
 
 
-def run_name(cell, seed, label=None):
+def run_name(cell: str, seed: int, label: Optional[str] = None) -> str:
     """The one spelling of a run's name: `<cell or label>-seed<N>`."""
     return "%s-seed%d" % (label or cell, seed)
 
 
-def draw_seed():
+def draw_seed() -> int:
     """A fresh seed from the OS, so an 'unseeded' run can still be rerun exactly."""
     return struct.unpack(">I", os.urandom(4))[0] % (2 ** 31 - 1)
 
 
-def default_run_dir(cell, seed, root="runs"):
+def default_run_dir(cell: str, seed: int, root: str = "runs") -> str:
     return os.path.join(root, "%s-%s" % (time.strftime("%Y%m%d-%H%M%S"), run_name(cell, seed)))
 
 
@@ -126,7 +126,7 @@ class _Board:
 
 
 # Fields read back from config.json, and what each must be.
-def resume_config(run_dir):
+def resume_config(run_dir: str) -> RunConfig:
     """The RunConfig of an earlier, unfinished run, read back from its config.json."""
     record = read_run_config(run_dir)
     try:
@@ -268,7 +268,7 @@ def _metrics(run, status, steps_done, test_accuracy, seconds, first_step, resume
     }
 
 
-def resolved(config):
+def resolved(config: RunConfig) -> RunConfig:
     """The config with its seed, run directory and data folder decided (drawn or defaults)."""
     if config.seed is None:
         config = config._replace(seed=draw_seed(), seed_source="drawn")
@@ -277,7 +277,8 @@ def resolved(config):
                            data_dir=config.data_dir or data.default_data_dir(config.dataset))
 
 
-def train(config, log=None, resume=False, monitor=None):
+def train(config: RunConfig, log: Optional[TextIO] = None, resume: bool = False,
+          monitor: Optional[Monitor] = None) -> dict:
     """Run the original program under `config`; write the run directory; return metrics.
 
     With resume=True, continue config.run_dir from its newest usable step checkpoint: weights,

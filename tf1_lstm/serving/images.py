@@ -20,7 +20,9 @@ class ImageError(Exception):
 def read_gray(path):
     """Pixels in [0, 1], grayscale, as stored (no inversion); transparency composited."""
     import io
+
     from PIL import Image
+
     from tf1_lstm.util.files import NotARegularFile, read_bytes
     try:
         blob = read_bytes(path, MAX_FILE_BYTES)

@@ -85,6 +85,7 @@ def bare_ms(steps, log_every, data_dir, impl="basic", threads=None, xla=False, s
     from tf1_lstm.util import environment
     tf = environment.import_tensorflow()
     from tensorflow.contrib.learn.python.learn.datasets.mnist import read_data_sets
+
     from tf1_lstm.core import model as model_lib
     with tf.Graph().as_default():
         tf.set_random_seed(seed)
@@ -123,6 +124,7 @@ def _renamed(name, impl):
 def _one_step(impl, xla, weights, x, y):
     """Weights, logits and gradients at `weights`; weights and logits after one Adam step."""
     import tensorflow as tf
+
     from tf1_lstm.core import model as model_lib
     with tf.Graph().as_default():
         model = model_lib.build("lstm", impl=impl)

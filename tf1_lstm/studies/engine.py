@@ -50,6 +50,9 @@ class RunSpec(_SpecFields):
 
     __slots__ = ()
 
+    def __new__(cls, **fields):  # by keyword only: a positional one would shift every field
+        return super().__new__(cls, **fields)
+
     def values(self):
         """{setting: value} of the settings that change the numbers."""
         return {s.name: getattr(self, s.name) for s in settings.numbers()}
@@ -553,8 +556,10 @@ def measure_throughput(out, steps, cores, engine, data_dir=None, dataset="mnist"
         refuse_symlinks(out, base)
     except UnsafePath as err:
         raise RunError("%s (nothing was written)" % err)
-    single = [RunSpec("one-run-%d-threads" % cores, "lstm", 0, steps, cores)]
-    parallel = [RunSpec("parallel-%d-of-%d" % (i + 1, cores), "lstm", i, steps, 1)
+    single = [RunSpec(name="one-run-%d-threads" % cores, cell="lstm", seed=0, steps=steps,
+                      threads=cores)]
+    parallel = [RunSpec(name="parallel-%d-of-%d" % (i + 1, cores), cell="lstm", seed=i,
+                        steps=steps, threads=1)
                 for i in range(cores)]
     say("report: measuring throughput (%d-step LSTM runs: 1 x %d threads, then %d x 1 thread)"
         % (steps, cores, cores))
