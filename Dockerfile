@@ -5,6 +5,7 @@
 ARG BASE=tensorflow/tensorflow:1.15.5-gpu-py3
 FROM ${BASE}
 
+ARG BASE
 ARG IMAGE_TAG=tf1-lstm:0.3.0
 ARG GIT_COMMIT=unknown
 
@@ -23,6 +24,7 @@ COPY tf1_lstm ./tf1_lstm
 COPY reference ./reference
 COPY tests ./tests
 COPY data ./data
+COPY docker/entrypoint /usr/local/bin/tf1-lstm-entrypoint
 RUN python3 -m pip install --no-cache-dir --no-deps -e . \
  && useradd --create-home --uid 1000 tf1 \
  && mkdir /runs && chown tf1:tf1 /runs
@@ -30,13 +32,14 @@ RUN python3 -m pip install --no-cache-dir --no-deps -e . \
 # TF_CUDNN_DETERMINISTIC=1 makes cuDNN pick deterministic convolution/backprop algorithms; it does
 # not make every GPU kernel (e.g. some reductions and scatter ops) deterministic. See README.
 ENV TF1_LSTM_IMAGE=${IMAGE_TAG} \
+    TF1_LSTM_IMAGE_BASE=${BASE} \
     TF1_LSTM_GIT_COMMIT=${GIT_COMMIT} \
     TF1_LSTM_DATA_DIR=/opt/tf1-lstm/data/MNIST_data \
     TF_CUDNN_DETERMINISTIC=1 \
     TF_CPP_MIN_LOG_LEVEL=2
 
-USER 1000:1000
+# No USER: the entrypoint runs tf1-lstm as the owner of /runs (uid 1000 for the image's own).
 WORKDIR /runs
 VOLUME ["/runs"]
-ENTRYPOINT ["tf1-lstm"]
+ENTRYPOINT ["tf1-lstm-entrypoint"]
 CMD ["train"]

@@ -72,7 +72,8 @@ def test_pip_pin_is_the_same_for_image_and_local_setup():
 
 
 def test_entrypoint_volume_and_readme_agree():
-    assert json.loads(instruction("ENTRYPOINT")) == ["tf1-lstm"]
+    assert json.loads(instruction("ENTRYPOINT")) == ["tf1-lstm-entrypoint"]
+    assert "COPY docker/entrypoint /usr/local/bin/tf1-lstm-entrypoint" in read("Dockerfile")
     assert json.loads(instruction("CMD")) == ["train"]
     assert json.loads(instruction("VOLUME")) == ["/runs"]
     assert instruction("WORKDIR") == "/runs"
@@ -99,13 +100,15 @@ def image_env():
 
 def test_entrypoint_runs_under_the_image_environment(tmp_path):
     """`docker run tf1-lstm train --steps 2`, minus the container: same argv, env and cwd."""
-    env = dict(os.environ)
+    env = dict(os.environ, PATH=os.path.dirname(sys.executable) + os.pathsep + os.environ["PATH"])
     for key, value in image_env().items():
         env[key] = value.replace("${IMAGE_TAG}", "tf1-lstm:test").replace(
-            "${GIT_COMMIT}", "abc123").replace("/opt/tf1-lstm", REPO)
+            "${GIT_COMMIT}", "abc123").replace("${BASE}", "base:test").replace(
+            "/opt/tf1-lstm", REPO)
     argv = json.loads(instruction("ENTRYPOINT")) + ["train", "--steps", "2", "--seed", "0"]
-    tool = os.path.join(os.path.dirname(sys.executable), argv[0])
-    result = subprocess.run([tool] + argv[1:], cwd=str(tmp_path), env=env,
+    assert argv[0] == "tf1-lstm-entrypoint"  # the Dockerfile copies docker/entrypoint there
+    entrypoint = os.path.join(REPO, "docker", "entrypoint")
+    result = subprocess.run(["sh", entrypoint] + argv[1:], cwd=str(tmp_path), env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             universal_newlines=True)
     assert result.returncode == 0, result.stderr

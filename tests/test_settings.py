@@ -57,3 +57,11 @@ def test_a_worker_trains_exactly_the_spec():
     argv = engine.train_command(lstm, "/r")
     assert argv[3:] == ["diagnose", "--out", "/r", "--cell", "lstm", "--steps", "10000",
                         "--seed", "0", "--every", "200"]  # the cell given: diagnose's is rnn
+
+
+def test_a_spec_survives_the_trip_to_a_worker():
+    """Dask pickles what it sends: a RunSpec must come back equal, and of its type."""
+    import pickle
+    run = engine.spec("rnn", 3, 500, 1, label="rnn-lr0.001", lr=0.001, test_at=(100,))
+    back = pickle.loads(pickle.dumps(run))
+    assert back == run and type(back) is engine.RunSpec and back.values() == run.values()

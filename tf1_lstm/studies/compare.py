@@ -52,6 +52,7 @@ def compare(a, b):
     row("built with CUDA", ea["cuda"]["built_with_cuda"], eb["cuda"]["built_with_cuda"])
     row("GPUs", len(ea["cuda"]["gpus"]), len(eb["cuda"]["gpus"]))
     row("container image", ea["machine"]["container_image"], eb["machine"]["container_image"])
+    row("  built from", ea["machine"].get("container_base"), eb["machine"].get("container_base"))
     row("cpu", (ea["machine"]["cpu"] or "")[:22], (eb["machine"]["cpu"] or "")[:22])
     for key in ("family_model_stepping", "caches", "simd"):
         row("cpu " + key.replace("_", "/"), (ea["machine"].get("cpu_id") or {}).get(key, "-"),

@@ -50,9 +50,6 @@ class RunSpec(_SpecFields):
 
     __slots__ = ()
 
-    def __new__(cls, **fields):  # by keyword only: a positional one would shift every field
-        return super().__new__(cls, **fields)
-
     def values(self):
         """{setting: value} of the settings that change the numbers."""
         return {s.name: getattr(self, s.name) for s in settings.numbers()}

@@ -188,6 +188,12 @@ def plot_test_accuracy(by_cell, chance, path):
     save_figure(fig, path, dpi=110)
 
 
+def _image_text(machine):
+    if not machine["container_image"]:
+        return "none"
+    return "%s (built from %s)" % (machine["container_image"], machine.get("container_base"))
+
+
 def _cpu_id_text(machine):
     """Reports made before it was recorded (the committed ones) say so."""
     cpu_id = machine.get("cpu_id")
@@ -317,7 +323,7 @@ def _environment_md(report):
             ("OS", e["machine"]["os"]), ("CPU", "%s, %s cores" % (e["machine"]["cpu"],
                                                                   e["machine"]["cores"])),
             ("CPU family/model/stepping, caches, SIMD", _cpu_id_text(e["machine"])),
-            ("container image", e["machine"]["container_image"] or "none"),
+            ("container image", _image_text(e["machine"])),
             ("git commit", "%s%s" % (e["git"]["commit"], " (dirty)" if e["git"]["dirty"] else "")),
             ("faithful ms/step (mean per cell)", ", ".join(
                 "%s %.2f" % (c, v) for c, v in sorted(report["ms_per_step"].items())))]

@@ -12,6 +12,7 @@ import sys
 from tf1_lstm.util import interrupts
 
 IMAGE_ENV = "TF1_LSTM_IMAGE"  # set by the project's Dockerfile to its image tag
+IMAGE_BASE_ENV = "TF1_LSTM_IMAGE_BASE"  # ... and to the base it was built from
 COMMIT_ENV = "TF1_LSTM_GIT_COMMIT"  # the image has no .git: its build passes the commit in
 
 
@@ -147,6 +148,7 @@ def machine():
         "cpu_id": cpu_id(),
         "cores": os.cpu_count(),
         "container_image": os.environ.get(IMAGE_ENV),
+        "container_base": os.environ.get(IMAGE_BASE_ENV),
         "command": command_line(),
     }
 
