@@ -9,7 +9,7 @@ import sys
 import numpy as np
 import pytest
 
-from tf1_lstm.studies import ablation, engine, explain, report, stats
+from tf1_lstm.studies import ablation, claims, engine, explain, stats
 
 pytestmark = pytest.mark.fast
 CHANCE = 0.1135
@@ -28,7 +28,7 @@ def test_the_rule_modules_import_no_tensorflow():
 @pytest.mark.parametrize("mean, verdict", [(0.9851, "reproduced"), (0.9849, "not reproduced"),
                                            (0.99, "reproduced"), (0.9769, "not reproduced")])
 def test_lstm_claim_threshold(mean, verdict):
-    (claim,) = report.claims({"lstm": runs(mean, mean)}, {"accuracy": CHANCE, "class": 1})
+    (claim,) = claims.claims({"lstm": runs(mean, mean)}, {"accuracy": CHANCE, "class": 1})
     assert claim["verdict"] == verdict
     assert claim["gap_points"] == pytest.approx(100 * (0.99 - mean))
 
@@ -41,13 +41,13 @@ def test_lstm_claim_threshold(mean, verdict):
     ((0.098, 0.5), "not reproduced", 1),                      # half learned
     ((0.5, 0.97, 0.98), "not reproduced", 0)])
 def test_rnn_claim_three_levels(accs, verdict, at_chance):
-    (claim,) = report.claims({"rnn": runs(*accs)}, {"accuracy": CHANCE, "class": 1})
+    (claim,) = claims.claims({"rnn": runs(*accs)}, {"accuracy": CHANCE, "class": 1})
     assert claim["verdict"] == verdict
     assert claim["seeds_within"] == at_chance == claim["outcomes"]["at chance"]
 
 
 def test_rnn_claim_note_names_what_each_other_seed_did():
-    (claim,) = report.claims({"rnn": runs(0.0982, 0.1032, 0.2318, 0.0974, 0.0974)},
+    (claim,) = claims.claims({"rnn": runs(0.0982, 0.1032, 0.2318, 0.0974, 0.0974)},
                              {"accuracy": CHANCE, "class": 1})
     assert claim["verdict"] == "partly reproduced"
     assert claim["note"] == "4 of 5 seeds at chance; in between 23.18%"

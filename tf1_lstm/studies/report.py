@@ -14,10 +14,8 @@ import numpy as np
 
 from tf1_lstm.core import data, hparams
 from tf1_lstm.core.training import run_name
-from tf1_lstm.studies import ablation, engine, explain, rules
-from tf1_lstm.studies.stats import describe
+from tf1_lstm.studies import ablation, claims, engine, explain, plots
 from tf1_lstm.util import environment
-from tf1_lstm.util.figures import pyplot, save_figure
 from tf1_lstm.util.files import Busy, locked, write_json, write_text
 from tf1_lstm.util.text import percent
 
@@ -42,8 +40,6 @@ class ReportOptions(NamedTuple):
     mirrors: Tuple[str, ...] = ()  # where to fetch missing data first
 
 
-CLAIMED_TEST_ACCURACY = rules.CLAIMED_TEST_ACCURACY
-REPRODUCED_WITHIN = CLAIMED_TEST_ACCURACY - rules.ROUNDS_TO_99  # "about 99%": within 0.5 points
 # Figures other blog posts on the same task report: quoted, not measured here.
 REFERENCES = (
     ("PyTorch, 1-layer LSTM(28, 128), 10 epochs", "98.07%",
@@ -53,7 +49,6 @@ REFERENCES = (
     ("PyTorch, 2-layer LSTM, 30 epochs", "99.08%",
      "blog post \"循环神经网络RNN和长短期记忆网络LSTM学习笔记\""),
 )
-COLORS = {"lstm": "#1f77b4", "rnn": "#d62728"}
 
 
 def plan(cells, seeds, steps, threads, repeat_seed=True):
@@ -73,120 +68,7 @@ def chance_level(data_dir, dataset=None):
     return {"accuracy": float(counts.max() / counts.sum()), "class": int(counts.argmax())}
 
 
-def claims(by_cell, chance):
-    """The post's two claims against the measured figures, each with its verdict and rule."""
-    found = []
-    if "lstm" in by_cell:
-        found.append(_lstm_claim([m["test_accuracy"] for m in by_cell["lstm"]]))
-    if "rnn" in by_cell:
-        found.append(_rnn_claim([m["test_accuracy"] for m in by_cell["rnn"]], chance))
-    return found
-
-
-def _lstm_claim(accs):
-    stats = describe(accs)
-    gap = 100 * (CLAIMED_TEST_ACCURACY - stats["mean"])
-    held = stats["mean"] >= CLAIMED_TEST_ACCURACY - REPRODUCED_WITHIN
-    return collections.OrderedDict([
-        ("claim", "The LSTM reaches about 99% test accuracy"),
-        ("measured", stats),
-        ("rule", "reproduced if the mean over seeds is at least %.1f%%"
-         % (100 * (CLAIMED_TEST_ACCURACY - REPRODUCED_WITHIN))),
-        ("verdict", "reproduced" if held else "not reproduced"),
-        ("gap_points", gap),
-    ])
-
-
-def _rnn_claim(accs, chance):
-    """Three levels, by the one definition of training (studies.rules) the ablations use too."""
-    outcomes = [rules.outcome(a, chance["accuracy"]) for a in accs]
-    counts = collections.OrderedDict((o, outcomes.count(o))
-                                     for o in ("at chance", "in between", "learned"))
-    if counts["at chance"] == len(accs):
-        verdict = "reproduced"
-    elif counts["learned"] * 2 >= len(accs):
-        verdict = "not reproduced"
-    else:
-        verdict = "partly reproduced"
-    others = ", ".join("%s %s" % (o, percent(a)) for o, a in zip(outcomes, accs)
-                       if o != "at chance")
-    return collections.OrderedDict([
-        ("claim", "With BasicRNNCell the same program cannot train"),
-        ("measured", describe(accs)),
-        ("per_seed", accs),
-        ("chance", chance["accuracy"]),
-        ("rule", "reproduced if every seed ends at chance (within %d points of %s, always "
-         "guessing %d); not reproduced if at least half the seeds learn (reach %d%%); partly "
-         "reproduced otherwise" % (100 * rules.CHANCE_MARGIN, percent(chance["accuracy"]),
-                                   chance["class"], 100 * rules.LEARNED_AT_LEAST)),
-        ("verdict", verdict),
-        ("seeds_within", counts["at chance"]),
-        ("outcomes", counts),
-        ("note", "%d of %d seeds at chance%s" % (counts["at chance"], len(accs),
-                                                 "; " + others if others else "")),
-    ])
-
-
-def determinism(results, specs):
-    """Did the repeated seed give the same logged values, bit for bit?"""
-    repeat = [s for s in specs if s.name.endswith("-repeat")]
-    if not repeat:
-        return None
-    a, b = results[repeat[0].name[:-len("-repeat")]], results[repeat[0].name]
-    keys = ("train_accuracy", "loss")
-    same_curve = [[p[k] for k in keys] for p in a["curve"]] == \
-        [[p[k] for k in keys] for p in b["curve"]]
-    return collections.OrderedDict([
-        ("run", repeat[0].name[:-len("-repeat")]), ("repeat", repeat[0].name),
-        ("logged_values", 2 * len(a["curve"]) + 1),
-        ("identical", same_curve and a["test_accuracy"] == b["test_accuracy"])])
-
-
-# --- figures and text ------------------------------------------------------------------------
-
-def plot_curves(by_cell, path):
-    plt = pyplot()
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
-    for cell, runs in sorted(by_cell.items()):
-        steps = [p["step"] for p in runs[0]["curve"]]
-        for key, ax in zip(("train_accuracy", "loss"), axes):
-            series = np.array([[p[key] for p in m["curve"]] for m in runs])
-            for row in series:
-                ax.plot(steps, row, color=COLORS.get(cell), linewidth=0.6, alpha=0.45)
-            ax.plot(steps, series.mean(axis=0), color=COLORS.get(cell), linewidth=2.2,
-                    label="%s (mean of %d seeds)" % (cell.upper(), len(runs)))
-    axes[0].set_ylabel("train accuracy (current batch)")
-    axes[1].set_ylabel("loss (current batch)")
-    axes[1].set_yscale("log")
-    for ax in axes:
-        ax.set_xlabel("step")
-        ax.grid(alpha=0.3)
-        ax.legend()
-    fig.suptitle("Learning curves: each seed thin, the mean bold")
-    save_figure(fig, path, dpi=110)
-
-
-def plot_test_accuracy(by_cell, chance, path):
-    plt = pyplot()
-    fig, ax = plt.subplots(figsize=(6, 4))
-    cells = sorted(by_cell)
-    for i, cell in enumerate(cells):
-        accs = [100 * m["test_accuracy"] for m in by_cell[cell]]
-        ax.scatter([i] * len(accs), accs, color=COLORS.get(cell), zorder=3)
-        ax.hlines(np.mean(accs), i - 0.25, i + 0.25, color=COLORS.get(cell), linewidth=2)
-    ax.axhline(100 * CLAIMED_TEST_ACCURACY, color="gray", linestyle="--",
-               label="claimed 99%")
-    ax.axhline(100 * chance["accuracy"], color="gray", linestyle=":", label="chance")
-    ax.set_xticks(range(len(cells)))
-    ax.set_xticklabels([c.upper() for c in cells])
-    ax.set_xlim(-0.7, len(cells) - 0.3)
-    ax.set_ylim(0, 101)
-    ax.set_ylabel("test accuracy (%)")
-    ax.set_title("Test accuracy per seed (bar: mean)")
-    ax.grid(axis="y", alpha=0.3)
-    ax.legend(loc="center right")
-    save_figure(fig, path, dpi=110)
-
+# --- text -------------------------------------------------------------------------------------
 
 def _image_text(machine):
     if not machine["container_image"]:
@@ -384,7 +266,7 @@ def _build_report(options, say):
     by_cell = collections.OrderedDict(
         (c, [results[run_name(c, s)] for s in seeds]) for c in options.cells)
     report = assemble(options, by_cell, seeds, jobs, threads, data_dir, outcome.hosts)
-    report.update(determinism=determinism(results, specs), throughput=throughput,
+    report.update(determinism=claims.determinism(results, specs), throughput=throughput,
                   engine=described)
     if options.ablations:
         report["ablation"] = ablation_section(options, results, seeds, by_cell, diag_runs,
@@ -419,7 +301,7 @@ def assemble(options, by_cell, seeds, jobs, threads, data_dir, hosts):
             ("steps", options.steps),
             ("batch_size", hparams.BATCH_SIZE), ("lr", hparams.LEARNING_RATE),
             ("jobs", jobs), ("threads", threads)])),
-        ("claims", claims(by_cell, chance)),
+        ("claims", claims.claims(by_cell, chance)),
         ("chance", chance),
         ("runs", runs),
         ("references", [list(r) for r in REFERENCES]),
@@ -450,8 +332,8 @@ def write(report, by_cell, out):
     """Figures, report.json and report.md, each atomically; the text is made first, so a
     failure leaves no half-made report."""
     text = render(report)
-    plot_curves(by_cell, os.path.join(out, "learning_curves.png"))
-    plot_test_accuracy(by_cell, report["chance"], os.path.join(out, "test_accuracy.png"))
+    plots.curves(by_cell, os.path.join(out, "learning_curves.png"))
+    plots.test_accuracy(by_cell, report["chance"], os.path.join(out, "test_accuracy.png"))
     if report["explain_99"]:
         explain.plot(report["explain_99"], os.path.join(out, "explain_99.png"))
     write_json(os.path.join(out, "report.json"), report)

@@ -1,0 +1,80 @@
+"""The post's two claims against measured figures, and the determinism check: each verdict by
+a stated rule (studies.rules), tested on both sides of every threshold in the fast tier."""
+
+import collections
+
+from tf1_lstm.studies import rules
+from tf1_lstm.studies.stats import describe
+from tf1_lstm.util.text import percent
+
+CLAIMED_TEST_ACCURACY = rules.CLAIMED_TEST_ACCURACY
+REPRODUCED_WITHIN = CLAIMED_TEST_ACCURACY - rules.ROUNDS_TO_99  # "about 99%": within 0.5 points
+
+
+def claims(by_cell, chance):
+    """The post's two claims against the measured figures, each with its verdict and rule."""
+    found = []
+    if "lstm" in by_cell:
+        found.append(_lstm_claim([m["test_accuracy"] for m in by_cell["lstm"]]))
+    if "rnn" in by_cell:
+        found.append(_rnn_claim([m["test_accuracy"] for m in by_cell["rnn"]], chance))
+    return found
+
+
+def _lstm_claim(accs):
+    stats = describe(accs)
+    gap = 100 * (CLAIMED_TEST_ACCURACY - stats["mean"])
+    held = stats["mean"] >= CLAIMED_TEST_ACCURACY - REPRODUCED_WITHIN
+    return collections.OrderedDict([
+        ("claim", "The LSTM reaches about 99% test accuracy"),
+        ("measured", stats),
+        ("rule", "reproduced if the mean over seeds is at least %.1f%%"
+         % (100 * (CLAIMED_TEST_ACCURACY - REPRODUCED_WITHIN))),
+        ("verdict", "reproduced" if held else "not reproduced"),
+        ("gap_points", gap),
+    ])
+
+
+def _rnn_claim(accs, chance):
+    """Three levels, by the one definition of training (studies.rules) the ablations use too."""
+    outcomes = [rules.outcome(a, chance["accuracy"]) for a in accs]
+    counts = collections.OrderedDict((o, outcomes.count(o))
+                                     for o in ("at chance", "in between", "learned"))
+    if counts["at chance"] == len(accs):
+        verdict = "reproduced"
+    elif counts["learned"] * 2 >= len(accs):
+        verdict = "not reproduced"
+    else:
+        verdict = "partly reproduced"
+    others = ", ".join("%s %s" % (o, percent(a)) for o, a in zip(outcomes, accs)
+                       if o != "at chance")
+    return collections.OrderedDict([
+        ("claim", "With BasicRNNCell the same program cannot train"),
+        ("measured", describe(accs)),
+        ("per_seed", accs),
+        ("chance", chance["accuracy"]),
+        ("rule", "reproduced if every seed ends at chance (within %d points of %s, always "
+         "guessing %d); not reproduced if at least half the seeds learn (reach %d%%); partly "
+         "reproduced otherwise" % (100 * rules.CHANCE_MARGIN, percent(chance["accuracy"]),
+                                   chance["class"], 100 * rules.LEARNED_AT_LEAST)),
+        ("verdict", verdict),
+        ("seeds_within", counts["at chance"]),
+        ("outcomes", counts),
+        ("note", "%d of %d seeds at chance%s" % (counts["at chance"], len(accs),
+                                                 "; " + others if others else "")),
+    ])
+
+
+def determinism(results, specs):
+    """Did the repeated seed give the same logged values, bit for bit?"""
+    repeat = [s for s in specs if s.name.endswith("-repeat")]
+    if not repeat:
+        return None
+    a, b = results[repeat[0].name[:-len("-repeat")]], results[repeat[0].name]
+    keys = ("train_accuracy", "loss")
+    same_curve = [[p[k] for k in keys] for p in a["curve"]] == \
+        [[p[k] for k in keys] for p in b["curve"]]
+    return collections.OrderedDict([
+        ("run", repeat[0].name[:-len("-repeat")]), ("repeat", repeat[0].name),
+        ("logged_values", 2 * len(a["curve"]) + 1),
+        ("identical", same_curve and a["test_accuracy"] == b["test_accuracy"])])
