@@ -231,9 +231,12 @@ def test_a_damaged_final_model(tmp_path, run_dir):
     assert not os.path.exists(str(tmp_path / "exported"))
 
 
-def _png(path, size=(28, 28)):
+def _png(path):
+    """A real MNIST test digit, as a PNG (white on black, as stored)."""
     from PIL import Image
-    Image.new("L", size, 255).save(path)
+
+    from tf1_lstm.core import data
+    Image.fromarray(data.read_idx(DATA_DIR, "t10k-images-idx3-ubyte")[0]).save(path)
 
 
 # 6 -------------------------------------------------------------------------------------------

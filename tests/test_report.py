@@ -8,7 +8,7 @@ import shutil
 
 import pytest
 
-from tf1_lstm.studies import report
+from tf1_lstm.studies.stats import describe
 from tf1_lstm.util import environment
 
 from conftest import DATA_DIR, REPO, run_cli
@@ -149,12 +149,12 @@ def test_the_cpu_beyond_its_name_is_recorded_and_compared(quick):
 
 
 def test_statistics():
-    stats = report.describe([0.95, 0.96, 0.97])
+    stats = describe([0.95, 0.96, 0.97])
     assert stats["mean"] == pytest.approx(0.96) and stats["std"] == pytest.approx(0.01)
     assert stats["ci95"] == pytest.approx([0.96 - 4.303 * 0.01 / 3 ** 0.5,
                                            0.96 + 4.303 * 0.01 / 3 ** 0.5])
-    assert report.describe([0.5])["ci95"] is None
-    assert report.describe([0.99, 1.0])["ci95"][1] == 1.0
+    assert describe([0.5])["ci95"] is None
+    assert describe([0.99, 1.0])["ci95"][1] == 1.0
 
 
 def test_bad_cells_flag(capsys):

@@ -304,7 +304,8 @@ class Engine:
         with interrupts.deferred(), _ctrl_c_held():  # a stop waits until it can be closed
             self.cluster = distributed.LocalCluster(
                 n_workers=jobs, threads_per_worker=1, processes=True, dashboard_address=None,
-                silence_logs=logging.ERROR, local_directory=self.scratch)
+                silence_logs=logging.CRITICAL, local_directory=self.scratch,
+                preload=["tf1_lstm.studies.worker_logs"])
             self.client = distributed.Client(self.cluster)
 
     def __enter__(self):
