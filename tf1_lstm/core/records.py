@@ -5,7 +5,6 @@ worker sent) goes through here, so a hand-edited or damaged record ends in one l
 file and the field, never in a traceback deep inside a figure.
 """
 
-import math
 import os
 from typing import Any
 
@@ -21,26 +20,19 @@ class RecordError(checkpoints.CheckpointError):
     """A config.json or metrics.json that tf1-lstm did not write as it is; names the field."""
 
 
-def _number(value, low=None, high=None, finite=True):
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return False
-    if math.isnan(value) or math.isinf(value):
-        return not finite
-    return (low is None or value >= low) and (high is None or value <= high)
-
-
 def _optional(check):
     return lambda v: v is None or check(v)
 
 
 def _fraction(v):
-    return _number(v, 0.0, 1.0)
+    return settings.is_number(v, 0.0, 1.0)
 
 
 def _point(p):  # one logged step of the curve; a diverged run logs a non-finite loss
     return isinstance(p, dict) and isinstance(p.get("step"), int) and p["step"] >= 0 and \
-        _optional(_fraction)(p.get("train_accuracy")) and _number(p.get("loss"), finite=False) \
-        and _number(p.get("elapsed"), 0.0)
+        _optional(_fraction)(p.get("train_accuracy")) and \
+        settings.is_number(p.get("loss"), finite=False) and \
+        settings.is_number(p.get("elapsed"), 0.0)
 
 
 def _tested(t):
@@ -54,9 +46,9 @@ METRICS_CHECKS = (("status", lambda v: v in STATUSES),
                   ("curve", lambda v: isinstance(v, list) and all(_point(p) for p in v)),
                   ("test_accuracy", _optional(_fraction)),
                   ("final_train_accuracy", _optional(_fraction)),
-                  ("wall_time", lambda v: _number(v, 0.0)),
-                  ("steps_per_sec", _optional(lambda v: _number(v, 0.0))),
-                  ("ms_per_step", _optional(lambda v: _number(v, 0.0))),
+                  ("wall_time", lambda v: settings.is_number(v, 0.0)),
+                  ("steps_per_sec", _optional(lambda v: settings.is_number(v, 0.0))),
+                  ("ms_per_step", _optional(lambda v: settings.is_number(v, 0.0))),
                   ("tested", lambda v: isinstance(v, list) and all(_tested(t) for t in v)))
 OPTIONAL_METRICS = ("tested",)  # absent from runs made before it was recorded
 

@@ -45,8 +45,13 @@ def number(parse, noun, ok, rule):
     return convert
 
 
-def _finite(v):
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+def is_number(value, low=None, high=None, finite=True):
+    """A JSON number (not a bool) within [low, high]; NaN and infinities only if not `finite`."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    if math.isnan(value) or math.isinf(value):
+        return not finite
+    return (low is None or value >= low) and (high is None or value <= high)
 
 
 positive_int = number(int, "a whole number", lambda v: v > 0, "a positive whole number")
@@ -92,7 +97,7 @@ SETTINGS = (
     Setting("batch_size", hparams.BATCH_SIZE, "--batch-size", positive_int, "examples per step",
             numbers=True, valid=lambda v: isinstance(v, int) and v > 0),
     Setting("lr", hparams.LEARNING_RATE, "--lr", positive_float, "Adam learning rate",
-            numbers=True, valid=lambda v: _finite(v) and v > 0, show=repr),
+            numbers=True, valid=lambda v: is_number(v) and v > 0, show=repr),
     Setting("seed", None, "--seed", seed, "tf.set_random_seed(S) and read_data_sets(..., seed=S);"
             " without it a seed is drawn and recorded", numbers=True),
     Setting("threads", None, "--threads", threads, "cap TF's intra- and inter-op thread pools "

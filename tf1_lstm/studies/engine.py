@@ -462,14 +462,19 @@ def _plan(specs, runs_dir):
 
 def _places(out, specs):
     """<out>/runs and <out>/logs, made if missing; RunError if a link would lead out of out."""
+    _no_links(out, [os.path.join(out, d) for d in ("runs", "logs")] +
+              [os.path.join(out, d, run.name + ext) for run in specs
+               for d, ext in (("runs", ""), ("logs", ".log"))])
+    return ensure_dir(os.path.join(out, "runs")), ensure_dir(os.path.join(out, "logs"))
+
+
+def _no_links(out, paths):
+    """RunError if a symlink under `out` would take a write to any of `paths` elsewhere."""
     try:
-        for path in [os.path.join(out, d) for d in ("runs", "logs")] + \
-                [os.path.join(out, d, run.name + ext) for run in specs
-                 for d, ext in (("runs", ""), ("logs", ".log"))]:
+        for path in paths:
             refuse_symlinks(out, path)
     except UnsafePath as err:
         raise RunError("%s (nothing was written)" % err)
-    return ensure_dir(os.path.join(out, "runs")), ensure_dir(os.path.join(out, "logs"))
 
 
 def _submit(engine, todo, data_dir, mirrors):
@@ -550,10 +555,7 @@ def measure_throughput(out, steps, cores, engine, data_dir=None, dataset="mnist"
     if cores < 2:
         return None
     base = os.path.join(out, "throughput")
-    try:
-        refuse_symlinks(out, base)
-    except UnsafePath as err:
-        raise RunError("%s (nothing was written)" % err)
+    _no_links(out, [base])
     single = [RunSpec(name="one-run-%d-threads" % cores, cell="lstm", seed=0, steps=steps,
                       threads=cores)]
     parallel = [RunSpec(name="parallel-%d-of-%d" % (i + 1, cores), cell="lstm", seed=i,
