@@ -80,11 +80,7 @@ def cluster(tmp_path, token, workers=2, worker_env=None, tls=(), hosts=None, cli
         env=tagged_env(token), cwd=str(tmp_path), stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL)]
     try:
-        deadline = time.time() + 60
-        while not os.path.exists(scheduler_file) and time.time() < deadline:
-            time.sleep(0.2)
-        with open(scheduler_file) as f:
-            address = json.load(f)["address"]
+        address = _scheduler_address(scheduler_file)
         workers_procs = [subprocess.Popen(prefix + [
             os.path.join(BIN, "dask-worker"), address, "--nthreads", "1", "--no-nanny",
             "--no-dashboard", "--host", host] + protocol + list(tls), cwd=REPO,
@@ -102,6 +98,20 @@ def cluster(tmp_path, token, workers=2, worker_env=None, tls=(), hosts=None, cli
                 proc.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 proc.kill()
+
+
+def _scheduler_address(scheduler_file, timeout=60):
+    """The address in dask-scheduler's --scheduler-file, once the file is whole: the scheduler
+    writes it in place, so it can exist and be empty for a moment."""
+    deadline = time.time() + timeout
+    while True:
+        try:
+            with open(scheduler_file) as f:
+                return json.load(f)["address"]
+        except (OSError, ValueError, KeyError):
+            if time.time() > deadline:
+                raise
+            time.sleep(0.2)
 
 
 WAIT = ("import sys\nfrom tf1_lstm.studies.engine import Engine\n"

@@ -6,7 +6,7 @@ import sys
 
 from tf1_lstm import __version__
 from tf1_lstm.cli import bench, data, flags, serving, study, train
-from tf1_lstm.core import checkpoints, fetch
+from tf1_lstm.core import checkpoints, fetch, tfcompat
 from tf1_lstm.core.idx import DataError
 from tf1_lstm.util import interrupts
 
@@ -33,7 +33,7 @@ def main(argv=None):
         if hasattr(args, "data_dir"):  # a command that may fetch: its settings, checked once
             fetch.check_environment()
         return args.func(args)
-    except (flags.UsageError, DataError, checkpoints.CheckpointError) as err:
+    except (flags.UsageError, DataError, checkpoints.CheckpointError, tfcompat.Unsupported) as err:
         print("tf1-lstm %s: error: %s" % (args.command, err), file=sys.stderr)
         return 2
     except BaseException as err:

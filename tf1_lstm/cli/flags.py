@@ -83,7 +83,26 @@ def add_settings(parser, names, **extra):
                             type=s.parse, help=s.help + shown, **extra.get(name, {}))
 
 
-TRAINING = ("cell", "steps", "batch_size", "lr", "threads", "forget_bias", "clip")
+TRAINING = ("cell", "steps", "batch_size", "lr", "threads", "forget_bias", "clip", "init_from")
+
+
+def tf_envs(text):
+    """'1.15.5,2.15.1' -> ('tf1.15.5-py3.7', 'tf2.15.1-py3.11'): known environments, each once."""
+    from tf1_lstm.util import tfenvs
+    found = []
+    for part in (p.strip() for p in text.split(",")):
+        if not part:
+            continue
+        try:
+            env = tfenvs.resolve(part)
+        except ValueError as err:
+            raise argparse.ArgumentTypeError(str(err))
+        if env not in found:
+            found.append(env)
+    if not found:
+        raise argparse.ArgumentTypeError("give comma-separated TensorFlow versions or "
+                                         "environment names, e.g. 1.15.5,2.15.1")
+    return tuple(found)
 
 
 def add_training(parser):

@@ -9,7 +9,7 @@ import time
 from tf1_lstm.cli import flags
 from tf1_lstm.cli.flags import UsageError
 from tf1_lstm.core import datasets
-from tf1_lstm.util import interrupts
+from tf1_lstm.util import interrupts, tfenvs
 
 
 def register(commands):
@@ -54,6 +54,12 @@ def register(commands):
                             ",".join(str(s) for s in grid.steps)))
     parser.add_argument("--grid-seeds", type=flags.positive_int, default=grid.seeds,
                         metavar="N", help="seeds per grid learning rate (default: %(default)s)")
+    parser.add_argument("--tf", type=flags.tf_envs, default=(), metavar="VERSIONS",
+                        help="train every run in each of these TensorFlow environments "
+                             "(comma-separated names or versions, each set up with ./run setup "
+                             "--tf NAME; known here: %s) and add the section comparing them "
+                             "with %s" % (", ".join(tfenvs.known()), tfenvs.DEFAULT))
+    flags.add_settings(parser, ("init_from",))
     flags.add_data(parser)
     parser.add_argument("--out", default=None, metavar="DIR",
                         help="report directory (default: reports/<time>/)")
@@ -76,6 +82,9 @@ def cmd_report(args):
             engine.check_jobs(args.jobs)
         except engine.RunError as err:
             raise UsageError(str(err))
+    if args.tf and (args.ablations or args.explain_99):
+        raise UsageError("--tf compares the faithful runs across TensorFlow versions: make the "
+                         "--ablations and --explain-99 sections in a report of their own")
     created = not os.path.lexists(out)
     flags.writable_dir(out, "--out")
     try:
@@ -95,7 +104,8 @@ def _options(args, out):
         threads=args.threads, repeat=not args.no_repeat, throughput=not args.no_throughput,
         ablations=args.ablations, data_dir=args.data_dir, mirrors=tuple(args.mirrors),
         scheduler=args.scheduler, explain_99=args.explain_99, grid=grid,
-        dataset=args.dataset or datasets.MNIST.name)
+        dataset=args.dataset or datasets.MNIST.name, tf=tuple(args.tf),
+        init_from=args.init_from or "own")
 
 
 def _report(args, out):

@@ -74,6 +74,10 @@ def _check(values):
     if values["impl"] not in (None, "basic") and values["cell"] not in (None, "lstm"):
         raise UsageError("--impl %s exists for the LSTM only: drop it or use --cell lstm"
                          % values["impl"])
+    if values["init_from"] not in (None, "own") and (
+            values["cell"] not in (None,) + hparams.CELLS or values["impl"] not in (None, "basic")):
+        raise UsageError("--init-from %s knows 1.15.5's op seeds for the post's graph only "
+                         "(--cell lstm or rnn, --impl basic)" % values["init_from"])
     test_at = values["test_at"]
     if test_at and test_at[-1] >= (values["steps"] or hparams.STEPS):
         raise UsageError("--test-at %d is not before the last step: the final test accuracy is "

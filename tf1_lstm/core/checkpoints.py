@@ -16,6 +16,7 @@ from typing import Any, Iterator, List, Tuple
 
 import numpy as np
 
+from tf1_lstm.core import tfcompat
 from tf1_lstm.util.files import (Busy, atomic_dir, ensure_dir, is_leftover, locked, read_json,
                                  remove_quietly)
 
@@ -92,7 +93,7 @@ def step_dirs(run_dir: str, clean: bool = False) -> List[str]:
 
 def load_step(path: str) -> Tuple[str, dict, dict]:
     """(checkpoint prefix, sampler state, progress) of one step dir; raises if any part is bad."""
-    import tensorflow as tf
+    tf = tfcompat.import_tensorflow()
     prefix = os.path.join(path, PREFIX)
     reader = tf.train.load_checkpoint(prefix)
     for name in reader.get_variable_to_shape_map():

@@ -8,11 +8,10 @@ the variant arguments take exactly the original code path (tests/test_ablation.p
 
 from typing import Any, NamedTuple, Optional
 
-from tf1_lstm.core import hparams
-from tf1_lstm.util.environment import import_tensorflow
+from tf1_lstm.core import hparams, tfcompat
 
-tf = import_tensorflow()  # before contrib, whose import prints a sunset notice
-from tensorflow.contrib.layers import fully_connected  # noqa: E402
+API = tfcompat.api()  # the post's `tf`, `tf.contrib.rnn` and `fully_connected`, on any version
+tf = API.tf
 
 
 class Model(NamedTuple):
@@ -31,18 +30,28 @@ class Model(NamedTuple):
 
 
 def build(cell: str = "lstm", learning_rate: float = hparams.LEARNING_RATE, impl: str = "basic",
-          forget_bias: float = hparams.FORGET_BIAS, clip: Optional[float] = None) -> "Model":
+          forget_bias: float = hparams.FORGET_BIAS, clip: Optional[float] = None,
+          init_from: str = "own") -> "Model":
     """Build the post's graph in the current default graph and return its tensors.
 
-    The defaults are the post's. `forget_bias`, `clip`, cell="irnn" and impl="block"/"fused"
-    are variants (below the marker); none of them changes the graph when left at its default.
+    The defaults are the post's. `forget_bias`, `clip`, cell="irnn", impl="block"/"fused" and
+    init_from="tf1.15.5" are variants (below the marker); none of them changes the graph when
+    left at its default.
     """
+    if init_from == "own":
+        return _build(cell, learning_rate, impl, forget_bias, clip)
+    with tfcompat.op_seeds(tfcompat.TF1_15_5_OP_SEEDS[cell]):
+        return _build(cell, learning_rate, impl, forget_bias, clip)
+
+
+def _build(cell, learning_rate, impl, forget_bias, clip):
+    """The post's graph (reference/original.py lines 28-47), op for op."""
     X = tf.placeholder(tf.float32, [None, hparams.N_STEPS, hparams.N_INPUTS])
     Y_labels = tf.placeholder(tf.int32, [None, hparams.N_OUTPUTS])
     basic_cell, outneurons = cell_outputs(X, cell, impl, forget_bias)
     # dynamic_rnn is batch-major: time-major transpose, then [-1] is the last row's output.
-    logits = fully_connected(tf.transpose(outneurons, perm=[1, 0, 2])[-1], hparams.N_OUTPUTS,
-                             activation_fn=None)
+    logits = API.fully_connected(tf.transpose(outneurons, perm=[1, 0, 2])[-1],
+                                 hparams.N_OUTPUTS, activation_fn=None)
     cross_entropy = tf.nn.softmax_cross_entropy_with_logits(labels=Y_labels, logits=logits)
     loss = tf.reduce_mean(cross_entropy)
     optimizer = tf.train.AdamOptimizer(learning_rate=learning_rate)
@@ -71,10 +80,9 @@ def cell_outputs(X, cell, impl, forget_bias):
 
 def make_cell(cell, n_neurons=hparams.N_NEURONS, forget_bias=hparams.FORGET_BIAS):
     if cell == "lstm":
-        return tf.contrib.rnn.BasicLSTMCell(n_neurons, forget_bias=forget_bias,
-                                            state_is_tuple=True)
+        return API.rnn.BasicLSTMCell(n_neurons, forget_bias=forget_bias, state_is_tuple=True)
     if cell == "rnn":
-        return tf.contrib.rnn.BasicRNNCell(n_neurons)
+        return API.rnn.BasicRNNCell(n_neurons)
     if cell == "irnn":
         return IRNNCell(n_neurons)
     raise ValueError("unknown cell %r: choose one of %s"
@@ -102,7 +110,7 @@ def session_config(threads: Optional[int] = None, xla: bool = False) -> Any:
 # --- not the post's: variants for the studies (ablations and kernels) -----------------------
 # Each is reached only through a non-default argument of `build`, and recorded in config.json.
 
-class IRNNCell(tf.contrib.rnn.BasicRNNCell):
+class IRNNCell(API.rnn.BasicRNNCell):
     """Le, Jaitly & Hinton (2015): a ReLU RNN whose recurrent weights start as the identity
     (input weights N(0, 0.001^2), zero bias). An ablation, not part of the original."""
 
@@ -135,10 +143,10 @@ def fused_lstm_outputs(X, impl, forget_bias):
     """TF 1.15's other kernels for the same LSTM maths (tests/test_bench.py proves each equal
     to the faithful graph on transplanted weights); their variables are named differently."""
     if impl == "block":
-        cell = tf.contrib.rnn.LSTMBlockCell(hparams.N_NEURONS, forget_bias=forget_bias)
+        cell = tfcompat.fused_rnn().LSTMBlockCell(hparams.N_NEURONS, forget_bias=forget_bias)
         return cell, tf.nn.dynamic_rnn(cell, X, dtype=tf.float32)[0]
     if impl == "fused":
-        cell = tf.contrib.rnn.LSTMBlockFusedCell(hparams.N_NEURONS, forget_bias=forget_bias)
+        cell = tfcompat.fused_rnn().LSTMBlockFusedCell(hparams.N_NEURONS, forget_bias=forget_bias)
         time_major, _ = cell(tf.transpose(X, perm=[1, 0, 2]), dtype=tf.float32)
         return cell, tf.transpose(time_major, perm=[1, 0, 2])
     raise ValueError("unknown implementation %r: choose one of %s"

@@ -88,6 +88,8 @@ def choice(options):
     return convert
 
 
+INITS = ("own", "tf1.15.5")  # --init-from: whose op seeds the initializers use
+
 SETTINGS = (
     Setting("cell", "lstm", "--cell", choice(hparams.CELLS + hparams.ABLATION_CELLS),
             "recurrent cell: lstm (the post's), rnn (its question), irnn (an ablation)",
@@ -117,6 +119,10 @@ SETTINGS = (
             "LSTM kernels: basic (the post's BasicLSTMCell), block (LSTMBlockCell) or fused "
             "(LSTMBlockFusedCell); the other two are proven equal to basic",
             valid=lambda v: v in hparams.IMPLS),
+    Setting("init_from", "own", "--init-from", choice(INITS),
+            "initial weights: own (this TensorFlow's seeding, the post's on 1.x) or tf1.15.5 "
+            "(the op seeds TF 1.15.5 derives, so TF 2 starts from 1.15.5's weights; lstm and "
+            "rnn cells)", numbers=True, valid=lambda v: v in INITS),
     Setting("checkpoint_every", checkpoints.EVERY, "--checkpoint-every", non_negative_int,
             "save a resumable checkpoint every N steps, keeping the last %d (0: only at the end)"
             % checkpoints.KEEP),

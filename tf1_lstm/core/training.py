@@ -15,10 +15,10 @@ import threading
 import time
 from typing import Any, NamedTuple, Optional, TextIO
 
-from tf1_lstm.core import checkpoints, data, datasets, hparams, settings
+from tf1_lstm.core import checkpoints, data, datasets, hparams, settings, tfcompat
 from tf1_lstm.core.monitor import Monitor
 from tf1_lstm.core.records import COMPLETE, INTERRUPTED, read_run_config
-from tf1_lstm.util import environment, interrupts
+from tf1_lstm.util import environment, interrupts, tfenvs
 from tf1_lstm.util.files import ensure_dir, read_json, write_json
 
 
@@ -109,13 +109,13 @@ class _Board:
     def __init__(self, run_dir, graph, enabled):
         self._writer = None
         if enabled:
-            import tensorflow as tf
+            tf = tfcompat.import_tensorflow()
             self._writer = tf.summary.FileWriter(os.path.join(run_dir, "tensorboard"), graph)
 
     def scalars(self, step, **values):
         if self._writer is None:
             return
-        import tensorflow as tf
+        tf = tfcompat.import_tensorflow()
         self._writer.add_summary(tf.Summary(value=[
             tf.Summary.Value(tag=k, simple_value=float(v)) for k, v in sorted(values.items())]),
             step)
@@ -153,7 +153,7 @@ class _Run(NamedTuple):
 
 def _prepare(config, log, monitor):
     """Seed, data, graph and config.json: the post's program up to its session."""
-    tf = environment.import_tensorflow()
+    tf = tfcompat.import_tensorflow()
     from tf1_lstm.core import model as model_lib
 
     def say(line):
@@ -175,12 +175,14 @@ def _prepare(config, log, monitor):
         for name in datasets.get(config.dataset).files:
             say("Extracting %s" % data.find_file(config.data_dir, name))
         model = model_lib.build(config.cell, config.lr, impl=config.impl,
-                                forget_bias=config.forget_bias, clip=config.clip)
+                                forget_bias=config.forget_bias, clip=config.clip,
+                                init_from=config.init_from)
         saver = tf.train.Saver(save_relative_paths=True, max_to_keep=None)
         train_fetch = monitor.build(model)
         graph.finalize()
         record = dict(config._asdict(), mirrors=list(config.mirrors), numpy_seed=numpy_seed,
                       parameters=model_lib.parameter_count(),
+                      environment=tfenvs.name(tfcompat.api().version), tf=tfcompat.recorded(),
                       command=environment.command_line(),
                       data_checksums=data.checksums(config.data_dir, config.dataset))
     return _Run(config, graph, mnist, model, saver, train_fetch, say, [], []), record
@@ -264,6 +266,7 @@ def _metrics(run, status, steps_done, test_accuracy, seconds, first_step, resume
         "resumed_from_step": first_step if resume else None,
         "checkpoint": os.path.relpath(final, run.config.run_dir),
         "versions": environment.versions(),
+        "cuda": tfcompat.cuda(),
         "machine": environment.machine(),
     }
 
@@ -296,7 +299,7 @@ def train(config: RunConfig, log: Optional[TextIO] = None, resume: bool = False,
 
 
 def _train_locked(config, log, resume, monitor):
-    tf = environment.import_tensorflow()
+    tf = tfcompat.import_tensorflow()
     from tf1_lstm.core import model as model_lib
     restored = checkpoints.latest_step(config.run_dir) if resume else None
     run, record = _prepare(config, log, monitor)
@@ -348,7 +351,7 @@ def _train_locked(config, log, resume, monitor):
 @contextlib.contextmanager
 def _space_checked(run_dir, steps_done):
     """A full disk while saving becomes one line: where, the last good checkpoint, the fix."""
-    import tensorflow as tf
+    tf = tfcompat.import_tensorflow()
     try:
         yield
     except (OSError, tf.errors.OpError) as err:

@@ -10,7 +10,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from tf1_lstm.core import checkpoints, hparams
+from tf1_lstm.core import checkpoints, hparams, tfcompat
 from tf1_lstm.core.records import read_run_config
 from tf1_lstm.core.training import RunConfig
 from tf1_lstm.util.files import atomic_dir, ensure_dir
@@ -46,7 +46,7 @@ def load(run_dir):
 
 def _restore(saver, sess, prefix, run_dir, record):
     """The final weights, or one line saying what is wrong with them and what to do."""
-    import tensorflow as tf
+    tf = tfcompat.import_tensorflow()
     try:
         saver.restore(sess, prefix)
     except (tf.errors.NotFoundError, tf.errors.InvalidArgumentError) as err:
@@ -77,7 +77,7 @@ def predict(loaded, images):
 def export_saved_model(run_dir, out):
     """Write a SavedModel (signature `serving_default`: images [N,28,28] float32 ->
     probabilities [N,10], classes [N]) to `out`, via a temp dir renamed at the end."""
-    import tensorflow as tf
+    tf = tfcompat.import_tensorflow()
     if os.path.exists(out):
         raise checkpoints.CheckpointError("%s already exists: choose a new export directory" % out)
     ensure_dir(os.path.dirname(os.path.abspath(out)))

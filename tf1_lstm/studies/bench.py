@@ -16,7 +16,7 @@ from typing import NamedTuple, Optional, Tuple
 
 import numpy as np
 
-from tf1_lstm.core import data, hparams
+from tf1_lstm.core import data, hparams, tfcompat
 from tf1_lstm.util import environment
 from tf1_lstm.util.files import remove_quietly, write_json
 from tf1_lstm.util.scratch import make as make_scratch
@@ -82,8 +82,7 @@ def _loop_ms(sess, model, next_batch, steps, log_every):
 
 def bare_ms(steps, log_every, data_dir, impl="basic", threads=None, xla=False, seed=0):
     """The post's program as written: TF's own reader, the graph, the bare sess.run loop."""
-    from tf1_lstm.util import environment
-    tf = environment.import_tensorflow()
+    tf = tfcompat.import_tensorflow()
     from tensorflow.contrib.learn.python.learn.datasets.mnist import read_data_sets
 
     from tf1_lstm.core import model as model_lib
@@ -123,7 +122,7 @@ def _renamed(name, impl):
 
 def _one_step(impl, xla, weights, x, y):
     """Weights, logits and gradients at `weights`; weights and logits after one Adam step."""
-    import tensorflow as tf
+    tf = tfcompat.import_tensorflow()
 
     from tf1_lstm.core import model as model_lib
     with tf.Graph().as_default():
@@ -276,7 +275,7 @@ def run(options, say=print):
         ("batch_size", hparams.BATCH_SIZE), ("quick", bool(options.quick)), ("rows", rows),
         ("faithful_overhead", rows["tf1-lstm train (faithful)"]["relative_to_bare"]),
         ("parallel", parallel), ("pytorch", torch),
-        ("environment", environment.fingerprint(data.checksums(data_dir)))])
+        ("environment", environment.fingerprint(data.checksums(data_dir), tfcompat.cuda()))])
     write_json(options.out, result)
     say("faithful / bare = %.3f (goal <= 1.03); wrote %s" % (result["faithful_overhead"],
                                                              options.out))

@@ -15,7 +15,7 @@ import os
 
 import numpy as np
 
-from tf1_lstm.core import hparams, monitor
+from tf1_lstm.core import hparams, monitor, tfcompat
 from tf1_lstm.core.records import DIVERGED
 from tf1_lstm.util.figures import pyplot, save_figure
 from tf1_lstm.util.files import write_json
@@ -39,8 +39,7 @@ class Monitor(monitor.Monitor):
 
     def build(self, model):
         """Add the diagnostic ops; return what the training step should fetch."""
-        import tensorflow as tf
-        from tensorflow.contrib.layers import fully_connected
+        tf, fully_connected = tfcompat.import_tensorflow(), tfcompat.api().fully_connected
         n_vars = len(tf.trainable_variables())
         self.variables = tf.trainable_variables()
         grads = tf.gradients(model.loss, self.variables)

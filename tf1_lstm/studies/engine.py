@@ -18,12 +18,12 @@ import subprocess
 import sys
 import time
 import uuid
-from typing import Any, NamedTuple, Tuple
+from typing import Any, NamedTuple, Optional, Tuple
 
 from tf1_lstm.core import records, settings
 from tf1_lstm.core.checkpoints import STEPS_DIR
 from tf1_lstm.core.training import run_name
-from tf1_lstm.util import environment, interrupts, quiet, scratch
+from tf1_lstm.util import environment, interrupts, quiet, scratch, tfenvs
 from tf1_lstm.util.files import (UnsafePath, atomic_dir, ensure_dir, read_json, refuse_symlinks,
                                  remove_quietly, write_json, write_text)
 
@@ -38,14 +38,17 @@ class RunError(Exception):
     """A run failed, or a run directory is in the way; the message is one line naming it."""
 
 
-_SpecFields = NamedTuple("RunSpec", [("name", str), ("command", str), ("flags", Tuple[str, ...])]
-                         + [(s.name, Any) for s in settings.numbers()])
-_SpecFields.__new__.__defaults__ = ("train", ()) + tuple(s.default for s in settings.numbers())
+_SpecFields = NamedTuple("RunSpec", [
+    ("name", str), ("command", str), ("flags", Tuple[str, ...]), ("env", Optional[str])]
+    + [(s.name, Any) for s in settings.numbers()])
+_SpecFields.__new__.__defaults__ = ("train", (), None) + tuple(
+    s.default for s in settings.numbers())
 
 
 class RunSpec(_SpecFields):
     """One run a study needs: `name` (its directory under <out>/runs/, e.g. lstm-seed3), the
-    `command` that trains it (train, or diagnose), that command's own `flags`, and a value for
+    `command` that trains it (train, or diagnose), that command's own `flags`, the TensorFlow
+    environment it trains in (`env`, util.tfenvs; None: the worker's own), and a value for
     every setting that changes the numbers (core.settings), each the post's unless given."""
 
     __slots__ = ()
@@ -55,17 +58,37 @@ class RunSpec(_SpecFields):
         return {s.name: getattr(self, s.name) for s in settings.numbers()}
 
 
-def spec(cell, seed, steps, threads, label=None, **changes):
-    """The RunSpec named by the one naming rule (`<label or cell>-seed<N>`)."""
-    return RunSpec(name=run_name(cell, seed, label), cell=cell, seed=seed, steps=steps,
-                   threads=threads, **changes)
+def spec(cell, seed, steps, threads, label=None, env=None, **changes):
+    """The RunSpec named by the one naming rule (`<label or cell>-seed<N>`, then `-<env>` for
+    a run in a named TensorFlow environment)."""
+    return RunSpec(name=env_name(run_name(cell, seed, label), env), cell=cell, seed=seed,
+                   steps=steps, threads=threads, env=env, **changes)
+
+
+def env_name(name, env):
+    """A run's name in TensorFlow environment `env` (unchanged for the worker's own)."""
+    return name if env is None else "%s-%s" % (name, env)
 
 
 # --- reuse -----------------------------------------------------------------------------------
 
-def same_settings(config, run):
-    """Was a run with this config.json made with the settings of `run`?"""
-    return settings.same_numbers(config, run.values())
+def same_settings(config, run, metrics=None):
+    """Was a run with this config.json (and metrics.json) made with the settings of `run`, in
+    its environment?"""
+    return settings.same_numbers(config, run.values()) and \
+        (run.env is None or trained_in(config, metrics) == run.env)
+
+
+def trained_in(config, metrics=None):
+    """The TensorFlow environment a run records; runs from before it was recorded (0.3.0) by
+    the versions in their metrics.json."""
+    if config.get("environment"):
+        return config["environment"]
+    versions = (metrics or {}).get("versions") or {}
+    if not isinstance(versions, dict) or not versions.get("tensorflow"):
+        return None
+    return tfenvs.name(versions["tensorflow"], ".".join(
+        str(versions.get("python", "")).split(".")[:2]))
 
 
 def finished_statuses(run):
@@ -75,7 +98,18 @@ def finished_statuses(run):
 
 def reusable(config, metrics, run):
     """Is a run directory with this config and metrics a finished run of `run`?"""
-    return same_settings(config, run) and metrics.get("status") in finished_statuses(run)
+    return same_settings(config, run, metrics) and metrics.get("status") in finished_statuses(run)
+
+
+def _run_config(run_dir):
+    """config.json of a run directory (not a link), or None."""
+    if not os.path.isdir(run_dir) or os.path.islink(run_dir):
+        return None
+    try:
+        config = read_json(os.path.join(run_dir, "config.json"))
+    except (OSError, ValueError):
+        return None
+    return config if isinstance(config, dict) else None
 
 
 def finished(run_dir, run):
@@ -84,21 +118,20 @@ def finished(run_dir, run):
     if not os.path.lexists(run_dir):
         return None
     keep = "move it away or use another --out (nothing was deleted)"
-    config = None
-    if os.path.isdir(run_dir) and not os.path.islink(run_dir):
-        try:
-            config = read_json(os.path.join(run_dir, "config.json"))
-        except (OSError, ValueError):
-            pass
-    if not isinstance(config, dict):
+    config = _run_config(run_dir)
+    if config is None:
         raise RunError("%s holds something that is not a finished tf1-lstm run: %s"
                        % (run_dir, keep))
-    if not same_settings(config, run):
+    if not settings.same_numbers(config, run.values()):
         raise RunError("%s holds a run made with other settings: %s" % (run_dir, keep))
     try:
         metrics = records.read_metrics(run_dir)
     except records.RecordError as err:
         raise RunError("%s; or %s" % (err, keep))
+    if not same_settings(config, run, metrics):
+        raise RunError("%s holds a run trained in %s, not %s: %s"
+                       % (run_dir, trained_in(config, metrics) or "an unrecorded environment",
+                          run.env, keep))
     if metrics["status"] not in finished_statuses(run):
         raise RunError("%s holds a run that did not finish (status %s): %s"
                        % (run_dir, metrics["status"], keep))
@@ -111,8 +144,11 @@ ALWAYS = ("cell", "seed", "steps")  # given even at their defaults: diagnose's c
 
 
 def train_command(run, run_dir, data_dir=None, mirrors=()):
-    """The argv that trains `run` into run_dir on this worker."""
-    argv = [sys.executable, "-m", "tf1_lstm", run.command, "--out", run_dir]
+    """The argv that trains `run` into run_dir on this worker, with its environment's Python."""
+    python = tfenvs.interpreter(run.env)
+    if python is None:
+        raise RunError("run %s: %s" % (run.name, tfenvs.missing(run.env)))
+    argv = [python, "-m", "tf1_lstm", run.command, "--out", run_dir]
     argv += settings.argv(run.values(), always=ALWAYS) + list(run.flags)
     if data_dir:
         argv += ["--data-dir", data_dir]
@@ -398,7 +434,7 @@ def checked_result(result, run):
             config = json.loads(result["files"]["config.json"].decode("utf-8"))
             metrics = records.check_metrics(json.loads(
                 result["files"]["metrics.json"].decode("utf-8")), "its metrics.json")
-            if not isinstance(config, dict) or not same_settings(config, run) or \
+            if not isinstance(config, dict) or not same_settings(config, run, metrics) or \
                     metrics["status"] not in finished_statuses(run):
                 problem = "it is not a finished run with the settings that were sent"
         except (KeyError, ValueError, records.RecordError) as err:

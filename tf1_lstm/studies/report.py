@@ -12,10 +12,10 @@ from typing import NamedTuple, Optional, Tuple
 
 import numpy as np
 
-from tf1_lstm.core import data, hparams
+from tf1_lstm.core import data, hparams, tfcompat
 from tf1_lstm.core.training import run_name
-from tf1_lstm.studies import ablation, claims, engine, explain, plots
-from tf1_lstm.util import environment
+from tf1_lstm.studies import ablation, claims, drift, engine, explain, plots
+from tf1_lstm.util import environment, tfenvs
 from tf1_lstm.util.files import Busy, locked, write_json, write_text
 from tf1_lstm.util.text import percent
 
@@ -38,6 +38,9 @@ class ReportOptions(NamedTuple):
     #                                  adds the RNN and LSTM diagnose runs)
     data_dir: Optional[str] = None  # folder with the IDX files; None: the default
     mirrors: Tuple[str, ...] = ()  # where to fetch missing data first
+    tf: Tuple[str, ...] = ()       # TensorFlow environments (util.tfenvs) to train every run in
+    #                                and compare, the reference first; (): the workers' own
+    init_from: str = "own"         # --init-from of every run (core.settings)
 
 
 # Figures other blog posts on the same task report: quoted, not measured here.
@@ -51,12 +54,31 @@ REFERENCES = (
 )
 
 
-def plan(cells, seeds, steps, threads, repeat_seed=True):
-    """Every run the report needs; the last is one LSTM seed again, for the determinism check."""
-    specs = [engine.spec(c, s, steps, threads) for c in cells for s in seeds]
-    if repeat_seed:
-        specs.append(specs[0]._replace(name=specs[0].name + "-repeat"))
+def plan(cells, seeds, steps, threads, repeat_seed=True, envs=(None,), init_from="own"):
+    """Every run the report needs, in each environment of `envs` (None: the workers' own);
+    after the first environment's runs, its first LSTM seed again, for the determinism check."""
+    specs = []
+    for i, env in enumerate(envs):
+        specs += [engine.spec(c, s, steps, threads, env=env, init_from=init_from)
+                  for c in cells for s in seeds]
+        if repeat_seed and i == 0:
+            specs.append(specs[0]._replace(name=specs[0].name + "-repeat"))
     return specs
+
+
+def reference_first(envs):
+    """The environments of a version report, the reference (the faithful default if given,
+    else the first) first; (None,) for a report in the workers' own environment."""
+    if not envs:
+        return (None,)
+    ref = tfenvs.DEFAULT if tfenvs.DEFAULT in envs else envs[0]
+    return (ref,) + tuple(e for e in envs if e != ref)
+
+
+def by_cell_of(results, cells, seeds, env):
+    """{cell: [metrics per seed]} of the runs in one environment."""
+    return collections.OrderedDict(
+        (c, [results[engine.env_name(run_name(c, s), env)] for s in seeds]) for c in cells)
 
 
 # --- statistics ------------------------------------------------------------------------------
@@ -100,6 +122,8 @@ def render(report):
         lines += explain.render(report["explain_99"])
     if report.get("ablation"):
         lines += ablation.render(report["ablation"])
+    if report.get("tf_versions"):
+        lines += drift.render(report["tf_versions"])
     return "\n".join(lines + _environment_md(report))
 
 
@@ -239,7 +263,9 @@ def _build_report(options, say):
     data_dir = options.data_dir or data.default_data_dir(options.dataset)
     data.ensure_files(data_dir, options.mirrors, options.dataset)
     say("report: writing to %s (rerun with --out %s to resume)" % (options.out, options.out))
-    specs = plan(options.cells, seeds, options.steps, threads, repeat_seed=options.repeat)
+    envs = reference_first(options.tf)
+    specs = plan(options.cells, seeds, options.steps, threads, options.repeat, envs,
+                 options.init_from)
     extra, diag_runs = [], []
     if options.ablations:
         if not set(("lstm", "rnn")) <= set(options.cells):
@@ -263,14 +289,17 @@ def _build_report(options, say):
             options.dataset, say=say) if options.throughput else None
         described = cluster.describe()
     results = outcome.metrics
-    by_cell = collections.OrderedDict(
-        (c, [results[run_name(c, s)] for s in seeds]) for c in options.cells)
-    report = assemble(options, by_cell, seeds, jobs, threads, data_dir, outcome.hosts)
+    by_cell = by_cell_of(results, options.cells, seeds, envs[0])
+    report = assemble(options, by_cell, seeds, jobs, threads, data_dir, outcome.hosts, envs[0])
     report.update(determinism=claims.determinism(results, specs), throughput=throughput,
                   engine=described)
     if options.ablations:
         report["ablation"] = ablation_section(options, results, seeds, by_cell, diag_runs,
                                               report["chance"])
+    if options.tf:
+        report["tf_versions"] = drift.section(
+            {env: by_cell_of(results, options.cells, seeds, env) for env in envs}, envs[0],
+            report["chance"])
     if options.explain_99:
         report["explain_99"] = explain.section(options.out, results, seeds, options.steps,
                                                options.grid, options.data_dir, options.dataset)
@@ -282,15 +311,20 @@ def _build_report(options, say):
     return report
 
 
-def assemble(options, by_cell, seeds, jobs, threads, data_dir, hosts):
-    """report.json's contents from the faithful runs (sections filled in later set to None)."""
+def assemble(options, by_cell, seeds, jobs, threads, data_dir, hosts, env=None):
+    """report.json's contents from the faithful runs in environment `env` (sections filled in
+    later set to None)."""
     chance = chance_level(data_dir, options.dataset)
+
+    def name(c, s):
+        return engine.env_name(run_name(c, s), env)
+
     runs = [collections.OrderedDict([
         ("cell", c), ("seed", s), ("test_accuracy", m["test_accuracy"]),
         ("final_train_accuracy", m["final_train_accuracy"]), ("wall_time", m["wall_time"]),
         ("steps_per_sec", m["steps_per_sec"]), ("ms_per_step", m["ms_per_step"]),
-        ("threads", threads), ("run_dir", os.path.join("runs", run_name(c, s))),
-        ("worker_host", hosts.get(run_name(c, s))), ("curve", m["curve"])])
+        ("threads", threads), ("run_dir", os.path.join("runs", name(c, s))),
+        ("worker_host", hosts.get(name(c, s))), ("curve", m["curve"])])
         for c in options.cells for s, m in zip(seeds, by_cell[c])]
     return collections.OrderedDict([
         ("schema", 2),
@@ -300,7 +334,8 @@ def assemble(options, by_cell, seeds, jobs, threads, data_dir, hosts):
             ("dataset", options.dataset), ("cells", list(options.cells)), ("seeds", seeds),
             ("steps", options.steps),
             ("batch_size", hparams.BATCH_SIZE), ("lr", hparams.LEARNING_RATE),
-            ("jobs", jobs), ("threads", threads)])),
+            ("jobs", jobs), ("threads", threads), ("tf", list(options.tf)),
+            ("reference_env", env), ("init_from", options.init_from)])),
         ("claims", claims.claims(by_cell, chance)),
         ("chance", chance),
         ("runs", runs),
@@ -309,11 +344,13 @@ def assemble(options, by_cell, seeds, jobs, threads, data_dir, hosts):
         ("throughput", None),
         ("ms_per_step", {c: float(np.mean([m["ms_per_step"] for m in by_cell[c]]))
                          for c in options.cells}),
-        ("environment", environment.fingerprint(data.checksums(data_dir, options.dataset))),
+        ("environment", environment.fingerprint(
+            data.checksums(data_dir, options.dataset), tfcompat.cuda())),
         ("figures", ["learning_curves.png", "test_accuracy.png"]),
         ("ablation", None),
         ("engine", None),
         ("explain_99", None),
+        ("tf_versions", None),
     ])
 
 

@@ -6,23 +6,13 @@ Kept light (no TF import unless asked) so that the CLI can record it cheaply.
 import collections
 import os
 import platform
+import re
 import subprocess
 import sys
-
-from tf1_lstm.util import interrupts
 
 IMAGE_ENV = "TF1_LSTM_IMAGE"  # set by the project's Dockerfile to its image tag
 IMAGE_BASE_ENV = "TF1_LSTM_IMAGE_BASE"  # ... and to the base it was built from
 COMMIT_ENV = "TF1_LSTM_GIT_COMMIT"  # the image has no .git: its build passes the commit in
-
-
-def import_tensorflow():
-    """TensorFlow, with its Python-side deprecation chatter (contrib's sunset notice and dozens
-    of v1-API warnings) silenced so the original log lines stay readable."""
-    import tensorflow as tf
-    tf.compat.v1.logging.set_verbosity(tf.compat.v1.logging.ERROR)
-    interrupts.check()  # a Ctrl-C during this long import may have been swallowed by it
-    return tf
 
 
 def _module_version(name):
@@ -149,6 +139,7 @@ def machine():
         "cores": os.cpu_count(),
         "container_image": os.environ.get(IMAGE_ENV),
         "container_base": os.environ.get(IMAGE_BASE_ENV),
+        "gpus": gpus(),
         "command": command_line(),
     }
 
@@ -176,25 +167,40 @@ def pip_freeze():
     return rows
 
 
-def cuda():
-    """What this TensorFlow was built with, and the GPUs it sees (a broken set-up is a fact)."""
-    tf = import_tensorflow()
-    from tensorflow.python.platform import build_info
+GPU_FIELDS = ("name", "driver_version", "memory.total", "compute_cap")  # nvidia-smi's names
+
+
+def _nvidia_smi(*args):
     try:
-        gpus = [d.name for d in tf.config.experimental.list_physical_devices("GPU")]
-    except Exception as err:
-        gpus = ["error: %s" % err]
-    return collections.OrderedDict([
-        ("built_with_cuda", bool(tf.test.is_built_with_cuda())),
-        ("cuda_version", getattr(build_info, "cuda_version_number", None)),
-        ("cudnn_version", getattr(build_info, "cudnn_version_number", None)),
-        ("gpus", gpus)])
+        done = subprocess.run(("nvidia-smi",) + args, stdout=subprocess.PIPE,
+                              stderr=subprocess.DEVNULL, universal_newlines=True, timeout=20)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return done.stdout if done.returncode == 0 else None
 
 
-def fingerprint(data_checksums):
-    """Versions, CUDA, machine, commit, the data's checksums and the installed packages: what a
-    result may depend on, in one record (reports and bench write it)."""
+def gpus():
+    """The NVIDIA GPUs the driver lists: model, driver, memory, compute capability, and the
+    newest CUDA the driver runs; [] where there is no driver (as here)."""
+    fields = GPU_FIELDS
+    out = _nvidia_smi("--query-gpu=" + ",".join(fields), "--format=csv,noheader")
+    if out is None:  # drivers before 510 lack compute_cap
+        fields = GPU_FIELDS[:-1]
+        out = _nvidia_smi("--query-gpu=" + ",".join(fields), "--format=csv,noheader")
+    if not out:
+        return []
+    header = _nvidia_smi() or ""
+    match = re.search(r"CUDA Version:\s*([\d.]+)", header)
+    return [collections.OrderedDict(list(zip(fields, (v.strip() for v in line.split(","))))
+                                    + [("driver_cuda", match.group(1) if match else None)])
+            for line in out.strip().splitlines() if line.strip()]
+
+
+def fingerprint(data_checksums, cuda):
+    """Versions, CUDA (`cuda`: core.tfcompat.cuda()), machine, commit, the data's checksums and
+    the installed packages: what a result may depend on, in one record (reports and bench
+    write it)."""
     return collections.OrderedDict([
-        ("versions", versions()), ("cuda", cuda()), ("machine", machine()),
+        ("versions", versions()), ("cuda", cuda), ("machine", machine()),
         ("git", git_revision()), ("data_checksums", data_checksums),
         ("pip_freeze", pip_freeze())])

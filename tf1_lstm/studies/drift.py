@@ -1,0 +1,149 @@
+"""Does the TensorFlow version matter? Each environment's runs against the reference's, seed by
+seed (bit for bit) and as a whole (a Welch interval of the difference of mean test accuracy),
+each turned into a verdict by a stated rule tested on both sides of its thresholds."""
+
+import collections
+import math
+
+import numpy as np
+
+from tf1_lstm.studies import claims
+from tf1_lstm.studies.stats import STUDENT_T_975, describe
+from tf1_lstm.util.text import percent
+
+IDENTICAL, INDISTINGUISHABLE, DIFFERS, TOO_FEW = (
+    "identical", "indistinguishable", "differs", "too few runs")
+RULE = ("identical if every run's printed values (train accuracy and loss at each logged step) "
+        "and final test accuracy equal the reference's bit for bit; otherwise differs if the "
+        "Welch 95%% interval of the difference of mean test accuracy excludes 0 (with no "
+        "spread on either side: if the means differ), indistinguishable if it includes 0; "
+        "%s with fewer than 2 runs on a side" % TOO_FEW)
+PRINTED = ("train_accuracy", "loss")  # what each logged line prints, besides the step
+
+
+def t975(df):
+    """The two-sided 95% Student t quantile at `df` degrees of freedom (rounded down: the wider
+    interval); the normal 1.96 beyond the table."""
+    if df < 1:
+        return float("nan")
+    whole = int(math.floor(df))
+    return STUDENT_T_975[whole - 1] if whole <= len(STUDENT_T_975) else 1.96
+
+
+def welch(a, b):
+    """Mean of b minus mean of a, its Welch 95% interval and degrees of freedom (None where a
+    side has fewer than 2 values; a zero-width interval where neither side has spread)."""
+    x, y = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    diff = float(y.mean() - x.mean()) if x.size and y.size else None
+    if x.size < 2 or y.size < 2:
+        return collections.OrderedDict([("difference", diff), ("ci95", None), ("df", None)])
+    va, vb = x.var(ddof=1) / x.size, y.var(ddof=1) / y.size
+    se = math.sqrt(va + vb)
+    if se == 0:
+        return collections.OrderedDict([("difference", diff), ("ci95", [diff, diff]),
+                                        ("df", None)])
+    df = (va + vb) ** 2 / (va ** 2 / (x.size - 1) + vb ** 2 / (y.size - 1))
+    half = t975(df) * se
+    return collections.OrderedDict([("difference", diff), ("ci95", [diff - half, diff + half]),
+                                    ("df", df)])
+
+
+def verdict(identical, interval):
+    """The rule (RULE) on a bit-for-bit flag and a welch() result."""
+    if identical:
+        return IDENTICAL
+    ci = interval["ci95"]
+    if ci is None:
+        return TOO_FEW
+    return INDISTINGUISHABLE if ci[0] <= 0 <= ci[1] else DIFFERS
+
+
+def bitwise(reference, other):
+    """Seed by seed (both lists in seed order): are the printed values and the test accuracy
+    identical, the first logged step where they part, and the largest differences."""
+    same, first, loss_gap, test_gap = 0, None, 0.0, 0.0
+    for a, b in zip(reference, other):
+        pa = [[p[k] for k in PRINTED] for p in a["curve"]]
+        pb = [[p[k] for k in PRINTED] for p in b["curve"]]
+        if pa == pb and a["test_accuracy"] == b["test_accuracy"]:
+            same += 1
+        for p, q in zip(a["curve"], b["curve"]):
+            if [p[k] for k in PRINTED] != [q[k] for k in PRINTED]:
+                first = p["step"] if first is None else min(first, p["step"])
+                break
+        loss_gap = max([loss_gap] + [abs(p["loss"] - q["loss"])
+                                     for p, q in zip(a["curve"], b["curve"])])
+        test_gap = max(test_gap, abs(a["test_accuracy"] - b["test_accuracy"]))
+    n = min(len(reference), len(other))
+    return collections.OrderedDict([
+        ("runs", n), ("identical_runs", same), ("identical", n > 0 and same == n),
+        ("first_parting_step", first), ("largest_loss_difference", loss_gap),
+        ("largest_test_accuracy_difference", test_gap)])
+
+
+def compare_cell(reference, other):
+    """One cell of one environment against the reference: bit for bit, then as a whole."""
+    bits = bitwise(reference, other)
+    a = [m["test_accuracy"] for m in reference]
+    b = [m["test_accuracy"] for m in other]
+    interval = welch(a, b)
+    return collections.OrderedDict([
+        ("bitwise", bits), ("test_accuracy", describe(b)), ("welch", interval),
+        ("verdict", verdict(bits["identical"], interval)),
+        ("ms_per_step", float(np.mean([m["ms_per_step"] for m in other]))),
+        ("versions", other[0].get("versions") if other else None)])
+
+
+def section(by_env, reference, chance):
+    """report.json's `tf_versions`: {env: {cell: compare_cell(...)}, claims} for every
+    environment, the reference's included (against itself: identical)."""
+    rows = collections.OrderedDict()
+    for env, by_cell in by_env.items():
+        rows[env] = collections.OrderedDict([
+            ("cells", collections.OrderedDict(
+                (c, compare_cell(by_env[reference][c], runs)) for c, runs in by_cell.items())),
+            ("claims", [collections.OrderedDict([("claim", c["claim"]), ("verdict", c["verdict"])])
+                        for c in claims.claims(by_cell, chance)])])
+    return collections.OrderedDict([("reference", reference), ("environments", rows),
+                                    ("rule", RULE)])
+
+
+def _interval_text(w):
+    if w["ci95"] is None:
+        return "-"
+    return "%+.2f points (95%% CI %+.2f to %+.2f)" % tuple(
+        100 * v for v in [w["difference"]] + list(w["ci95"]))
+
+
+def _bits_text(bits):
+    if bits["identical"]:
+        return "all %d identical" % bits["runs"]
+    return "%d of %d identical; first parts at step %s; largest loss gap %.4f, test %.2f points" % (
+        bits["identical_runs"], bits["runs"], bits["first_parting_step"],
+        bits["largest_loss_difference"], 100 * bits["largest_test_accuracy_difference"])
+
+
+def render(section):
+    """The report's "Does the TensorFlow version matter?" section."""
+    ref = section["reference"]
+    lines = ["## Does the TensorFlow version matter?", "",
+             "Every run trained again in each TensorFlow environment, same seeds, same thread "
+             "count, against `%s`." % ref, "",
+             "| environment | cell | bit for bit | mean test accuracy (95% CI) | "
+             "difference of means | verdict | ms/step |",
+             "| --- | --- | --- | --- | --- | --- | --- |"]
+    for env, row in section["environments"].items():
+        for cell, c in row["cells"].items():
+            t = c["test_accuracy"]
+            ci = (" (%s–%s)" % (percent(t["ci95"][0]), percent(t["ci95"][1]))
+                  if t["ci95"] else "")
+            lines.append("| %s | %s | %s | %s%s | %s | **%s** | %.1f |" % (
+                env, cell, _bits_text(c["bitwise"]), percent(t["mean"]), ci,
+                _interval_text(c["welch"]), c["verdict"], c["ms_per_step"]))
+    claimed = next(iter(section["environments"].values()))["claims"]
+    lines += ["", "Rule: %s." % section["rule"], "", "The post's claims in each environment:", "",
+              "| environment | %s |" % " | ".join(c["claim"] for c in claimed),
+              "| --- |%s" % (" --- |" * len(claimed))]
+    for env, row in section["environments"].items():
+        lines.append("| %s | %s |" % (env, " | ".join(c["verdict"] for c in row["claims"])))
+    return lines + [""]
