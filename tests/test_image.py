@@ -19,6 +19,8 @@ from test_engine import _wait_for_workers, cluster, numbers, tagged_env, token  
 
 IMAGE = os.environ.get("TF1_LSTM_TEST_IMAGE")
 BASE = os.environ.get("TF1_LSTM_TEST_IMAGE_BASE")
+IMAGE_TF2 = os.environ.get("TF1_LSTM_TEST_IMAGE_TF2")  # Dockerfile.tf2's, and its base
+BASE_TF2 = os.environ.get("TF1_LSTM_TEST_IMAGE_TF2_BASE")
 pytestmark = pytest.mark.skipif(not IMAGE, reason="needs a built image: TF1_LSTM_TEST_IMAGE=TAG "
                                 "(and DOCKER_HOST); .ci/run builds one")
 TRAIN = ["train", "--steps", "200", "--seed", "1", "--threads", "1"]
@@ -139,25 +141,50 @@ def _layers(image, workdir):
     return found
 
 
-def test_the_image_adds_nothing_of_the_machine_that_built_it(tmp_path):
-    if not BASE:
-        pytest.skip("needs TF1_LSTM_TEST_IMAGE_BASE, the base the image was built from")
+@pytest.mark.parametrize("which", ["cuda10", "tf2"])
+def test_the_image_adds_nothing_of_the_machine_that_built_it(tmp_path, which):
+    image_tag, base_tag, pins = {"cuda10": (IMAGE, BASE, "requirements-image.txt"),
+                                 "tf2": (IMAGE_TF2, BASE_TF2, "envs/${TF_ENV}.txt")}[which]
+    if not image_tag or not base_tag:
+        pytest.skip("needs the image and the base it was built from (.ci/run builds both)")
 
     def env(image):
         found = json.loads(docker("image", "inspect", "--format", "{{json .Config.Env}}",
                                   image).stdout) or []
         return dict(item.split("=", 1) for item in found)
 
-    base, image = env(BASE), env(IMAGE)
+    base, image = env(base_tag), env(image_tag)
     added = {k: v for k, v in image.items() if base.get(k) != v}
     assert set(added) <= OWN_ENV, added
     assert not [v for v in added.values() if "proxy" in v.lower() or "cert" in v.lower()]
-    history = docker("history", "--no-trunc", "--format", "{{.CreatedBy}}", IMAGE).stdout
-    assert "requirements-image.txt" in history  # the pinned requirements' own layer
+    history = docker("history", "--no-trunc", "--format", "{{.CreatedBy}}", image_tag).stdout
+    assert pins in history  # the pinned requirements' own layer
     base_layers = len(json.loads(docker("image", "inspect", "--format",
-                                        "{{json .RootFS.Layers}}", BASE).stdout))
-    ours = [name for layer in _layers(IMAGE, str(tmp_path))[base_layers:] for name in layer]
+                                        "{{json .RootFS.Layers}}", base_tag).stdout))
+    ours = [name for layer in _layers(image_tag, str(tmp_path))[base_layers:] for name in layer]
     assert ours, "no layer of the project's own"
     leaked = [n for n in ours if re.search(r"(^|/)(ca-certificates|pip\.conf)(/|$)", n)
               or n.startswith(("etc/ssl", "root/.config/pip"))]
     assert not leaked, leaked
+
+
+def test_the_tf2_image_trains_as_the_tf2_environment_does(tmp_path):
+    """Dockerfile.tf2's image: the same lines, numbers and records as `./run --tf 2.15.1 train`
+    here (same TensorFlow, same CPU), and it says it is TF 2."""
+    if not IMAGE_TF2:
+        pytest.skip("needs the TF 2 image: TF1_LSTM_TEST_IMAGE_TF2 (.ci/run builds it)")
+    from test_tf_versions import TF2, tf2_cli
+    local = tf2_cli(TRAIN + ["--out", str(tmp_path / "local")])
+    assert local.returncode == 0, local.stderr
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    proc = docker("run", "--rm", "-v", "%s:/runs" % runs, IMAGE_TF2, *TRAIN)
+    assert_no_traceback(proc.stdout, proc.stderr)
+    assert printed(proc.stdout) == printed(local.stdout) and len(printed(local.stdout)) == 2
+    (run_dir,) = list((runs / "runs").iterdir())
+    with open(str(run_dir / "config.json")) as f:
+        config = json.load(f)
+    with open(str(run_dir / "metrics.json")) as f:
+        machine = json.load(f)["machine"]
+    assert config["environment"] == TF2 and config["tf"]["api"] == "tensorflow.compat.v1"
+    assert machine["container_image"] == IMAGE_TF2 and machine["container_base"] == BASE_TF2

@@ -10,6 +10,7 @@ layer is tf_slim's (it keeps contrib's variable names `fully_connected/weights|b
 import contextlib
 import os
 import platform
+import sys
 import warnings
 from typing import Any, NamedTuple
 
@@ -50,12 +51,37 @@ def api() -> Api:
     """The loaded API (imported once; TF's Python-side deprecation chatter silenced)."""
     global _API
     if _API is None:
-        import tensorflow
+        with _start_up_notices_muted():
+            import tensorflow
         if version_tuple(tensorflow.__version__) >= LEGACY_KERAS_SINCE:
             os.environ.setdefault(LEGACY_KERAS, "1")  # read when tf.compat.v1 loads its cells
         _API = _tf1(tensorflow) if tensorflow.__version__.startswith("1.") else _tf2(tensorflow)
         interrupts.check()  # a Ctrl-C during this long import may have been swallowed by it
     return _API
+
+
+@contextlib.contextmanager
+def _start_up_notices_muted():
+    """TF 2 writes C++ notices to fd 2 while it imports (oneDNN on, no CUDA driver, plugins
+    registered twice): muted unless TF_CPP_MIN_LOG_LEVEL asks for them (below 2), so a run's
+    log holds the post's lines, as on 1.x. Python errors still raise as usual."""
+    if os.environ.get("TF_CPP_MIN_LOG_LEVEL", "0") < "2" or _installed_major() < 2:
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as sink:
+            os.dup2(sink.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+def _installed_major():
+    from tf1_lstm.util.tfenvs import installed_tf_version
+    return version_tuple(installed_tf_version() or "0")[0]
 
 
 def _tf1(tensorflow):

@@ -3,6 +3,7 @@ sets), each row marked where they differ."""
 
 import os
 
+from tf1_lstm.studies import drift
 from tf1_lstm.util.files import NotARegularFile, read_json
 
 REPORT_KEYS = ("settings", "claims", "runs", "environment")
@@ -26,6 +27,23 @@ def load_report(path):
     return found
 
 
+def as_a_whole(runs_a, runs_b):
+    """Per cell, B against A by the version report's rule (studies.drift): bit for bit over the
+    seeds both have, then the Welch interval of the difference of mean test accuracy."""
+    lines = []
+    for cell in sorted({r["cell"] for r in runs_a} & {r["cell"] for r in runs_b}):
+        a = {r["seed"]: r for r in runs_a if r["cell"] == cell}
+        b = {r["seed"]: r for r in runs_b if r["cell"] == cell}
+        both = sorted(set(a) & set(b))
+        bits = drift.bitwise([a[s] for s in both], [b[s] for s in both])
+        interval = drift.welch([r["test_accuracy"] for r in a.values()],
+                               [r["test_accuracy"] for r in b.values()])
+        lines.append("%s as a whole (B - A): %s; %s, %d of %d shared seeds bit for bit" % (
+            cell, drift.verdict(bits["identical"], interval),
+            drift.interval_text(interval), bits["identical_runs"], len(both)))
+    return lines + (["rule: " + drift.RULE] if lines else [])
+
+
 def compare(a, b):
     """Lines comparing two report.json files (e.g. the container's and a local one)."""
     ra, rb = load_report(a), load_report(b)
@@ -46,6 +64,7 @@ def compare(a, b):
         other = runs_b.get((r["cell"], r["seed"]))
         row("%s seed %d test accuracy" % (r["cell"], r["seed"]), "%.4f" % r["test_accuracy"],
             "%.4f" % other["test_accuracy"] if other else "-")
+    lines += as_a_whole(ra["runs"], rb["runs"])
     ea, eb = ra["environment"], rb["environment"]
     for key in ("python", "tensorflow", "numpy", "protobuf"):
         row(key, ea["versions"][key], eb["versions"][key])

@@ -108,9 +108,10 @@ def section(by_env, reference, chance):
                                     ("rule", RULE)])
 
 
-def _interval_text(w):
+def interval_text(w):
     if w["ci95"] is None:
-        return "-"
+        return "difference %s, no interval" % (
+            "-" if w["difference"] is None else "%+.2f points" % (100 * w["difference"]))
     return "%+.2f points (95%% CI %+.2f to %+.2f)" % tuple(
         100 * v for v in [w["difference"]] + list(w["ci95"]))
 
@@ -139,7 +140,7 @@ def render(section):
                   if t["ci95"] else "")
             lines.append("| %s | %s | %s | %s%s | %s | **%s** | %.1f |" % (
                 env, cell, _bits_text(c["bitwise"]), percent(t["mean"]), ci,
-                _interval_text(c["welch"]), c["verdict"], c["ms_per_step"]))
+                interval_text(c["welch"]), c["verdict"], c["ms_per_step"]))
     claimed = next(iter(section["environments"].values()))["claims"]
     lines += ["", "Rule: %s." % section["rule"], "", "The post's claims in each environment:", "",
               "| environment | %s |" % " | ".join(c["claim"] for c in claimed),

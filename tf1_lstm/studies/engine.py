@@ -299,8 +299,14 @@ class Engine:
     or on the existing cluster at `scheduler` (or DASK_SCHEDULER_ADDRESS)."""
 
     def __init__(self, scheduler=None, jobs=None):
-        import dask
-        import distributed
+        try:
+            import dask
+            import distributed
+        except ImportError:
+            raise RunError(
+                "studies run on Dask 2021.3.0, which this Python (%d.%d) has not got: run them "
+                "from the default environment (./run report ...), with --tf %s to train in this "
+                "one" % (sys.version_info[:2] + (tfenvs.own() or "NAME",)))
         for name in ["distributed"] + list(logging.root.manager.loggerDict):
             if name.startswith("distributed"):  # its own config sets some; our one line says it
                 logging.getLogger(name).setLevel(logging.CRITICAL)

@@ -91,8 +91,13 @@ def interpreter(env):
     environment's venv; None where this machine has neither."""
     if env is None or env == own():
         return sys.executable
-    python = os.path.join(root(), env, "bin", "python")
-    return python if os.access(python, os.X_OK) else None
+    candidates = [os.path.join(root(), env, "bin", "python")]
+    if env == DEFAULT:  # the project's own venv, which ./run sets up
+        candidates.append(os.path.join(checkout_root(), ".venv", "bin", "python"))
+    for python in candidates:
+        if os.access(python, os.X_OK):
+            return python
+    return None
 
 
 def missing(env):

@@ -1,0 +1,205 @@
+"""The post's program on TensorFlow 2 (tf.compat.v1): the same lines and files as on 1.15.5, the
+same initial weights under --init-from tf1.15.5, and a version report through the engine.
+
+These need a TF 2 environment (`./run setup --tf 2.15.1`); .ci/run sets one up and names it
+in TF1_LSTM_TEST_TF2, which makes its absence a failure rather than a skip.
+"""
+
+import json
+import os
+import re
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tf1_lstm.core import model as model_lib
+from tf1_lstm.core import tfcompat
+from tf1_lstm.util import tfenvs
+
+from conftest import REPO, assert_no_traceback, one_line, run_cli
+
+TF2 = os.environ.get("TF1_LSTM_TEST_TF2") or "tf2.15.1-py3.11"
+TF2_PYTHON = tfenvs.interpreter(TF2)
+if TF2_PYTHON is None and not os.environ.get("TF1_LSTM_TEST_TF2"):
+    pytestmark = pytest.mark.skip(reason="needs the %s environment: ./run setup --tf %s"
+                                  % (TF2, TF2))
+
+
+def tf2_cli(args, **kwargs):
+    """`python -m tf1_lstm ARGS` with the TF 2 environment's Python; fails on a traceback."""
+    assert TF2_PYTHON, "TF1_LSTM_TEST_TF2=%s, but it is not set up: ./run setup --tf %s" % (
+        TF2, TF2)
+    proc = subprocess.run([TF2_PYTHON, "-m", "tf1_lstm"] + list(args), cwd=REPO,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          universal_newlines=True, timeout=600, **kwargs)
+    assert_no_traceback(proc.stdout, proc.stderr)
+    return proc
+
+
+def shape_of(text):
+    """The log's lines with every number replaced: what kind of lines they are."""
+    return [re.sub(r"\d+(\.\d+)?(e-?\d+)?", "N", line) for line in text.splitlines()
+            if line.startswith(("tf1-lstm train", "Extracting", "train accuracy", "test accuracy"))]
+
+
+def files_of(run_dir):
+    found = set()
+    for root, _, names in os.walk(run_dir):
+        found |= {os.path.relpath(os.path.join(root, n), run_dir) for n in names}
+    return found
+
+
+def test_tf2_trains_with_the_same_lines_and_files(tmp_path):
+    args = ["train", "--steps", "201", "--seed", "0", "--checkpoint-every", "100"]
+    code, out1, err1 = run_cli(args + ["--out", str(tmp_path / "tf1")])
+    assert code == 0, err1
+    proc = tf2_cli(args + ["--out", str(tmp_path / "tf2")])
+    assert proc.returncode == 0, proc.stderr
+    assert shape_of(proc.stdout) == shape_of(out1) and len(shape_of(out1)) == 8
+    assert files_of(str(tmp_path / "tf2")) == files_of(str(tmp_path / "tf1"))
+    records = []
+    for name in ("tf1", "tf2"):
+        with open(str(tmp_path / name / "config.json")) as f:
+            config = json.load(f)
+        with open(str(tmp_path / name / "metrics.json")) as f:
+            metrics = json.load(f)
+        records.append((config, metrics))
+    (c1, m1), (c2, m2) = records
+    assert set(c1) == set(c2) and set(m1) == set(m2)
+    assert c1["environment"] == tfenvs.name(tf.__version__)
+    assert c2["environment"] == TF2 and c2["tf"]["api"] == "tensorflow.compat.v1"
+    assert c1["tf"]["api"] == "tensorflow" and c1["tf"]["onednn"] is False
+    assert c2["parameters"] == c1["parameters"] == 108910
+
+
+def test_tf2_runs_evaluate_on_its_own_run(tmp_path):
+    run_dir = str(tmp_path / "run")
+    assert tf2_cli(["train", "--steps", "20", "--seed", "1", "--out", run_dir]).returncode == 0
+    proc = tf2_cli(["evaluate", run_dir])
+    assert proc.returncode == 0, proc.stderr
+    assert "test accuracy" in proc.stdout
+
+
+def test_tf2_refuses_the_contrib_kernels_in_one_line(tmp_path):
+    proc = tf2_cli(["train", "--steps", "5", "--impl", "block", "--out", str(tmp_path / "r")])
+    line = one_line(proc.returncode, proc.stderr)
+    assert "tf.contrib kernels" in line and "--impl basic" in line
+
+
+DUMP = """import sys, numpy as np
+from tf1_lstm.core import model, tfcompat
+tf = tfcompat.import_tensorflow()
+out = {}
+for cell in ("lstm", "rnn"):
+    with tf.Graph().as_default():
+        tf.set_random_seed(int(sys.argv[2]))
+        m = model.build(cell, init_from=sys.argv[3])
+        with tf.Session() as s:
+            s.run(m.init)
+            out.update({cell + ":" + v.op.name: s.run(v) for v in tf.trainable_variables()})
+np.savez(sys.argv[1], **out)
+"""
+
+
+def initial_weights(seed, init_from):
+    found = {}
+    for cell in ("lstm", "rnn"):
+        with tf.Graph().as_default():
+            tf.set_random_seed(seed)
+            m = model_lib.build(cell, init_from=init_from)
+            with tf.Session() as sess:
+                sess.run(m.init)
+                found.update({cell + ":" + v.op.name: sess.run(v)
+                              for v in tf.trainable_variables()})
+    return found
+
+
+def test_the_op_seeds_are_the_ones_1155_derives():
+    """The table in core.tfcompat against the graph itself (on 1.15.5: the default graph)."""
+    for cell, seeds in tfcompat.TF1_15_5_OP_SEEDS.items():
+        with tf.Graph().as_default() as graph:
+            tf.set_random_seed(7)
+            model_lib.build(cell)
+            found = tuple(op.get_attr("seed2") for op in graph.get_operations()
+                          if op.type == "RandomUniform")
+        assert found == seeds
+
+
+def test_init_from_1155_leaves_the_1155_graph_as_it_is():
+    defs = []
+    for init_from in ("own", "tf1.15.5"):
+        with tf.Graph().as_default() as graph:
+            tf.set_random_seed(0)
+            model_lib.build("lstm", init_from=init_from)
+            defs.append(graph.as_graph_def().SerializeToString(deterministic=True))
+    assert defs[0] == defs[1]
+
+
+def test_tf2_draws_other_weights_unless_started_from_1155s(tmp_path):
+    ours = initial_weights(3, "own")
+    for init_from, same in (("own", False), ("tf1.15.5", True)):
+        path = str(tmp_path / ("%s.npz" % init_from))
+        proc = subprocess.run([TF2_PYTHON, "-c", DUMP, path, "3", init_from], cwd=REPO,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              universal_newlines=True, timeout=300)
+        assert proc.returncode == 0, proc.stderr
+        with np.load(path) as theirs:
+            assert set(theirs.files) == set(ours)
+            equal = {k: np.array_equal(theirs[k], ours[k]) for k in ours}
+        kernels = [k for k in ours if k.endswith(("kernel", "weights"))]
+        assert all(equal[k] == same for k in kernels), (init_from, equal)
+        assert all(equal[k] for k in ours if k.endswith(("bias", "biases")))  # zeros
+
+
+def test_a_version_report_trains_each_environment_and_judges_it(tmp_path):
+    out = str(tmp_path / "r")
+    args = ["report", "--tf", "1.15.5,%s" % TF2, "--seeds", "2", "--cells", "lstm",
+            "--steps", "41", "--no-repeat", "--no-throughput", "--jobs", "2", "--out", out]
+    code, stdout, err = run_cli(args, timeout=900)
+    assert code == 0, err
+    names = sorted(os.listdir(os.path.join(out, "runs")))
+    assert names == sorted("lstm-seed%d-%s" % (s, env) for s in (0, 1)
+                           for env in (TF2, "tf1.15.5-py3.7"))
+    with open(os.path.join(out, "report.json")) as f:
+        section = json.load(f)["tf_versions"]
+    rows = section["environments"]
+    assert rows["tf1.15.5-py3.7"]["cells"]["lstm"]["verdict"] == "identical"
+    assert rows[TF2]["cells"]["lstm"]["verdict"] in ("indistinguishable", "differs")
+    assert rows[TF2]["cells"]["lstm"]["versions"]["tensorflow"] == tfenvs.parse(TF2)[0]
+    with open(os.path.join(out, "report.md")) as f:
+        assert "## Does the TensorFlow version matter?" in f.read()
+    code, stdout, err = run_cli(args, timeout=300)  # everything reused
+    assert code == 0 and "4 already finished, 0 to train" in stdout, err
+
+
+def test_a_report_on_an_environment_the_workers_lack_is_one_line(tmp_path):
+    out = str(tmp_path / "r")
+    code, _, err = run_cli(["report", "--tf", "1.14.0", "--seeds", "1", "--cells", "lstm",
+                            "--steps", "5", "--no-repeat", "--no-throughput", "--jobs", "1",
+                            "--out", out], env_extra={tfenvs.ROOT_ENV: str(tmp_path / "none")})
+    line = one_line(code, err)
+    assert "no TensorFlow environment tf1.14.0-py3.7" in line
+    assert "./run setup --tf tf1.14.0-py3.7" in line
+    assert os.listdir(os.path.join(out, "runs")) == []
+
+
+def test_tfcompat_is_the_one_place_versions_differ():
+    """No other module reaches for a version-specific API."""
+    specific = re.compile(r"tensorflow\.contrib|tf\.contrib|tf_slim|tensorflow\.compat|"
+                          r"compat\.v1|disable_v2_behavior")
+    allowed = {os.path.join("core", "tfcompat.py"),
+               os.path.join("studies", "bench.py")}  # the post's own reader, as written (1.x)
+    for root, _, names in os.walk(os.path.join(REPO, "tf1_lstm")):
+        for name in names:
+            if not name.endswith(".py"):
+                continue
+            path = os.path.join(root, name)
+            rel = os.path.relpath(path, os.path.join(REPO, "tf1_lstm"))
+            with open(path) as f:
+                code = "\n".join(line.split("#")[0] for line in f)
+            if rel not in allowed:
+                assert not specific.search(code), rel
+    assert sys.modules.get("tensorflow") is tf
