@@ -1,8 +1,9 @@
 """The image, built and run: `docker run tf1-lstm train` prints the local numbers, on a `runs/` of
 root's and of a user's; a report made in a container equals one made here; containers of the
-image serve as a study's workers, one killed mid-run; and the image adds nothing of the machine
-that built it. Needs a built image (TF1_LSTM_TEST_IMAGE, and TF1_LSTM_TEST_IMAGE_BASE for the
-base it was built from) and an engine (DOCKER_HOST); .ci/run builds both."""
+image serve as a study's workers, one killed mid-run; the TF 2 GPU image (Dockerfile.tf2) prints
+what the local TF 2.15.1 environment prints; and neither image adds anything of the machine that
+built it. Needs the built images (TF1_LSTM_TEST_IMAGE and TF1_LSTM_TEST_IMAGE_TF2, each with
+its _BASE) and an engine (DOCKER_HOST); .ci/run builds them."""
 
 import json
 import os

@@ -34,7 +34,7 @@ def test_a_new_row_reaches_the_flags_the_argv_the_reuse_key_and_the_config():
 def test_the_types_have_one_field_per_row():
     assert RunConfig._fields == tuple(s.name for s in settings.SETTINGS)
     assert RunConfig() == RunConfig(**{s.name: s.default for s in settings.SETTINGS})
-    assert set(engine.RunSpec._fields) == {"name", "command", "flags"} | {
+    assert set(engine.RunSpec._fields) == {"name", "command", "flags", "env"} | {
         s.name for s in settings.numbers()}
 
 

@@ -20,6 +20,7 @@ from tf1_lstm.core import tfcompat
 from tf1_lstm.util import tfenvs
 
 from conftest import REPO, assert_no_traceback, one_line, run_cli
+from test_engine import cluster, tagged_env, token  # noqa: F401
 
 TF2 = os.environ.get("TF1_LSTM_TEST_TF2") or "tf2.15.1-py3.11"
 TF2_PYTHON = tfenvs.interpreter(TF2)
@@ -175,15 +176,32 @@ def test_a_version_report_trains_each_environment_and_judges_it(tmp_path):
     assert code == 0 and "4 already finished, 0 to train" in stdout, err
 
 
-def test_a_report_on_an_environment_the_workers_lack_is_one_line(tmp_path):
+def test_a_report_on_an_environment_the_workers_lack_is_one_line(tmp_path, token):  # noqa
+    """A cluster's workers (real dask-worker processes) without the environment."""
     out = str(tmp_path / "r")
-    code, _, err = run_cli(["report", "--tf", "1.14.0", "--seeds", "1", "--cells", "lstm",
-                            "--steps", "5", "--no-repeat", "--no-throughput", "--jobs", "1",
-                            "--out", out], env_extra={tfenvs.ROOT_ENV: str(tmp_path / "none")})
+    lacking = {tfenvs.ROOT_ENV: str(tmp_path / "none")}
+    with cluster(tmp_path, token, workers=1, worker_env=lacking) as (address, _):
+        code, _, err = run_cli(["report", "--tf", "1.14.0", "--seeds", "1", "--cells", "lstm",
+                                "--steps", "5", "--no-repeat", "--no-throughput",
+                                "--scheduler", address, "--out", out], env=tagged_env(token))
     line = one_line(code, err)
     assert "no TensorFlow environment tf1.14.0-py3.7" in line
     assert "./run setup --tf tf1.14.0-py3.7" in line
     assert os.listdir(os.path.join(out, "runs")) == []
+
+
+@pytest.mark.slow
+def test_an_embedded_report_sets_up_the_environment_it_lacks(tmp_path):
+    envs = tmp_path / "envs"
+    code, out, err = run_cli(["report", "--tf", "1.15.5-py3.6", "--seeds", "1", "--cells", "rnn",
+                              "--steps", "5", "--no-repeat", "--no-throughput", "--jobs", "1",
+                              "--out", str(tmp_path / "r")],
+                             env_extra={tfenvs.ROOT_ENV: str(envs)}, timeout=1800)
+    assert code == 0, err
+    assert "setting up TensorFlow environment tf1.15.5-py3.6" in out
+    assert os.access(str(envs / "tf1.15.5-py3.6" / "bin" / "python"), os.X_OK)
+    with open(str(tmp_path / "r" / "runs" / "rnn-seed0-tf1.15.5-py3.6" / "config.json")) as f:
+        assert json.load(f)["environment"] == "tf1.15.5-py3.6"
 
 
 def test_tfcompat_is_the_one_place_versions_differ():

@@ -266,22 +266,10 @@ def _build_report(options, say):
     envs = reference_first(options.tf)
     specs = plan(options.cells, seeds, options.steps, threads, options.repeat, envs,
                  options.init_from)
-    extra, diag_runs = [], []
-    if options.ablations:
-        if not set(("lstm", "rnn")) <= set(options.cells):
-            raise engine.RunError("--ablations compares against both original cells: "
-                                  "keep --cells lstm,rnn")
-        if "diagnose" in options.ablations:
-            diag_runs = ablation.plan_diagnostics(["rnn", "lstm"], seeds[0], options.steps,
-                                                  threads)
-        extra = ablation.plan(seeds, options.steps, threads, options.ablations) + diag_runs
-    if options.explain_99:
-        if "lstm" not in options.cells:
-            raise engine.RunError("--explain-99 asks why the post's LSTM run was reported at "
-                                  "99%: keep lstm in --cells")
-        extra += explain.plan_grid(options.grid.lrs, options.grid.steps,
-                                   range(options.grid.seeds), threads)
+    extra, diag_runs = _section_runs(options, seeds, threads)
     with engine.Engine(options.scheduler, jobs) as cluster:
+        if cluster.address is None:  # embedded: its workers use this checkout's environments
+            _set_up(options.tf, say)
         outcome = engine.run_all(specs + extra, options.out, cluster, options.data_dir,
                                  options.mirrors, options.dataset, say=say)
         throughput = engine.measure_throughput(
@@ -309,6 +297,35 @@ def _build_report(options, say):
     for c in report["claims"]:
         say("  %s: %s" % (c["claim"], c["verdict"]))
     return report
+
+
+def _section_runs(options, seeds, threads):
+    """(runs the ablation and 99% sections add, the diagnose runs among them)."""
+    extra, diag_runs = [], []
+    if options.ablations:
+        if not set(("lstm", "rnn")) <= set(options.cells):
+            raise engine.RunError("--ablations compares against both original cells: "
+                                  "keep --cells lstm,rnn")
+        if "diagnose" in options.ablations:
+            diag_runs = ablation.plan_diagnostics(["rnn", "lstm"], seeds[0], options.steps,
+                                                  threads)
+        extra = ablation.plan(seeds, options.steps, threads, options.ablations) + diag_runs
+    if options.explain_99:
+        if "lstm" not in options.cells:
+            raise engine.RunError("--explain-99 asks why the post's LSTM run was reported at "
+                                  "99%: keep lstm in --cells")
+        extra += explain.plan_grid(options.grid.lrs, options.grid.steps,
+                                   range(options.grid.seeds), threads)
+    return extra, diag_runs
+
+
+def _set_up(envs, say):
+    """Each environment ready here (set up once by ./run), or RunError saying why not."""
+    for env in envs:
+        try:
+            tfenvs.set_up(env, say)
+        except ValueError as err:
+            raise engine.RunError(str(err))
 
 
 def assemble(options, by_cell, seeds, jobs, threads, data_dir, hosts, env=None):

@@ -8,6 +8,7 @@ envs/<name>.txt in the checkout and is set up by `./run setup --tf <name>` into
 
 import os
 import re
+import subprocess
 import sys
 
 from tf1_lstm.util.environment import checkout_root
@@ -98,6 +99,24 @@ def interpreter(env):
         if os.access(python, os.X_OK):
             return python
     return None
+
+
+def set_up(env, say=print):
+    """Set `env` up here, as `./run setup --tf ENV` does, unless it is ready; ValueError (one
+    line) where this is not a checkout with ./run, or the set-up failed."""
+    if interpreter(env) is not None:
+        return
+    script = os.path.join(checkout_root(), "run")
+    if not os.path.isfile(script) or not os.path.isfile(os.path.join(requirements_dir(),
+                                                                     env + ".txt")):
+        raise ValueError(missing(env))
+    say("report: setting up TensorFlow environment %s (one-time; a few minutes)" % env)
+    done = subprocess.run([script, "setup", "--tf", env], stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT, universal_newlines=True)
+    if done.returncode != 0 or interpreter(env) is None:
+        tail = " / ".join(done.stdout.strip().splitlines()[-3:])
+        raise ValueError("could not set up TensorFlow environment %s (%s): run ./run setup "
+                         "--tf %s to see why" % (env, tail or "no output", env))
 
 
 def missing(env):
