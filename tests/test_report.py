@@ -8,6 +8,7 @@ import shutil
 
 import pytest
 
+from tf1_lstm.core import tfcompat
 from tf1_lstm.studies.stats import describe
 from tf1_lstm.util import environment
 
@@ -44,7 +45,8 @@ def test_every_file_and_key(quick):
     assert not [f for f in os.listdir(out) if f.startswith(".")]  # no lock, no temp file left
     assert list(rep) == ["schema", "generated", "command", "settings", "claims", "chance", "runs",
                          "references", "determinism", "throughput", "ms_per_step",
-                         "environment", "figures", "ablation", "engine", "explain_99"]
+                         "environment", "figures", "ablation", "engine", "explain_99",
+                         "tf_versions"]
     assert rep["settings"]["seeds"] == [0, 1] and rep["settings"]["threads"] == 1
     assert [(r["cell"], r["seed"]) for r in rep["runs"]] == \
         [("lstm", 0), ("lstm", 1), ("rnn", 0), ("rnn", 1)]
@@ -75,7 +77,7 @@ def test_determinism_throughput_and_engine(quick):
 
 def test_the_environment_record(quick):
     env = quick[1]["environment"]
-    tf = environment.import_tensorflow()
+    tf = tfcompat.import_tensorflow()
     assert env["versions"]["tensorflow"] == "1.15.5"
     assert env["cuda"]["built_with_cuda"] is bool(tf.test.is_built_with_cuda())
     assert len(env["data_checksums"]) == 4
@@ -125,8 +127,10 @@ def test_resume_recomputes_only_what_is_missing(quick, tmp_path):
     code, text, err = run_cli(["compare", out, copy])
     assert code == 0, err
     assert "lstm seed 1 test accuracy" in text and "tensorflow" in text
-    assert "differs" not in "".join(line for line in text.splitlines()
-                                    if "accuracy" in line or "verdict" in line)
+    assert "differs" not in "".join(line for line in text.splitlines() if not line.startswith(
+        "rule:") and ("accuracy" in line or "verdict" in line))
+    assert "lstm as a whole (B - A): identical" in text and "rnn as a whole (B - A): identical" \
+        in text
 
 
 def test_the_cpu_beyond_its_name_is_recorded_and_compared(quick):

@@ -344,7 +344,7 @@ def assemble(options, by_cell, seeds, jobs, threads, data_dir, hosts, env=None):
         ("worker_host", hosts.get(name(c, s))), ("curve", m["curve"])])
         for c in options.cells for s, m in zip(seeds, by_cell[c])]
     return collections.OrderedDict([
-        ("schema", 2),
+        ("schema", 3),
         ("generated", time.strftime("%Y-%m-%d %H:%M:%S %Z")),
         ("command", environment.machine()["command"]),
         ("settings", collections.OrderedDict([
