@@ -520,11 +520,14 @@ def _no_links(out, paths):
 
 
 def _submit(engine, todo, data_dir, mirrors):
-    """{future: run} for every run to train, all sent or none (a Ctrl-C waits for the end)."""
+    """{future: run} for every run to train, all sent or none (a Ctrl-C waits for the end).
+    They train in the order given (Dask would start the last sent first): a study stopped
+    early has its first runs done."""
     with interrupts.deferred():  # a Ctrl-C in here is raised once the futures are known
         return {engine.client.submit(train_task, run, data_dir, tuple(mirrors), pure=False,
+                                     priority=len(todo) - i,
                                      key="%s-%s" % (run.name, uuid.uuid4().hex)): run
-                for run in todo}
+                for i, run in enumerate(todo)}
 
 
 def _lost(engine, out, done):
