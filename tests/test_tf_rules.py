@@ -9,7 +9,7 @@ import subprocess
 import pytest
 
 from tf1_lstm.cli import flags
-from tf1_lstm.studies import compare, drift, engine
+from tf1_lstm.studies import compare, drift, engine, stats
 from tf1_lstm.util import environment, tfenvs
 
 from conftest import REPO, one_line, run_cli
@@ -28,7 +28,7 @@ HALF = 4.303 * math.sqrt(0.0002)
 
 
 def test_welch_matches_the_formula():
-    w = drift.welch([0.0, 0.02], [0.05, 0.07])
+    w = stats.welch([0.0, 0.02], [0.05, 0.07])
     assert w["difference"] == pytest.approx(0.05)
     assert w["df"] == pytest.approx(2.0)
     assert w["ci95"] == pytest.approx([0.05 - HALF, 0.05 + HALF])
@@ -39,21 +39,21 @@ def test_welch_matches_the_formula():
     (-HALF * 0.999, drift.INDISTINGUISHABLE), (-HALF * 1.001, drift.DIFFERS),
     (0.0, drift.INDISTINGUISHABLE)])
 def test_the_interval_edge_is_the_threshold(shift, expected):
-    w = drift.welch([0.0, 0.02], [shift, shift + 0.02])
+    w = stats.welch([0.0, 0.02], [shift, shift + 0.02])
     assert drift.verdict(False, w) == expected
 
 
 def test_no_spread_on_either_side_compares_the_means():
-    same = drift.welch([0.0974] * 3, [0.0974] * 3)
+    same = stats.welch([0.0974] * 3, [0.0974] * 3)
     assert drift.verdict(False, same) == drift.INDISTINGUISHABLE
-    apart = drift.welch([0.0974] * 3, [0.0975] * 3)
+    apart = stats.welch([0.0974] * 3, [0.0975] * 3)
     assert drift.verdict(False, apart) == drift.DIFFERS
 
 
 def test_identical_wins_and_one_run_is_too_few():
-    assert drift.verdict(True, drift.welch([0.9], [0.1])) == drift.IDENTICAL
-    assert drift.verdict(False, drift.welch([0.9], [0.9, 0.91])) == drift.TOO_FEW
-    assert drift.verdict(False, drift.welch([0.9, 0.92], [0.9, 0.91])) == \
+    assert drift.verdict(True, stats.welch([0.9], [0.1])) == drift.IDENTICAL
+    assert drift.verdict(False, stats.welch([0.9], [0.9, 0.91])) == drift.TOO_FEW
+    assert drift.verdict(False, stats.welch([0.9, 0.92], [0.9, 0.91])) == \
         drift.INDISTINGUISHABLE
 
 
@@ -61,9 +61,9 @@ def test_identical_wins_and_one_run_is_too_few():
                                    (30, 2.042), (30.5, 2.042), (31, 1.96), (0.5, None)])
 def test_t_quantile_rounds_df_down(df, t):
     if t is None:
-        assert math.isnan(drift.t975(df))
+        assert math.isnan(stats.t975(df))
     else:
-        assert drift.t975(df) == t
+        assert stats.t975(df) == t
 
 
 def test_bit_for_bit_names_the_first_parting_step_and_the_gaps():

@@ -3,7 +3,7 @@ sets), each row marked where they differ."""
 
 import os
 
-from tf1_lstm.studies import drift
+from tf1_lstm.studies import drift, stats
 from tf1_lstm.util.files import NotARegularFile, read_json
 
 REPORT_KEYS = ("settings", "claims", "runs", "environment")
@@ -36,7 +36,7 @@ def as_a_whole(runs_a, runs_b):
         b = {r["seed"]: r for r in runs_b if r["cell"] == cell}
         both = sorted(set(a) & set(b))
         bits = drift.bitwise([a[s] for s in both], [b[s] for s in both])
-        interval = drift.welch([r["test_accuracy"] for r in a.values()],
+        interval = stats.welch([r["test_accuracy"] for r in a.values()],
                                [r["test_accuracy"] for r in b.values()])
         lines.append("%s as a whole (B - A): %s; %s, %d of %d shared seeds bit for bit" % (
             cell, drift.verdict(bits["identical"], interval),

@@ -3,12 +3,11 @@ seed (bit for bit) and as a whole (a Welch interval of the difference of mean te
 each turned into a verdict by a stated rule tested on both sides of its thresholds."""
 
 import collections
-import math
 
 import numpy as np
 
 from tf1_lstm.studies import claims
-from tf1_lstm.studies.stats import STUDENT_T_975, describe
+from tf1_lstm.studies.stats import describe, welch
 from tf1_lstm.util.text import percent
 
 IDENTICAL, INDISTINGUISHABLE, DIFFERS, TOO_FEW = (
@@ -19,33 +18,6 @@ RULE = ("identical if every run's printed values (train accuracy and loss at eac
         "spread on either side: if the means differ), indistinguishable if it includes 0; "
         "%s with fewer than 2 runs on a side" % TOO_FEW)
 PRINTED = ("train_accuracy", "loss")  # what each logged line prints, besides the step
-
-
-def t975(df):
-    """The two-sided 95% Student t quantile at `df` degrees of freedom (rounded down: the wider
-    interval); the normal 1.96 beyond the table."""
-    if df < 1:
-        return float("nan")
-    whole = int(math.floor(df))
-    return STUDENT_T_975[whole - 1] if whole <= len(STUDENT_T_975) else 1.96
-
-
-def welch(a, b):
-    """Mean of b minus mean of a, its Welch 95% interval and degrees of freedom (None where a
-    side has fewer than 2 values; a zero-width interval where neither side has spread)."""
-    x, y = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
-    diff = float(y.mean() - x.mean()) if x.size and y.size else None
-    if x.size < 2 or y.size < 2:
-        return collections.OrderedDict([("difference", diff), ("ci95", None), ("df", None)])
-    va, vb = x.var(ddof=1) / x.size, y.var(ddof=1) / y.size
-    se = math.sqrt(va + vb)
-    if se == 0:
-        return collections.OrderedDict([("difference", diff), ("ci95", [diff, diff]),
-                                        ("df", None)])
-    df = (va + vb) ** 2 / (va ** 2 / (x.size - 1) + vb ** 2 / (y.size - 1))
-    half = t975(df) * se
-    return collections.OrderedDict([("difference", diff), ("ci95", [diff - half, diff + half]),
-                                    ("df", df)])
 
 
 def verdict(identical, interval):
@@ -67,10 +39,9 @@ def bitwise(reference, other):
         pb = [[p[k] for k in PRINTED] for p in b["curve"]]
         if pa == pb and a["test_accuracy"] == b["test_accuracy"]:
             same += 1
-        for p, q in zip(a["curve"], b["curve"]):
-            if [p[k] for k in PRINTED] != [q[k] for k in PRINTED]:
-                first = p["step"] if first is None else min(first, p["step"])
-                break
+        parted = [p["step"] for p, x, y in zip(a["curve"], pa, pb) if x != y]
+        if parted:
+            first = parted[0] if first is None else min(first, parted[0])
         loss_gap = max([loss_gap] + [abs(p["loss"] - q["loss"])
                                      for p, q in zip(a["curve"], b["curve"])])
         test_gap = max(test_gap, abs(a["test_accuracy"] - b["test_accuracy"]))

@@ -35,3 +35,30 @@ def wilson(successes, n, z=1.96):
     centre = (p + z * z / (2 * n)) / denominator
     half = z * ((p * (1 - p) / n + z * z / (4 * n * n)) ** 0.5) / denominator
     return [max(0.0, centre - half), min(1.0, centre + half)]
+
+
+def t975(df):
+    """The two-sided 95% Student t quantile at `df` degrees of freedom (rounded down: the wider
+    interval); the normal 1.96 beyond the table."""
+    if df < 1:
+        return float("nan")
+    whole = int(math.floor(df))
+    return STUDENT_T_975[whole - 1] if whole <= len(STUDENT_T_975) else 1.96
+
+
+def welch(a, b):
+    """Mean of b minus mean of a, its Welch 95% interval and degrees of freedom (None where a
+    side has fewer than 2 values; a zero-width interval where neither side has spread)."""
+    x, y = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    diff = float(y.mean() - x.mean()) if x.size and y.size else None
+    if x.size < 2 or y.size < 2:
+        return collections.OrderedDict([("difference", diff), ("ci95", None), ("df", None)])
+    va, vb = x.var(ddof=1) / x.size, y.var(ddof=1) / y.size
+    se = math.sqrt(va + vb)
+    if se == 0:
+        return collections.OrderedDict([("difference", diff), ("ci95", [diff, diff]),
+                                        ("df", None)])
+    df = (va + vb) ** 2 / (va ** 2 / (x.size - 1) + vb ** 2 / (y.size - 1))
+    half = t975(df) * se
+    return collections.OrderedDict([("difference", diff), ("ci95", [diff - half, diff + half]),
+                                    ("df", df)])
