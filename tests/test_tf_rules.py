@@ -80,6 +80,18 @@ def test_bit_for_bit_names_the_first_parting_step_and_the_gaps():
     assert not bits["identical"] and bits["first_parting_step"] is None
 
 
+def test_the_repeated_seed_is_judged_by_the_same_bit_for_bit_rule():
+    first = engine.spec("lstm", 0, steps=201, threads=1)
+    specs = [first, first._replace(name=first.name + "-repeat")]
+    names = [s.name for s in specs]
+    same = drift.determinism(dict(zip(names, [run(0.97), run(0.97)])), specs)
+    assert same["identical"] and same["run"] == names[0] and same["logged_values"] == 5
+    one_loss = run(0.97, curve=((0, 0.5, 2.0), (200, 0.9, 0.30000001)))
+    assert not drift.determinism(dict(zip(names, [run(0.97), one_loss])), specs)["identical"]
+    assert not drift.determinism(dict(zip(names, [run(0.97), run(0.9701)])), specs)["identical"]
+    assert drift.determinism({names[0]: run(0.97)}, specs[:1]) is None
+
+
 def test_the_section_judges_each_environment_against_the_reference():
     chance = {"accuracy": 0.1135, "class": 1}
     by_env = {"tf1.15.5-py3.7": {"lstm": [run(0.97), run(0.98)]},

@@ -1,5 +1,5 @@
-"""The post's two claims against measured figures, and the determinism check: each verdict by
-a stated rule (studies.rules), tested on both sides of every threshold in the fast tier."""
+"""The post's two claims against measured figures: each verdict by a stated rule
+(studies.rules), tested on both sides of every threshold in the fast tier."""
 
 import collections
 
@@ -63,18 +63,3 @@ def _rnn_claim(accs, chance):
         ("note", "%d of %d seeds at chance%s" % (counts["at chance"], len(accs),
                                                  "; " + others if others else "")),
     ])
-
-
-def determinism(results, specs):
-    """Did the repeated seed give the same logged values, bit for bit?"""
-    repeat = [s for s in specs if s.name.endswith("-repeat")]
-    if not repeat:
-        return None
-    a, b = results[repeat[0].name[:-len("-repeat")]], results[repeat[0].name]
-    keys = ("train_accuracy", "loss")
-    same_curve = [[p[k] for k in keys] for p in a["curve"]] == \
-        [[p[k] for k in keys] for p in b["curve"]]
-    return collections.OrderedDict([
-        ("run", repeat[0].name[:-len("-repeat")]), ("repeat", repeat[0].name),
-        ("logged_values", 2 * len(a["curve"]) + 1),
-        ("identical", same_curve and a["test_accuracy"] == b["test_accuracy"])])

@@ -1,6 +1,7 @@
 """Does the TensorFlow version matter? Each environment's runs against the reference's, seed by
 seed (bit for bit) and as a whole (a Welch interval of the difference of mean test accuracy),
-each turned into a verdict by a stated rule tested on both sides of its thresholds."""
+each turned into a verdict by a stated rule tested on both sides of its thresholds; and the
+same bit-for-bit test on a seed trained twice (determinism)."""
 
 import collections
 
@@ -50,6 +51,19 @@ def bitwise(reference, other):
         ("runs", n), ("identical_runs", same), ("identical", n > 0 and same == n),
         ("first_parting_step", first), ("largest_loss_difference", loss_gap),
         ("largest_test_accuracy_difference", test_gap)])
+
+
+def determinism(results, specs):
+    """Did the repeated seed give the same printed values and test accuracy, bit for bit?"""
+    repeat = [s for s in specs if s.name.endswith("-repeat")]
+    if not repeat:
+        return None
+    run = repeat[0].name[:-len("-repeat")]
+    a, b = results[run], results[repeat[0].name]
+    return collections.OrderedDict([
+        ("run", run), ("repeat", repeat[0].name),
+        ("logged_values", len(PRINTED) * len(a["curve"]) + 1),
+        ("identical", bitwise([a], [b])["identical"])])
 
 
 def compare_cell(reference, other):

@@ -279,7 +279,7 @@ def _build_report(options, say):
     results = outcome.metrics
     by_cell = by_cell_of(results, options.cells, seeds, envs[0])
     report = assemble(options, by_cell, seeds, jobs, threads, data_dir, outcome.hosts, envs[0])
-    report.update(determinism=claims.determinism(results, specs), throughput=throughput,
+    report.update(determinism=drift.determinism(results, specs), throughput=throughput,
                   engine=described)
     if options.ablations:
         report["ablation"] = ablation_section(options, results, seeds, by_cell, diag_runs,
