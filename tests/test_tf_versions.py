@@ -53,6 +53,20 @@ def files_of(run_dir):
     return found
 
 
+@pytest.mark.parametrize("text", [TF2, TF2[2:TF2.index("-py")], "1.15.5", tfenvs.DEFAULT])
+def test_the_run_script_resolves_a_name_as_tfenvs_does(text):
+    """./run resolves --tf in bash (it runs before any venv exists): the same rule as Python's."""
+    proc = subprocess.run(["./run", "setup", "--tf", text], cwd=REPO, stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT, universal_newlines=True, timeout=600)
+    assert_no_traceback(proc.stdout)
+    assert proc.returncode == 0, proc.stdout
+    ready = proc.stdout.splitlines()[-1]
+    if tfenvs.resolve(text) == tfenvs.DEFAULT:
+        assert re.match(r"run: \S+ is ready$", ready), ready  # the project's own venv
+    else:
+        assert ready.endswith("(TensorFlow environment %s)" % tfenvs.resolve(text)), ready
+
+
 def test_tf2_trains_with_the_same_lines_and_files(tmp_path):
     args = ["train", "--steps", "201", "--seed", "0", "--checkpoint-every", "100"]
     code, out1, err1 = run_cli(args + ["--out", str(tmp_path / "tf1")])
