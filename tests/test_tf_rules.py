@@ -1,7 +1,6 @@
 """The TensorFlow-version verdicts and environment names, on fixed inputs on both sides of every
 threshold. No TensorFlow and no training: part of `./run test -m fast`."""
 
-import json
 import math
 import os
 import shutil
@@ -12,6 +11,7 @@ import pytest
 from tf1_lstm.cli import flags
 from tf1_lstm.studies import compare, drift, engine, report, stats
 from tf1_lstm.util import environment, tfenvs
+from tf1_lstm.util.files import read_json
 
 from conftest import DATA_DIR, REPO, one_line, run_cli
 
@@ -235,30 +235,20 @@ def test_version_flags_refuse_what_they_cannot_do(tmp_path, args, says):
 COMMITTED = os.path.join(REPO, "reports", "tf-versions-5seeds-10000steps")
 
 
-def between(text, start, end):
-    return text[text.index(start):text.index(end, text.index(start))]
-
-
 def test_the_committed_version_report_and_its_docs_are_its_runs():
     """Each figure of the committed version report, and of docs/tf-versions.md's table, comes
     again from the runs' own metrics.json by the code that judges them."""
-    with open(os.path.join(COMMITTED, "report.json")) as f:
-        envs = list(json.load(f)["tf_versions"]["environments"])
-    seeds = range(5)
-    results = {}
-    for env in envs:
-        for cell in ("lstm", "rnn"):
-            for seed in seeds:
-                name = engine.env_name("%s-seed%d" % (cell, seed), env)
-                with open(os.path.join(COMMITTED, "runs", name, "metrics.json")) as f:
-                    results[name] = json.load(f)
+    settings = read_json(os.path.join(COMMITTED, "report.json"))["settings"]
+    runs = os.path.join(COMMITTED, "runs")
+    results = {name: read_json(os.path.join(runs, name, "metrics.json"))
+               for name in os.listdir(runs)}
     section = drift.section(
-        {env: report.by_cell_of(results, ("lstm", "rnn"), seeds, env) for env in envs}, envs[0],
-        report.chance_level(DATA_DIR))
+        {env: report.by_cell_of(results, settings["cells"], settings["seeds"], env)
+         for env in settings["tf"]}, settings["reference_env"], report.chance_level(DATA_DIR))
     rendered = "\n".join(drift.render(section))
     with open(os.path.join(COMMITTED, "report.md")) as f:
         assert rendered.strip() in f.read()
     with open(os.path.join(REPO, "docs", "tf-versions.md")) as f:
-        measured = between(f.read(), "### Measured", "### What it means")
-    body = rendered.split("\n", 1)[1].strip()
-    assert measured.split("\n", 1)[1].strip() == body
+        docs = f.read()
+    measured = docs[docs.index("### Measured"):docs.index("### What it means")]
+    assert measured.split("\n", 1)[1].strip() == rendered.split("\n", 1)[1].strip()
