@@ -9,8 +9,10 @@ import shutil
 import pytest
 
 from tf1_lstm.core import tfcompat
+from tf1_lstm.studies import compare, drift, report
 from tf1_lstm.studies.stats import describe
-from tf1_lstm.util import environment
+from tf1_lstm.util import environment, tfenvs
+from tf1_lstm.util.text import percent
 
 from conftest import DATA_DIR, REPO, run_cli
 
@@ -45,8 +47,8 @@ def test_every_file_and_key(quick):
     assert not [f for f in os.listdir(out) if f.startswith(".")]  # no lock, no temp file left
     assert list(rep) == ["schema", "generated", "command", "settings", "claims", "chance", "runs",
                          "references", "determinism", "throughput", "ms_per_step",
-                         "environment", "figures", "ablation", "engine", "explain_99",
-                         "tf_versions"]
+                         "run_environments", "environment", "figures", "ablation", "engine",
+                         "explain_99", "tf_versions"]
     assert rep["settings"]["seeds"] == [0, 1] and rep["settings"]["threads"] == 1
     assert [(r["cell"], r["seed"]) for r in rep["runs"]] == \
         [("lstm", 0), ("lstm", 1), ("rnn", 0), ("rnn", 1)]
@@ -168,3 +170,95 @@ def test_bad_cells_flag(capsys):
     assert exit_info.value.code == 2
     err = capsys.readouterr().err
     assert "--cells: 'lstm,gru': give a comma-separated list of lstm, rnn" in err
+
+
+def derived_report(quick, tmp_path, *args, reuse=True):
+    """A report with other flags, over a copy of the quick report's runs (reused runs are not
+    trained again) unless not `reuse`."""
+    out = str(tmp_path / "derived")
+    if reuse:
+        shutil.copytree(os.path.join(quick[0], "runs"), os.path.join(out, "runs"))
+    code, stdout, err = run_cli(["report", "--steps", "200", "--jobs", "1", "--threads", "1",
+                                 "--no-repeat", "--no-throughput", "--data-dir", DATA_DIR,
+                                 "--out", out] + list(args))
+    assert code == 0, err
+    return out, stdout
+
+
+def whole_lines(a, b):
+    code, text, err = run_cli(["compare", a, b])
+    assert code == 0, err
+    return {line.split()[0]: line for line in text.splitlines() if " as a whole " in line}, text
+
+
+def test_compare_one_run_on_a_side_is_too_few_runs(quick, tmp_path):
+    out, stdout = derived_report(quick, tmp_path, "--seeds", "1")
+    assert "2 runs, 2 already finished, 0 to train" in stdout
+    lines, text = whole_lines(quick[0], out)
+    assert lines["rnn"].startswith("rnn as a whole (B - A): too few runs; "), lines["rnn"]
+    assert "2 vs 1 runs, 1 of 1 shared seeds bit for bit" in lines["rnn"]
+    assert "identical" not in lines["lstm"]
+    assert [line for line in text.splitlines() if line.startswith("lstm seed 1 test")][0] \
+        .split()[-3:] == ["absent", "<-", "differs"]
+
+
+def test_compare_pairs_claims_and_cells_by_name(quick, tmp_path):
+    out, _ = derived_report(quick, tmp_path, "--seeds", "2", "--cells", "rnn")
+    lines, text = whole_lines(quick[0], out)
+    assert lines["lstm"] == "lstm as a whole (B - A): no verdict: absent in B"
+    rows = text.splitlines()
+    lstm = [i for i, line in enumerate(rows) if line.startswith("The LSTM reaches")][0]
+    assert rows[lstm].split()[-3:] == ["absent", "<-", "differs"], rows[lstm]
+    assert rows[lstm + 1].split()[-3:] == ["absent", "<-", "differs"], rows[lstm + 1]
+    rnn = [i for i, line in enumerate(rows) if line.startswith("With BasicRNNCell")][0]
+    assert not rows[rnn].endswith("differs") and not rows[rnn + 1].endswith("differs")
+    assert lines["rnn"].startswith("rnn as a whole (B - A): identical; ")
+
+
+def test_compare_other_threads_follows_the_printed_rule(quick, tmp_path):
+    """Two threads per run change the numbers: whatever the verdict, it is the rule's."""
+    out, stdout = derived_report(quick, tmp_path, "--seeds", "2", "--cells", "lstm",
+                                 "--threads", "2", reuse=False)
+    assert "2 runs, 0 already finished, 2 to train" in stdout
+    lines, text = whole_lines(quick[0], out)
+    assert [line for line in text.splitlines() if line.startswith("settings.threads")][0] \
+        .endswith("<- differs")
+    a = [r for r in quick[1]["runs"] if r["cell"] == "lstm"]
+    with open(os.path.join(out, "report.json")) as f:
+        b = [r for r in json.load(f)["runs"] if r["cell"] == "lstm"]
+    verdict, bits, interval = compare.whole({r["seed"]: r for r in a}, {r["seed"]: r for r in b})
+    assert not bits["identical"] and verdict in (drift.INDISTINGUISHABLE, drift.DIFFERS)
+    assert lines["lstm"].startswith("lstm as a whole (B - A): %s; %s; " % (
+        verdict, drift.interval_text(interval))), lines["lstm"]
+
+
+def test_the_runs_table_says_which_batch_and_the_rerun_line_repeats_a_row(quick, tmp_path):
+    out, rep, _ = quick
+    md = open(os.path.join(out, "report.md")).read()
+    assert "| train-batch accuracy at the last logged step |" in md
+    first = rep["runs"][0]
+    assert "| %s | %d | %s | %s (step 0) |" % (first["cell"], first["seed"],
+                                               percent(first["test_accuracy"]),
+                                               percent(first["final_train_accuracy"])) in md
+    rerun = report.rerun_command(rep["settings"])
+    assert "Rerun any row alone: `%s`." % rerun in md
+    argv = rerun.replace("CELL", first["cell"]).replace("SEED", str(first["seed"])).split()[2:]
+    code, _, err = run_cli(["train"] + argv + ["--data-dir", DATA_DIR, "--out",
+                                               str(tmp_path / "again")])
+    assert code == 0, err
+    with open(str(tmp_path / "again" / "metrics.json")) as f:
+        again = json.load(f)
+    assert again["test_accuracy"] == first["test_accuracy"]
+    assert [(p["loss"], p["train_accuracy"]) for p in again["curve"]] == \
+        [(p["loss"], p["train_accuracy"]) for p in first["curve"]]
+
+
+def test_the_report_names_what_its_runs_ran_on(quick):
+    out, rep, _ = quick
+    envs = rep["run_environments"]
+    assert list(envs) == [tfenvs.own()] and envs[tfenvs.own()]["runs"] == 19
+    assert rep["environment"]["versions"] == envs[tfenvs.own()]["versions"]
+    assert rep["environment"]["assembled_with"]["tensorflow"] == "1.15.5"
+    assert all(r["environment"] == tfenvs.own() for r in rep["runs"])
+    md = open(os.path.join(out, "report.md")).read()
+    assert "## What the runs ran on" in md and "| %s | 19 | " % tfenvs.own() in md

@@ -51,9 +51,10 @@ def test_no_spread_on_either_side_compares_the_means():
     assert drift.verdict(False, apart) == drift.DIFFERS
 
 
-def test_identical_wins_and_one_run_is_too_few():
-    assert drift.verdict(True, stats.welch([0.9], [0.1])) == drift.IDENTICAL
+def test_one_run_is_too_few_even_bit_for_bit_and_identical_wins_otherwise():
+    assert drift.verdict(True, stats.welch([0.9], [0.9])) == drift.TOO_FEW
     assert drift.verdict(False, stats.welch([0.9], [0.9, 0.91])) == drift.TOO_FEW
+    assert drift.verdict(True, stats.welch([0.9, 0.91], [0.9, 0.91])) == drift.IDENTICAL
     assert drift.verdict(False, stats.welch([0.9, 0.92], [0.9, 0.91])) == \
         drift.INDISTINGUISHABLE
 
@@ -174,8 +175,11 @@ def test_a_worker_without_the_environment_says_what_to_set_up(tmp_path, monkeypa
         engine.train_command(spec, str(tmp_path / "run"))
     (tmp_path / "tf1.14.0-py3.7" / "bin").mkdir(parents=True)
     python = tmp_path / "tf1.14.0-py3.7" / "bin" / "python"
-    python.write_text("#!/bin/sh\n")
+    python.write_text("#!/bin/sh\nprintf 1.14.0\n")  # answers the probe as a complete one would
     python.chmod(0o755)
+    with pytest.raises(engine.RunError, match=r"was not set up to the end: set it up again"):
+        engine.train_command(spec, "r")  # no stamp: its set-up stopped before the end
+    (tmp_path / "tf1.14.0-py3.7" / tfenvs.STAMP).write_text("done\n")
     assert engine.train_command(spec, "r")[0] == str(python)
 
 

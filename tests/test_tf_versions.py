@@ -8,6 +8,7 @@ in TF1_LSTM_TEST_TF2, which makes its absence a failure rather than a skip.
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 
@@ -17,6 +18,7 @@ import tensorflow as tf
 
 from tf1_lstm.core import model as model_lib
 from tf1_lstm.core import tfcompat
+from tf1_lstm.studies import report
 from tf1_lstm.util import tfenvs
 
 from conftest import REPO, assert_no_traceback, one_line, run_cli
@@ -188,6 +190,44 @@ def test_a_version_report_trains_each_environment_and_judges_it(tmp_path):
         assert "## Does the TensorFlow version matter?" in f.read()
     code, stdout, err = run_cli(args, timeout=300)  # everything reused
     assert code == 0 and "4 already finished, 0 to train" in stdout, err
+    assert_names_what_its_runs_ran_on(tmp_path, out)
+
+
+def assert_names_what_its_runs_ran_on(tmp_path, out):
+    """A report of TF 2 alone, over the same runs: it says TF 2 ran them, not this process's
+    1.15.5; compare shows the difference; its rerun line repeats a row in TF 2."""
+    alone = str(tmp_path / "alone")
+    shutil.copytree(os.path.join(out, "runs"), os.path.join(alone, "runs"))
+    code, stdout, err = run_cli(["report", "--tf", TF2, "--seeds", "2", "--cells", "lstm",
+                                 "--steps", "41", "--no-repeat", "--no-throughput", "--jobs", "2",
+                                 "--out", alone], timeout=300)
+    assert code == 0 and "2 already finished, 0 to train" in stdout, err
+    with open(os.path.join(alone, "report.json")) as f:
+        rep = json.load(f)
+    versions = rep["environment"]["versions"]
+    assert versions["tensorflow"] == tfenvs.parse(TF2)[0]
+    assert versions["python"].startswith(tfenvs.parse(TF2)[1] + ".")
+    assert list(rep["run_environments"]) == [TF2]
+    assert rep["environment"]["assembled_with"]["tensorflow"] == "1.15.5"
+    code, text, err = run_cli(["compare", out, alone])
+    assert code == 0, err
+    rows = {line[:44].strip(): line for line in text.splitlines()}
+    assert rows["settings.tf"].endswith("<- differs")
+    assert rows["settings.reference_env"].endswith("<- differs")
+    assert "runs in " + TF2 in rows
+    row = [r for r in rep["runs"] if r["seed"] == 0][0]
+    rerun = report.rerun_command(rep["settings"])
+    assert rerun.startswith("./run --tf %s train --cell CELL --seed SEED" % TF2), rerun
+    proc = subprocess.run(rerun.replace("CELL", "lstm").replace("SEED", "0").replace(
+        "./run", os.path.join(REPO, "run")).split(), cwd=str(tmp_path), stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, universal_newlines=True, timeout=600)
+    assert_no_traceback(proc.stdout, proc.stderr)
+    assert proc.returncode == 0, proc.stderr
+    run_dir = [d for d in os.listdir(str(tmp_path / "runs")) if d.endswith("lstm-seed0")][0]
+    with open(str(tmp_path / "runs" / run_dir / "metrics.json")) as f:
+        again = json.load(f)
+    assert again["test_accuracy"] == row["test_accuracy"]
+    assert [p["loss"] for p in again["curve"]] == [p["loss"] for p in row["curve"]]
 
 
 def test_a_report_on_an_environment_the_workers_lack_is_one_line(tmp_path, token):  # noqa

@@ -32,10 +32,15 @@ def main(argv=None):
     try:
         if hasattr(args, "data_dir"):  # a command that may fetch: its settings, checked once
             fetch.check_environment()
-        return args.func(args)
+        code = args.func(args)
+        sys.stdout.flush()  # here, where a closed pipe is handled, not at exit
+        return code
     except (flags.UsageError, DataError, checkpoints.CheckpointError, tfcompat.Unsupported) as err:
         print("tf1-lstm %s: error: %s" % (args.command, err), file=sys.stderr)
         return 2
+    except BrokenPipeError:  # `tf1-lstm compare A B | head`: the reader has what it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # nothing more to flush
+        return 141  # as the shell reports a process SIGPIPE ended
     except BaseException as err:
         if not interrupts.is_interruption(err):
             raise

@@ -85,13 +85,24 @@ def cmd_report(args):
     if args.tf and (args.ablations or args.explain_99):
         raise UsageError("--tf compares the faithful runs across TensorFlow versions: make the "
                          "--ablations and --explain-99 sections in a report of their own")
-    created = not os.path.lexists(out)
-    flags.writable_dir(out, "--out")
+    created = _missing_dirs(out)
     try:
+        flags.writable_dir(out, "--out")
         return _report(args, out)
     finally:
-        if created and os.path.isdir(out) and not os.listdir(out):
-            os.rmdir(out)  # made by this command, still empty: a failed start
+        for path in created:  # made by this command, still empty: a failed start
+            if os.path.isdir(path) and not os.path.islink(path) and not os.listdir(path):
+                os.rmdir(path)
+
+
+def _missing_dirs(path):
+    """`path` and those of its parents that do not exist yet, deepest first."""
+    missing = []
+    path = os.path.abspath(path)
+    while not os.path.lexists(path):
+        missing.append(path)
+        path = os.path.dirname(path)
+    return missing
 
 
 def _options(args, out):

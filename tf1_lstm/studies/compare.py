@@ -1,16 +1,46 @@
 """`tf1-lstm compare`: two reports side by side (container and local, two machines, two data
-sets), each row marked where they differ."""
+sets, two TensorFlows), each row marked where they differ, every verdict by its printed rule."""
 
 import os
 
+from tf1_lstm.core import settings
 from tf1_lstm.studies import drift, stats
 from tf1_lstm.util.files import NotARegularFile, read_json
 
 REPORT_KEYS = ("settings", "claims", "runs", "environment")
+ABSENT = "absent"  # a claim, run or environment one side does not have
+
+
+def _fraction(v):
+    return settings.is_number(v, 0.0, 1.0)
+
+
+# Every field of a run and a claim compare reads, and what tf1-lstm writes there.
+RUN_CHECKS = (("cell", lambda v: isinstance(v, str) and v != ""),
+              ("seed", lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 0),
+              ("test_accuracy", _fraction),
+              ("curve", lambda v: isinstance(v, list) and all(
+                  isinstance(p, dict) and isinstance(p.get("step"), int) and
+                  settings.is_number(p.get("loss"), finite=False) for p in v)))
+CLAIM_CHECKS = (("claim", lambda v: isinstance(v, str) and v != ""),
+                ("measured", lambda v: isinstance(v, dict) and _fraction(v.get("mean"))),
+                ("verdict", lambda v: isinstance(v, str)))
+
+
+def _checked(items, checks, what, path):
+    for i, item in enumerate(items):
+        for key, ok in checks:
+            value = item.get(key) if isinstance(item, dict) else None
+            if not ok(value):
+                shown = repr(value)
+                raise ValueError("%s: %s[%d].%s is %s, which tf1-lstm never writes: was it "
+                                 "edited? Restore the original" % (
+                                     path, what, i, key, shown[:40]))
 
 
 def load_report(path):
-    """A report.json (or the folder holding one), checked to be one; ValueError names the file."""
+    """A report.json (or the folder holding one), checked to be one; ValueError names the file
+    and, for a bad value, the field."""
     if os.path.isdir(path):
         path = os.path.join(path, "report.json")
     try:
@@ -24,24 +54,60 @@ def load_report(path):
     if not isinstance(found, dict) or not all(isinstance(found.get(k), (dict, list))
                                               for k in REPORT_KEYS):
         raise ValueError("%s is not a report (no %s)" % (path, ", ".join(REPORT_KEYS)))
+    _checked(found["runs"], RUN_CHECKS, "runs", path)
+    _checked(found["claims"], CLAIM_CHECKS, "claims", path)
     return found
 
 
+def whole(a, b):
+    """(verdict, bit-for-bit record, Welch interval) of B's runs against A's ({seed: run} each)
+    by drift.RULE: identical needs the same seeds on both sides, every one bit for bit."""
+    both = sorted(set(a) & set(b))
+    bits = drift.bitwise([a[s] for s in both], [b[s] for s in both])
+    interval = stats.welch([r["test_accuracy"] for r in a.values()],
+                           [r["test_accuracy"] for r in b.values()])
+    identical = bits["identical"] and set(a) == set(b)
+    return drift.verdict(identical, interval), bits, interval
+
+
 def as_a_whole(runs_a, runs_b):
-    """Per cell, B against A by the version report's rule (studies.drift): bit for bit over the
-    seeds both have, then the Welch interval of the difference of mean test accuracy."""
+    """Per cell, B against A by the version report's rule (studies.drift)."""
     lines = []
-    for cell in sorted({r["cell"] for r in runs_a} & {r["cell"] for r in runs_b}):
+    for cell in sorted({r["cell"] for r in runs_a} | {r["cell"] for r in runs_b}):
         a = {r["seed"]: r for r in runs_a if r["cell"] == cell}
         b = {r["seed"]: r for r in runs_b if r["cell"] == cell}
-        both = sorted(set(a) & set(b))
-        bits = drift.bitwise([a[s] for s in both], [b[s] for s in both])
-        interval = stats.welch([r["test_accuracy"] for r in a.values()],
-                               [r["test_accuracy"] for r in b.values()])
-        lines.append("%s as a whole (B - A): %s; %s, %d of %d shared seeds bit for bit" % (
-            cell, drift.verdict(bits["identical"], interval),
-            drift.interval_text(interval), bits["identical_runs"], len(both)))
+        if not a or not b:
+            lines.append("%s as a whole (B - A): no verdict: %s in %s" % (
+                cell, ABSENT, "A" if not a else "B"))
+            continue
+        verdict, bits, interval = whole(a, b)
+        lines.append("%s as a whole (B - A): %s; %s; %d vs %d runs, %d of %d shared seeds bit "
+                     "for bit" % (cell, verdict, drift.interval_text(interval), len(a), len(b),
+                                  bits["identical_runs"], bits["runs"]))
     return lines + (["rule: " + drift.RULE] if lines else [])
+
+
+def run_environments(report):
+    """{TensorFlow environment: what its runs ran on}. A report made before these were
+    recorded (schema < 4) knows only the versions of the process that assembled it."""
+    found = report.get("run_environments")
+    if isinstance(found, dict) and found:
+        return found
+    return {"not recorded (the report's own)": {
+        "runs": len(report["runs"]), "hosts": [], "cpus": [],
+        "versions": report["environment"].get("versions") or {}}}
+
+
+def _text(value):
+    if value is None:
+        return "-"
+    if isinstance(value, (list, tuple)):
+        return ",".join(_text(v) for v in value) or "-"
+    return str(value)
+
+
+def _union(a, b):
+    return list(a) + [k for k in b if k not in a]
 
 
 def compare(a, b):
@@ -50,34 +116,60 @@ def compare(a, b):
     lines = ["%-44s %-22s %-22s" % ("", "A", "B")]
 
     def row(label, x, y):
+        x, y = _text(x), _text(y)
         mark = "" if x == y else "   <- differs"
         lines.append("%-44s %-22s %-22s%s" % (label, x, y, mark))
 
-    for key in ("dataset", "steps", "seeds", "threads"):
-        row("settings." + key, ra["settings"].get(key, "mnist" if key == "dataset" else None),
-            rb["settings"].get(key, "mnist" if key == "dataset" else None))
-    for ca, cb in zip(ra["claims"], rb["claims"]):
-        row(ca["claim"][:44], "%.4f" % ca["measured"]["mean"], "%.4f" % cb["measured"]["mean"])
-        row("  verdict", ca["verdict"], cb["verdict"])
+    sa, sb = ra["settings"], rb["settings"]
+    for key in _union(sa, sb):
+        default = "mnist" if key == "dataset" else ABSENT
+        row("settings." + key, sa.get(key, default), sb.get(key, default))
+    _claim_rows(row, ra["claims"], rb["claims"])
+    runs_a = {(r["cell"], r["seed"]): r for r in ra["runs"]}
     runs_b = {(r["cell"], r["seed"]): r for r in rb["runs"]}
-    for r in ra["runs"]:
-        other = runs_b.get((r["cell"], r["seed"]))
-        row("%s seed %d test accuracy" % (r["cell"], r["seed"]), "%.4f" % r["test_accuracy"],
-            "%.4f" % other["test_accuracy"] if other else "-")
+    for key in _union(runs_a, runs_b):
+        row("%s seed %d test accuracy" % key, *("%.4f" % runs[key]["test_accuracy"]
+                                                if key in runs else ABSENT
+                                                for runs in (runs_a, runs_b)))
     lines += as_a_whole(ra["runs"], rb["runs"])
-    ea, eb = ra["environment"], rb["environment"]
-    for key in ("python", "tensorflow", "numpy", "protobuf"):
-        row(key, ea["versions"][key], eb["versions"][key])
-    row("built with CUDA", ea["cuda"]["built_with_cuda"], eb["cuda"]["built_with_cuda"])
-    row("GPUs", len(ea["cuda"]["gpus"]), len(eb["cuda"]["gpus"]))
-    row("container image", ea["machine"]["container_image"], eb["machine"]["container_image"])
-    row("  built from", ea["machine"].get("container_base"), eb["machine"].get("container_base"))
-    row("cpu", (ea["machine"]["cpu"] or "")[:22], (eb["machine"]["cpu"] or "")[:22])
-    for key in ("family_model_stepping", "caches", "simd"):
-        row("cpu " + key.replace("_", "/"), (ea["machine"].get("cpu_id") or {}).get(key, "-"),
-            (eb["machine"].get("cpu_id") or {}).get(key, "-"))
-    row("git commit", (ea["git"]["commit"] or "-")[:12], (eb["git"]["commit"] or "-")[:12])
-    row("data (IDX SHA-256 prefixes)",
-        " ".join(s["idx_sha256"][:3] for s in ea["data_checksums"].values()),
-        " ".join(s["idx_sha256"][:3] for s in eb["data_checksums"].values()))
+    _environment_rows(row, ra, rb)
     return lines
+
+
+def _claim_rows(row, claims_a, claims_b):
+    """Each claim of either side, paired by its text (a claim one side lacks: absent)."""
+    a = {c["claim"]: c for c in claims_a}
+    b = {c["claim"]: c for c in claims_b}
+    for claim in _union(a, b):
+        row(claim[:44], *("%.4f" % side[claim]["measured"]["mean"] if claim in side else ABSENT
+                          for side in (a, b)))
+        row("  verdict", *(side[claim]["verdict"] if claim in side else ABSENT
+                           for side in (a, b)))
+
+
+def _environment_rows(row, ra, rb):
+    """What the runs ran on (per TensorFlow environment), then the assembling process's machine."""
+    ea, eb = run_environments(ra), run_environments(rb)
+    for env in _union(ea, eb):
+        x, y = ea.get(env, {}), eb.get(env, {})
+        row("runs in " + env, x.get("runs", ABSENT), y.get("runs", ABSENT))
+        for key in ("python", "tensorflow", "tensorflow_git", "numpy"):
+            row("  " + key, (x.get("versions") or {}).get(key, ABSENT),
+                (y.get("versions") or {}).get(key, ABSENT))
+        row("  cpu", [c[:22] for c in x.get("cpus", [])], [c[:22] for c in y.get("cpus", [])])
+    ca, cb = ra["environment"], rb["environment"]
+    made_a, made_b = (e.get("assembled_with") or e["versions"] for e in (ca, cb))
+    for key in ("python", "tensorflow"):
+        row("report made with " + key, made_a.get(key), made_b.get(key))
+    row("built with CUDA", ca["cuda"]["built_with_cuda"], cb["cuda"]["built_with_cuda"])
+    row("GPUs", len(ca["cuda"]["gpus"]), len(cb["cuda"]["gpus"]))
+    row("container image", ca["machine"]["container_image"], cb["machine"]["container_image"])
+    row("  built from", ca["machine"].get("container_base"), cb["machine"].get("container_base"))
+    row("cpu", (ca["machine"]["cpu"] or "")[:22], (cb["machine"]["cpu"] or "")[:22])
+    for key in ("family_model_stepping", "caches", "simd"):
+        row("cpu " + key.replace("_", "/"), (ca["machine"].get("cpu_id") or {}).get(key, "-"),
+            (cb["machine"].get("cpu_id") or {}).get(key, "-"))
+    row("git commit", (ca["git"]["commit"] or "-")[:12], (cb["git"]["commit"] or "-")[:12])
+    row("data (IDX SHA-256 prefixes)",
+        " ".join(s["idx_sha256"][:3] for s in ca["data_checksums"].values()),
+        " ".join(s["idx_sha256"][:3] for s in cb["data_checksums"].values()))

@@ -13,21 +13,22 @@ from tf1_lstm.util.text import percent
 
 IDENTICAL, INDISTINGUISHABLE, DIFFERS, TOO_FEW = (
     "identical", "indistinguishable", "differs", "too few runs")
-RULE = ("identical if every run's printed values (train accuracy and loss at each logged step) "
-        "and final test accuracy equal the reference's bit for bit; otherwise differs if the "
-        "Welch 95%% interval of the difference of mean test accuracy excludes 0 (with no "
-        "spread on either side: if the means differ), indistinguishable if it includes 0; "
-        "%s with fewer than 2 runs on a side" % TOO_FEW)
+RULE = ("%s with fewer than 2 runs on a side; otherwise identical if both sides hold the same "
+        "seeds and every run's printed values (train accuracy and loss at each logged step) "
+        "and final test accuracy are equal bit for bit; otherwise differs if the Welch 95%% "
+        "interval of the difference of mean test accuracy excludes 0 (with no spread on either "
+        "side: if the means differ), indistinguishable if it includes 0" % TOO_FEW)
 PRINTED = ("train_accuracy", "loss")  # what each logged line prints, besides the step
 
 
 def verdict(identical, interval):
-    """The rule (RULE) on a bit-for-bit flag and a welch() result."""
-    if identical:
-        return IDENTICAL
+    """The rule (RULE) on a bit-for-bit flag (the same seeds on both sides, all equal) and a
+    welch() result (no interval: fewer than 2 runs on a side)."""
     ci = interval["ci95"]
     if ci is None:
         return TOO_FEW
+    if identical:
+        return IDENTICAL
     return INDISTINGUISHABLE if ci[0] <= 0 <= ci[1] else DIFFERS
 
 

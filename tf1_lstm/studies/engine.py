@@ -112,9 +112,11 @@ def _run_config(run_dir):
     return config if isinstance(config, dict) else None
 
 
-def finished(run_dir, run):
+def finished(run_dir, run, own=()):
     """The metrics of a finished run of `run` in run_dir; None if there is none; RunError if
-    something else is there (the tool never deletes what it did not make, nor a finished run)."""
+    something else is there (the tool never deletes what it did not make, nor a finished run).
+    `own`: the workers' TensorFlow environments, where a run with no `env` of its own trains;
+    a run from any other is not reused."""
     if not os.path.lexists(run_dir):
         return None
     keep = "move it away or use another --out (nothing was deleted)"
@@ -132,6 +134,11 @@ def finished(run_dir, run):
         raise RunError("%s holds a run trained in %s, not %s: %s"
                        % (run_dir, trained_in(config, metrics) or "an unrecorded environment",
                           run.env, keep))
+    made_in = trained_in(config, metrics)
+    if run.env is None and own and made_in not in own:
+        raise RunError("%s holds a run trained in %s, not in the workers' %s: %s"
+                       % (run_dir, made_in or "an unrecorded environment",
+                          " or ".join(sorted(own)), keep))
     if metrics["status"] not in finished_statuses(run):
         raise RunError("%s holds a run that did not finish (status %s): %s"
                        % (run_dir, metrics["status"], keep))
@@ -145,9 +152,10 @@ ALWAYS = ("cell", "seed", "steps")  # given even at their defaults: diagnose's c
 
 def train_command(run, run_dir, data_dir=None, mirrors=()):
     """The argv that trains `run` into run_dir on this worker, with its environment's Python."""
-    python = tfenvs.interpreter(run.env)
-    if python is None:
-        raise RunError("run %s: %s" % (run.name, tfenvs.missing(run.env)))
+    try:
+        python = tfenvs.ready(run.env)
+    except ValueError as err:
+        raise RunError("run %s: %s" % (run.name, err))
     argv = [python, "-m", "tf1_lstm", run.command, "--out", run_dir]
     argv += settings.argv(run.values(), always=ALWAYS) + list(run.flags)
     if data_dir:
@@ -359,6 +367,15 @@ class Engine:
     def workers(self):
         return len(self.client.scheduler_info()["workers"])
 
+    def worker_envs(self):
+        """The TensorFlow environments of the workers connected now (a run with no `env` of
+        its own trains in one of them); this process's own while none is connected."""
+        try:
+            found = set(self.client.run(tfenvs.own, callback_timeout=CONNECT_TIMEOUT).values())
+        except Exception:  # a worker without tf1_lstm fails its runs in their own lines
+            found = set()
+        return found or {tfenvs.own()}
+
     def describe(self):
         return collections.OrderedDict([("scheduler", self.address or "local"),
                                         ("workers", self.workers()),
@@ -485,12 +502,13 @@ class Outcome(NamedTuple):
     timings: dict   # {run name: (task seconds, seconds from task end to stored)}, runs done now
 
 
-def _plan(specs, runs_dir):
-    """({name: metrics} of the finished runs, {name: host}, [runs to train])."""
+def _plan(specs, runs_dir, own):
+    """({name: metrics} of the finished runs, {name: host}, [runs to train]); `own`: the
+    workers' environments (see finished)."""
     done, hosts, todo = {}, {}, []
     for run in specs:
         run_dir = os.path.join(runs_dir, run.name)
-        metrics = finished(run_dir, run)
+        metrics = finished(run_dir, run, own)
         if metrics is None:
             todo.append(run)
             continue
@@ -557,7 +575,7 @@ def run_all(specs, out, engine, data_dir=None, mirrors=(), dataset="mnist", say=
     from tqdm import tqdm
     specs = [run._replace(dataset=dataset) for run in specs]
     runs_dir, logs_dir = _places(out, specs)
-    done, hosts, todo = _plan(specs, runs_dir)
+    done, hosts, todo = _plan(specs, runs_dir, engine.worker_envs())
     say("report: %d runs, %d already finished, %d to train (on %s, %d workers)"
         % (len(specs), len(done), len(todo), engine.address or "a local cluster",
            engine.workers()))

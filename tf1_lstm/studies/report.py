@@ -12,7 +12,7 @@ from typing import NamedTuple, Optional, Tuple
 
 import numpy as np
 
-from tf1_lstm.core import data, hparams, tfcompat
+from tf1_lstm.core import data, hparams, settings, tfcompat
 from tf1_lstm.core.training import run_name
 from tf1_lstm.studies import ablation, claims, drift, engine, explain, plots
 from tf1_lstm.util import environment, tfenvs
@@ -124,7 +124,7 @@ def render(report):
         lines += ablation.render(report["ablation"])
     if report.get("tf_versions"):
         lines += drift.render(report["tf_versions"])
-    return "\n".join(lines + _environment_md(report))
+    return "\n".join(lines + _run_environments_md(report) + _environment_md(report))
 
 
 def _claims_md(report):
@@ -155,16 +155,28 @@ def _claims_md(report):
 
 def _runs_md(report):
     """One row per run, and how to rerun any of them."""
-    s = report["settings"]
-    lines = ["## Runs", "", "| cell | seed | test accuracy | final train-batch accuracy | "
-             "wall time (s) | steps/s | threads |", "| --- | --- | --- | --- | --- | --- | --- |"]
+    lines = ["## Runs", "", "| cell | seed | test accuracy | train-batch accuracy at the last "
+             "logged step | wall time (s) | steps/s | threads |",
+             "| --- | --- | --- | --- | --- | --- | --- |"]
     for r in report["runs"]:
-        lines.append("| %s | %d | %s | %s | %.0f | %.1f | %s |" % (
+        lines.append("| %s | %d | %s | %s (step %s) | %.0f | %.1f | %s |" % (
             r["cell"], r["seed"], percent(r["test_accuracy"]), percent(r["final_train_accuracy"]),
-            r["wall_time"], r["steps_per_sec"], r["threads"] or "TF default"))
-    lines += ["", "Rerun any row alone: `tf1-lstm train --cell CELL --seed SEED --steps %d%s`." % (
-        s["steps"], " --threads %d" % s["threads"] if s["threads"] else ""), ""]
+            r["curve"][-1]["step"] if r["curve"] else "-", r["wall_time"], r["steps_per_sec"],
+            r["threads"] or "TF default"))
+    lines += ["", "The train-batch accuracy is the post's `train accuracy =` line: the 64 images "
+              "just trained on, printed every %d steps." % hparams.LOG_EVERY,
+              "", "Rerun any row alone: `%s`." % rerun_command(report["settings"]), ""]
     return lines
+
+
+def rerun_command(s):
+    """The command that trains one row of the runs table again with the report's settings, in
+    its TensorFlow environment."""
+    values = {"steps": s["steps"], "threads": s["threads"], "dataset": s.get("dataset"),
+              "init_from": s.get("init_from")}
+    env = s.get("reference_env")
+    prefix = "./run --tf %s train" % env if env and env != tfenvs.DEFAULT else "tf1-lstm train"
+    return " ".join([prefix, "--cell CELL --seed SEED"] + settings.argv(values, always=("steps",)))
 
 
 def _references_md(report):
@@ -213,19 +225,40 @@ def _throughput_md(report):
     return lines
 
 
+def _run_environments_md(report):
+    """What the runs ran on, per TensorFlow environment, from the runs' own records."""
+    lines = ["## What the runs ran on", "",
+             "From each run's own metrics.json: its TensorFlow environment, versions and machine.",
+             "", "| TensorFlow environment | runs | Python | TensorFlow (git) | NumPy / protobuf | "
+             "hosts | CPUs |", "| --- | --- | --- | --- | --- | --- | --- |"]
+    for env, e in report["run_environments"].items():
+        v = e["versions"]
+        lines.append("| %s | %d | %s | %s (%s) | %s / %s | %s | %s |" % (
+            env, e["runs"], _one(v["python"]), _one(v["tensorflow"]), _one(v["tensorflow_git"]),
+            _one(v["numpy"]), _one(v["protobuf"]), ", ".join(e["hosts"]) or "not recorded",
+            "; ".join(e["cpus"]) or "not recorded"))
+    return lines + [""]
+
+
+def _one(value):
+    """A version the runs agree on, or every one they record (a mixed report says so)."""
+    return " or ".join(map(str, value)) + " (mixed)" if isinstance(value, list) else str(value)
+
+
 def _environment_md(report):
-    """Versions, machine, data checksums and installed packages."""
+    """The process that assembled the report: versions, machine, data checksums, packages."""
     lines = []
     e = report["environment"]
-    lines += ["## Environment", "", "| | |", "| --- | --- |"]
-    rows = [("Python", e["versions"]["python"]),
-            ("TensorFlow", "%s (%s)" % (e["versions"]["tensorflow"],
-                                        e["versions"]["tensorflow_git"])),
+    made = e.get("assembled_with") or e["versions"]
+    lines += ["## Environment", "", "Of the `tf1-lstm report` process that assembled this report "
+              "(its runs: the table above).", "", "| | |", "| --- | --- |"]
+    rows = [("Python", made["python"]),
+            ("TensorFlow", "%s (%s)" % (made["tensorflow"], made["tensorflow_git"])),
             ("built with CUDA", "%s (CUDA %s, cuDNN %s)" % (
                 e["cuda"]["built_with_cuda"], e["cuda"]["cuda_version"],
                 e["cuda"]["cudnn_version"])),
             ("GPUs seen", ", ".join(e["cuda"]["gpus"]) or "none"),
-            ("NumPy / protobuf", "%s / %s" % (e["versions"]["numpy"], e["versions"]["protobuf"])),
+            ("NumPy / protobuf", "%s / %s" % (made["numpy"], made["protobuf"])),
             ("OS", e["machine"]["os"]), ("CPU", "%s, %s cores" % (e["machine"]["cpu"],
                                                                   e["machine"]["cores"])),
             ("CPU family/model/stepping, caches, SIMD", _cpu_id_text(e["machine"])),
@@ -237,7 +270,8 @@ def _environment_md(report):
     lines += ["", "Data (SHA-256 of the decompressed IDX bytes):", ""]
     lines += ["- `%s` %s" % (name, sums["idx_sha256"])
               for name, sums in e["data_checksums"].items()]
-    lines += ["", "<details><summary>pip freeze</summary>", "", "```"] + e["pip_freeze"] + \
+    lines += ["", "<details><summary>pip freeze of that process's environment (%s)</summary>"
+              % (e.get("pip_freeze_of") or "not recorded"), "", "```"] + e["pip_freeze"] + \
         ["```", "", "</details>", ""]
     return lines
 
@@ -278,7 +312,8 @@ def _build_report(options, say):
         described = cluster.describe()
     results = outcome.metrics
     by_cell = by_cell_of(results, options.cells, seeds, envs[0])
-    report = assemble(options, by_cell, seeds, jobs, threads, data_dir, outcome.hosts, envs[0])
+    report = assemble(options, by_cell, seeds, jobs, threads, data_dir, outcome.hosts, envs[0],
+                      results)
     report.update(determinism=drift.determinism(results, specs), throughput=throughput,
                   engine=described)
     if options.ablations:
@@ -328,23 +363,24 @@ def _set_up(envs, say):
             raise engine.RunError(str(err))
 
 
-def assemble(options, by_cell, seeds, jobs, threads, data_dir, hosts, env=None):
+def assemble(options, by_cell, seeds, jobs, threads, data_dir, hosts, env, results):
     """report.json's contents from the faithful runs in environment `env` (sections filled in
-    later set to None)."""
+    later set to None); `results`: {name: metrics} of every run of the report."""
     chance = chance_level(data_dir, options.dataset)
 
     def name(c, s):
         return engine.env_name(run_name(c, s), env)
 
     runs = [collections.OrderedDict([
-        ("cell", c), ("seed", s), ("test_accuracy", m["test_accuracy"]),
+        ("cell", c), ("seed", s), ("environment", engine.trained_in({}, m)),
+        ("test_accuracy", m["test_accuracy"]),
         ("final_train_accuracy", m["final_train_accuracy"]), ("wall_time", m["wall_time"]),
         ("steps_per_sec", m["steps_per_sec"]), ("ms_per_step", m["ms_per_step"]),
         ("threads", threads), ("run_dir", os.path.join("runs", name(c, s))),
         ("worker_host", hosts.get(name(c, s))), ("curve", m["curve"])])
         for c in options.cells for s, m in zip(seeds, by_cell[c])]
     return collections.OrderedDict([
-        ("schema", 3),
+        ("schema", 4),
         ("generated", time.strftime("%Y-%m-%d %H:%M:%S %Z")),
         ("command", environment.machine()["command"]),
         ("settings", collections.OrderedDict([
@@ -361,14 +397,55 @@ def assemble(options, by_cell, seeds, jobs, threads, data_dir, hosts, env=None):
         ("throughput", None),
         ("ms_per_step", {c: float(np.mean([m["ms_per_step"] for m in by_cell[c]]))
                          for c in options.cells}),
-        ("environment", environment.fingerprint(
-            data.checksums(data_dir, options.dataset), tfcompat.cuda())),
+        ("run_environments", run_environments(results, hosts)),
+        ("environment", _environment(by_cell, data_dir, options.dataset)),
         ("figures", ["learning_curves.png", "test_accuracy.png"]),
         ("ablation", None),
         ("engine", None),
         ("explain_99", None),
         ("tf_versions", None),
     ])
+
+
+VERSION_KEYS = ("python", "tensorflow", "tensorflow_git", "numpy", "protobuf")
+
+
+def versions_of(runs):
+    """{package: version} the runs' metrics.json record; a list where they disagree."""
+    found = collections.OrderedDict((k, sorted({str((m.get("versions") or {}).get(k))
+                                               for m in runs})) for k in VERSION_KEYS)
+    return collections.OrderedDict((k, v[0] if len(v) == 1 else v) for k, v in found.items())
+
+
+def run_environments(results, hosts):
+    """{TensorFlow environment: runs, versions, hosts and CPUs} of every run ({name: metrics};
+    hosts: {name: host}), from the runs' own records: what the figures came from, not this
+    process's environment."""
+    by_env = collections.OrderedDict()
+    for name, m in results.items():
+        by_env.setdefault(engine.trained_in({}, m) or "not recorded", []).append(name)
+
+    def cpu(m):
+        machine = m.get("machine") or {}
+        return "%s (%s)" % (machine.get("cpu"), (machine.get("cpu_id") or {}).get(
+            "family_model_stepping", "?"))
+
+    return collections.OrderedDict(
+        (env, collections.OrderedDict([
+            ("runs", len(names)), ("versions", versions_of([results[n] for n in names])),
+            ("hosts", sorted({hosts[n] for n in names if hosts.get(n)})),
+            ("cpus", sorted({cpu(results[n]) for n in names}))]))
+        for env, names in by_env.items())
+
+
+def _environment(by_cell, data_dir, dataset):
+    """report.json's `environment`: `versions` are the faithful runs' own; `assembled_with`,
+    the machine, packages and data are this process's."""
+    record = environment.fingerprint(data.checksums(data_dir, dataset), tfcompat.cuda())
+    record["assembled_with"] = record["versions"]
+    record["versions"] = versions_of([m for runs in by_cell.values() for m in runs])
+    record["pip_freeze_of"] = tfenvs.own()
+    return record
 
 
 def ablation_section(options, results, seeds, by_cell, diag_runs, chance):

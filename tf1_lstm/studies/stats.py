@@ -47,8 +47,9 @@ def t975(df):
 
 
 def welch(a, b):
-    """Mean of b minus mean of a, its Welch 95% interval and degrees of freedom (None where a
-    side has fewer than 2 values; a zero-width interval where neither side has spread)."""
+    """Mean of b minus mean of a (accuracies), its Welch 95% interval and degrees of freedom
+    (None where a side has fewer than 2 values; a zero-width interval where neither side has
+    spread)."""
     x, y = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
     diff = float(y.mean() - x.mean()) if x.size and y.size else None
     if x.size < 2 or y.size < 2:
@@ -60,5 +61,7 @@ def welch(a, b):
                                         ("df", None)])
     df = (va + vb) ** 2 / (va ** 2 / (x.size - 1) + vb ** 2 / (y.size - 1))
     half = t975(df) * se
-    return collections.OrderedDict([("difference", diff), ("ci95", [diff - half, diff + half]),
+    # A difference of two accuracies cannot leave [-1, 1]: the interval is clipped there.
+    return collections.OrderedDict([("difference", diff),
+                                    ("ci95", [max(-1.0, diff - half), min(1.0, diff + half)]),
                                     ("df", df)])

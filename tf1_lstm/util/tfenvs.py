@@ -16,6 +16,7 @@ from tf1_lstm.util.environment import checkout_root
 DEFAULT = "tf1.15.5-py3.7"  # the post's TF on the project's Python: the faithful default
 ROOT_ENV = "TF1_LSTM_ENVS"  # a folder holding the environments' venvs, if not the checkout's
 REQUIREMENTS = "envs"       # <checkout>/envs/<name>.txt: each environment's exact pins
+STAMP = ".tf1-lstm-setup"   # in a venv: written by ./run as the last step of a finished set-up
 _NAME = re.compile(r"^tf(\d+\.\d+\.\d+)-py(\d+\.\d+)$")
 TF_DISTRIBUTIONS = ("tensorflow", "tensorflow-cpu", "tensorflow-gpu")
 
@@ -89,7 +90,7 @@ def root():
 
 def interpreter(env):
     """The Python that trains in `env` here: this one if it is that environment, else the
-    environment's venv; None where this machine has neither."""
+    environment's venv if one exists (complete or not: see problem()); None where there is none."""
     if env is None or env == own():
         return sys.executable
     candidates = [os.path.join(root(), env, "bin", "python")]
@@ -101,11 +102,58 @@ def interpreter(env):
     return None
 
 
+# Run by an environment's Python: its TensorFlow's version, if tf1_lstm and TensorFlow import.
+_PROBE = ("import importlib.util, sys; from tf1_lstm.util import tfenvs; "
+          "found = importlib.util.find_spec('tensorflow') and tfenvs.installed_tf_version(); "
+          "sys.stdout.write(found or ''); sys.exit(0 if found else 3)")
+
+
+def problem(env, python):
+    """None if `python` is a complete environment `env` (its set-up finished, tf1_lstm and
+    TensorFlow import, and the TensorFlow is the one its name says), else one line saying what
+    is wrong and how to fix it. A run would otherwise fail deep inside, or train on another TF."""
+    if python == sys.executable:
+        return None
+    fix = "set it up again with `./run setup --tf %s`" % env
+    venv = os.path.dirname(os.path.dirname(python))
+    if not os.path.isfile(os.path.join(venv, STAMP)):
+        return "the TensorFlow environment %s at %s was not set up to the end: %s" % (
+            env, venv, fix)
+    try:
+        done = subprocess.run([python, "-c", _PROBE], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, universal_newlines=True, timeout=60,
+                              cwd=os.sep)  # not the caller's folder: it may hold a tf1_lstm
+    except (OSError, subprocess.SubprocessError) as err:
+        return "the TensorFlow environment %s at %s does not run (%s): %s" % (env, venv, err, fix)
+    if done.returncode != 0:
+        why = (done.stderr.strip().splitlines() or ["no TensorFlow"])[-1]
+        return "the TensorFlow environment %s at %s is incomplete (%s): %s" % (
+            env, venv, why, fix)
+    if done.stdout.strip() != parse(env)[0]:
+        return ("the TensorFlow environment %s at %s holds TensorFlow %s, not %s: %s" % (
+            env, venv, done.stdout.strip(), parse(env)[0], fix))
+    return None
+
+
+def ready(env):
+    """The Python of a complete environment `env` here; ValueError (one line) otherwise."""
+    python = interpreter(env)
+    if python is None:
+        raise ValueError(missing(env))
+    trouble = problem(env, python)
+    if trouble:
+        raise ValueError(trouble)
+    return python
+
+
 def set_up(env, say=print):
-    """Set `env` up here, as `./run setup --tf ENV` does, unless it is ready; ValueError (one
+    """Set `env` up here, as `./run setup --tf ENV` does, unless it is complete; ValueError (one
     line) where this is not a checkout with ./run, or the set-up failed."""
-    if interpreter(env) is not None:
+    try:
+        ready(env)
         return
+    except ValueError:
+        pass
     script = os.path.join(checkout_root(), "run")
     if not os.path.isfile(script) or not os.path.isfile(os.path.join(requirements_dir(),
                                                                      env + ".txt")):
@@ -113,10 +161,11 @@ def set_up(env, say=print):
     say("report: setting up TensorFlow environment %s (one-time; a few minutes)" % env)
     done = subprocess.run([script, "setup", "--tf", env], stdout=subprocess.PIPE,
                           stderr=subprocess.STDOUT, universal_newlines=True)
-    if done.returncode != 0 or interpreter(env) is None:
-        tail = " / ".join(done.stdout.strip().splitlines()[-3:])
+    tail = " / ".join(done.stdout.strip().splitlines()[-3:])
+    if done.returncode != 0:
         raise ValueError("could not set up TensorFlow environment %s (%s): run ./run setup "
                          "--tf %s to see why" % (env, tail or "no output", env))
+    ready(env)
 
 
 def missing(env):
@@ -124,3 +173,30 @@ def missing(env):
     return ("this machine has no TensorFlow environment %s: set it up with `./run setup --tf %s`"
             " in the checkout its workers run from (or put its venv under $%s/%s)"
             % (env, env, ROOT_ENV, env))
+
+
+def main(argv):
+    """For ./run, which must resolve a name before any venv exists (one rule, this one):
+    `resolve TEXT` prints the environment's name, `default` the default's, `own` this
+    Python's (exit 3 without an importable TensorFlow). A bad name: one line, exit 2."""
+    if argv[:1] == ["resolve"] and len(argv) == 2:
+        try:
+            print(resolve(argv[1]))
+        except ValueError as err:
+            print(err, file=sys.stderr)
+            return 2
+        return 0
+    if argv == ["default"]:
+        print(DEFAULT)
+        return 0
+    if argv == ["own"]:
+        import importlib.util
+        found = importlib.util.find_spec("tensorflow") and own()
+        print(found or "")
+        return 0 if found else 3
+    print("usage: python -m tf1_lstm.util.tfenvs resolve TEXT | default | own", file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
