@@ -10,6 +10,7 @@ import tensorflow as tf
 from test_model import numpy_forward, original_graph
 
 from tf1_lstm.core import data, model
+from tf1_lstm.core.training import RunConfig
 from tf1_lstm.studies import diagnose
 
 from conftest import DATA_DIR, run_cli
@@ -27,7 +28,7 @@ def test_gradient_through_time_matches_finite_differences(cell):
     x, y = batch(2)
     with tf.Graph().as_default():
         tf.set_random_seed(1)
-        m = model.build(cell)
+        m = model.build(RunConfig(cell=cell))
         monitor = diagnose.Monitor(cell, every=1)
         monitor.build(m)
         with tf.Session() as sess:
@@ -54,14 +55,15 @@ def test_gradient_through_time_matches_finite_differences(cell):
 def test_defaults_take_the_original_code_path():
     for cell in ("lstm", "rnn"):
         with tf.Graph().as_default() as explicit:
-            model.build(cell, 0.01, impl="basic", forget_bias=1.0, clip=None)
+            model.build(RunConfig(cell=cell, lr=0.01, impl="basic", forget_bias=1.0, clip=None,
+                                  init_from="own"))
         assert explicit.as_graph_def().node == original_graph(cell)[0].as_graph_def().node
 
 
 def test_clip_bounds_the_applied_global_norm():
     x, y = batch()
     with tf.Graph().as_default():
-        m = model.build("rnn", clip=1.0)
+        m = model.build(RunConfig(cell="rnn", clip=1.0))
         raw = tf.global_norm(tf.gradients(m.loss, tf.trainable_variables()))
         with tf.Session() as sess:
             sess.run(m.init)
@@ -73,7 +75,7 @@ def test_clip_bounds_the_applied_global_norm():
 def test_forget_bias_reaches_the_cell_maths():
     x = np.random.RandomState(0).rand(3, 28, 28).astype(np.float32)
     with tf.Graph().as_default():
-        m = model.build("lstm", forget_bias=0.0)
+        m = model.build(RunConfig(forget_bias=0.0))
         assert m.cell._forget_bias == 0.0
         with tf.Session() as sess:
             sess.run(m.init)
@@ -88,7 +90,7 @@ def test_forget_bias_reaches_the_cell_maths():
 
 def test_irnn_starts_from_the_identity():
     with tf.Graph().as_default():
-        m = model.build("irnn")
+        m = model.build(RunConfig(cell="irnn"))
         with tf.Session() as sess:
             sess.run(m.init)
             kernel, bias = sess.run(tf.trainable_variables()[:2])

@@ -197,6 +197,7 @@ def stamped_venv(path, stamp=True):
 
 def test_a_half_built_environment_is_named_with_its_set_up_command(tmp_path, monkeypatch):
     monkeypatch.setenv(tfenvs.ROOT_ENV, str(tmp_path))
+    monkeypatch.delenv("PYTHONPATH", raising=False)  # the venv alone, as a worker runs it
     stamped_venv(str(tmp_path / "tf2.15.1-py3.11"), stamp=False)
     with pytest.raises(ValueError, match="was not set up to the end: set it up again with "
                                          r"`\./run setup --tf tf2\.15\.1-py3\.11`"):

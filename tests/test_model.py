@@ -6,6 +6,7 @@ import tensorflow as tf
 from tensorflow.contrib.layers import fully_connected
 
 from tf1_lstm.core import model
+from tf1_lstm.core.training import RunConfig
 
 from conftest import original_source
 
@@ -33,7 +34,7 @@ def our_graph(cell, seed=None):
     with graph.as_default():
         if seed is not None:
             tf.set_random_seed(seed)
-        tensors = model.build(cell)
+        tensors = model.build(RunConfig(cell=cell))
     return graph, tensors
 
 
@@ -105,5 +106,5 @@ def test_forward_pass_equals_numpy_equations(cell):
 
 def test_unknown_cell_is_refused():
     with tf.Graph().as_default(), pytest.raises(ValueError) as err:
-        model.build("gru")
+        model.build(RunConfig(cell="gru"))
     assert "unknown cell 'gru'" in str(err.value)

@@ -16,8 +16,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from tf1_lstm.core import cells
 from tf1_lstm.core import model as model_lib
-from tf1_lstm.core import tfcompat
+from tf1_lstm.core.training import RunConfig
 from tf1_lstm.studies import report
 from tf1_lstm.util import tfenvs
 
@@ -108,12 +109,13 @@ def test_tf2_refuses_the_contrib_kernels_in_one_line(tmp_path):
 
 DUMP = """import sys, numpy as np
 from tf1_lstm.core import model, tfcompat
+from tf1_lstm.core.training import RunConfig
 tf = tfcompat.import_tensorflow()
 out = {}
 for cell in ("lstm", "rnn"):
     with tf.Graph().as_default():
         tf.set_random_seed(int(sys.argv[2]))
-        m = model.build(cell, init_from=sys.argv[3])
+        m = model.build(RunConfig(cell=cell, init_from=sys.argv[3]))
         with tf.Session() as s:
             s.run(m.init)
             out.update({cell + ":" + v.op.name: s.run(v) for v in tf.trainable_variables()})
@@ -126,7 +128,7 @@ def initial_weights(seed, init_from):
     for cell in ("lstm", "rnn"):
         with tf.Graph().as_default():
             tf.set_random_seed(seed)
-            m = model_lib.build(cell, init_from=init_from)
+            m = model_lib.build(RunConfig(cell=cell, init_from=init_from))
             with tf.Session() as sess:
                 sess.run(m.init)
                 found.update({cell + ":" + v.op.name: sess.run(v)
@@ -135,11 +137,14 @@ def initial_weights(seed, init_from):
 
 
 def test_the_op_seeds_are_the_ones_1155_derives():
-    """The table in core.tfcompat against the graph itself (on 1.15.5: the default graph)."""
-    for cell, seeds in tfcompat.TF1_15_5_OP_SEEDS.items():
+    """The op seeds core.cells records against the graph itself (on 1.15.5: the default
+    graph)."""
+    measured = [c for c in cells.CELLS if c.op_seeds]
+    assert [c.name for c in measured] == ["lstm", "rnn"]
+    for cell, seeds in ((c.name, c.op_seeds) for c in measured):
         with tf.Graph().as_default() as graph:
             tf.set_random_seed(7)
-            model_lib.build(cell)
+            model_lib.build(RunConfig(cell=cell))
             found = tuple(op.get_attr("seed2") for op in graph.get_operations()
                           if op.type == "RandomUniform")
         assert found == seeds
@@ -150,7 +155,7 @@ def test_init_from_1155_leaves_the_1155_graph_as_it_is():
     for init_from in ("own", "tf1.15.5"):
         with tf.Graph().as_default() as graph:
             tf.set_random_seed(0)
-            model_lib.build("lstm", init_from=init_from)
+            model_lib.build(RunConfig(init_from=init_from))
             defs.append(graph.as_graph_def().SerializeToString(deterministic=True))
     assert defs[0] == defs[1]
 

@@ -10,7 +10,8 @@ import collections
 import math
 import os
 
-from tf1_lstm.core import datasets, hparams, settings
+from tf1_lstm.core import datasets, settings
+from tf1_lstm.core.cells import FAITHFUL
 
 
 class UsageError(Exception):
@@ -54,10 +55,10 @@ def ablations(text):
 
 def cells(text):
     found = [c.strip() for c in text.split(",") if c.strip()]
-    unknown = [c for c in found if c not in hparams.CELLS]
+    unknown = [c for c in found if c not in FAITHFUL]
     if not found or unknown:
         raise argparse.ArgumentTypeError("%r: give a comma-separated list of %s"
-                                         % (text, ", ".join(hparams.CELLS)))
+                                         % (text, ", ".join(FAITHFUL)))
     return list(collections.OrderedDict.fromkeys(found))
 
 

@@ -6,10 +6,11 @@ import sys
 
 from tf1_lstm.cli import flags
 from tf1_lstm.cli.flags import UsageError
-from tf1_lstm.core import datasets, hparams, settings
+from tf1_lstm.core import cells, datasets, hparams, settings
 from tf1_lstm.util import interrupts
 
 EVERY = 100  # diagnose records every K steps unless told
+DIAGNOSED = cells.with_claim("cannot train")  # diagnose's cell unless told: the post's question
 
 
 def register(commands):
@@ -30,11 +31,11 @@ def register(commands):
         description="Train like `train` (same graph, batches and updates) and every K steps "
                     "record loss, gradient norms, ||dloss/dh_t|| for each of the 28 steps, "
                     "saturation and the forget gate; writes diagnostics.json and PNGs. The cell "
-                    "is rnn unless --cell says otherwise.")
+                    "is %s unless --cell says otherwise." % DIAGNOSED)
     flags.add_training(diagnose)
     diagnose.add_argument("--every", type=flags.positive_int, default=EVERY, metavar="K",
                           help="record every K steps (default: %(default)s)")
-    diagnose.set_defaults(func=cmd_diagnose, cell_unless_given="rnn")
+    diagnose.set_defaults(func=cmd_diagnose, cell_unless_given=DIAGNOSED)
 
 
 def cmd_train(args):
@@ -71,13 +72,16 @@ def _check(values):
     if values["batch_size"] and values["batch_size"] > train_images:
         raise UsageError("--batch-size %d is larger than the %d training images"
                          % (values["batch_size"], train_images))
-    if values["impl"] not in (None, "basic") and values["cell"] not in (None, "lstm"):
-        raise UsageError("--impl %s exists for the LSTM only: drop it or use --cell lstm"
-                         % values["impl"])
+    cell = cells.get(values["cell"] or settings.by_name()["cell"].default)
+    gated = [c.name for c in cells.CELLS if c.gated]
+    if values["impl"] not in (None, "basic") and not cell.gated:
+        raise UsageError("--impl %s exists for the LSTM only: drop it or use --cell %s"
+                         % (values["impl"], " or ".join(gated)))
     if values["init_from"] not in (None, "own") and (
-            values["cell"] not in (None,) + hparams.CELLS or values["impl"] not in (None, "basic")):
+            cell.op_seeds is None or values["impl"] not in (None, "basic")):
         raise UsageError("--init-from %s knows 1.15.5's op seeds for the post's graph only "
-                         "(--cell lstm or rnn, --impl basic)" % values["init_from"])
+                         "(--cell %s, --impl basic)" % (values["init_from"], " or ".join(
+                             c.name for c in cells.CELLS if c.op_seeds)))
     test_at = values["test_at"]
     if test_at and test_at[-1] >= (values["steps"] or hparams.STEPS):
         raise UsageError("--test-at %d is not before the last step: the final test accuracy is "
@@ -93,7 +97,8 @@ def new_run_config(args):
     _check(values)
     given = values["seed"] is not None
     seed = values["seed"] if given else training.draw_seed()
-    run_dir = values["run_dir"] or training.default_run_dir(values["cell"] or "lstm", seed)
+    run_dir = values["run_dir"] or training.default_run_dir(
+        values["cell"] or settings.by_name()["cell"].default, seed)
     created = not os.path.exists(run_dir)
     flags.writable_dir(run_dir, "--out", must_be_empty=True)
     values.update(seed=seed, run_dir=run_dir, mirrors=tuple(values["mirrors"] or ()),

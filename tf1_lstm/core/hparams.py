@@ -15,8 +15,5 @@ STEPS = 10000          # for i in range(10000)
 LOG_EVERY = 200        # if i % 200 == 0: print('train accuracy =', ...)
 VALIDATION_SIZE = 5000  # read_data_sets' default split: 55,000 train / 5,000 validation
 
-CELLS = ("lstm", "rnn")  # the post's cell and the one its question is about
-
 # --- not the post's: variants the studies build with core.model (after its marker) -----------
-ABLATION_CELLS = ("irnn",)           # see model.IRNNCell
 IMPLS = ("basic", "block", "fused")  # LSTM kernels: the original's, and two proven equal

@@ -8,7 +8,7 @@ the variant arguments take exactly the original code path (tests/test_ablation.p
 
 from typing import Any, NamedTuple, Optional
 
-from tf1_lstm.core import hparams, tfcompat
+from tf1_lstm.core import cells, hparams, tfcompat
 
 API = tfcompat.api()  # the post's `tf`, `tf.contrib.rnn` and `fully_connected`, on any version
 tf = API.tf
@@ -29,19 +29,19 @@ class Model(NamedTuple):
     applied_grad_norm: Any = None  # the clipped global norm (clipping variant only)
 
 
-def build(cell: str = "lstm", learning_rate: float = hparams.LEARNING_RATE, impl: str = "basic",
-          forget_bias: float = hparams.FORGET_BIAS, clip: Optional[float] = None,
-          init_from: str = "own") -> "Model":
+def build(config: Any) -> "Model":
     """Build the post's graph in the current default graph and return its tensors.
 
-    The defaults are the post's. `forget_bias`, `clip`, cell="irnn", impl="block"/"fused" and
-    init_from="tf1.15.5" are variants (below the marker); none of them changes the graph when
-    left at its default.
+    `config`: a run's settings (core.training.RunConfig, or anything with its `cell`, `lr`,
+    `impl`, `forget_bias`, `clip` and `init_from`). At their defaults, the post's graph; a
+    non-default `forget_bias`, `clip`, cell, impl or init_from is a variant (below the marker),
+    and none of them changes the graph when left at its default.
     """
-    if init_from == "own":
-        return _build(cell, learning_rate, impl, forget_bias, clip)
-    with tfcompat.op_seeds(tfcompat.TF1_15_5_OP_SEEDS[cell]):
-        return _build(cell, learning_rate, impl, forget_bias, clip)
+    args = (config.cell, config.lr, config.impl, config.forget_bias, config.clip)
+    if config.init_from == "own":
+        return _build(*args)
+    with tfcompat.op_seeds(cells.get(config.cell).op_seeds):
+        return _build(*args)
 
 
 def _build(cell, learning_rate, impl, forget_bias, clip):
@@ -73,20 +73,14 @@ def cell_outputs(X, cell, impl, forget_bias):
         basic_cell = make_cell(cell, forget_bias=forget_bias)
         outneurons, _ = tf.nn.dynamic_rnn(basic_cell, X, dtype=tf.float32)
         return basic_cell, outneurons
-    if cell != "lstm":
+    if not cells.get(cell).gated:
         raise ValueError("--impl %s exists for the LSTM only" % impl)
     return fused_lstm_outputs(X, impl, forget_bias)
 
 
 def make_cell(cell, n_neurons=hparams.N_NEURONS, forget_bias=hparams.FORGET_BIAS):
-    if cell == "lstm":
-        return API.rnn.BasicLSTMCell(n_neurons, forget_bias=forget_bias, state_is_tuple=True)
-    if cell == "rnn":
-        return API.rnn.BasicRNNCell(n_neurons)
-    if cell == "irnn":
-        return IRNNCell(n_neurons)
-    raise ValueError("unknown cell %r: choose one of %s"
-                     % (cell, ", ".join(hparams.CELLS + hparams.ABLATION_CELLS)))
+    """The cell named `cell` (core.cells), e.g. BasicLSTMCell(150, forget_bias=1.0)."""
+    return cells.get(cell).make(API, n_neurons, forget_bias)
 
 
 def parameter_count() -> int:

@@ -11,7 +11,7 @@ import argparse
 import math
 from typing import Any, Callable, NamedTuple, Optional
 
-from tf1_lstm.core import checkpoints, datasets, hparams
+from tf1_lstm.core import cells, checkpoints, datasets, hparams
 
 MAX_SEED = 2 ** 31 - 2  # TF truncates seeds modulo 2**31 - 1
 MAX_STEPS = 1000000     # ~9 hours of the LSTM here; more is a typo, not a study
@@ -91,9 +91,9 @@ def choice(options):
 INITS = ("own", "tf1.15.5")  # --init-from: whose op seeds the initializers use
 
 SETTINGS = (
-    Setting("cell", "lstm", "--cell", choice(hparams.CELLS + hparams.ABLATION_CELLS),
-            "recurrent cell: lstm (the post's), rnn (its question), irnn (an ablation)",
-            numbers=True, valid=lambda v: v in hparams.CELLS + hparams.ABLATION_CELLS),
+    Setting("cell", cells.FAITHFUL[0], "--cell", choice(cells.NAMES), "recurrent cell: " +
+            ", ".join("%s (%s)" % (c.name, c.help) for c in cells.CELLS),
+            numbers=True, valid=lambda v: v in cells.NAMES),
     Setting("steps", hparams.STEPS, "--steps", steps, "training steps", numbers=True,
             valid=lambda v: isinstance(v, int) and v > 0),
     Setting("batch_size", hparams.BATCH_SIZE, "--batch-size", positive_int, "examples per step",

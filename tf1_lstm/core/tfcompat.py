@@ -130,17 +130,11 @@ def fused_rnn():
     return module
 
 
-# The op seeds TF 1.15.5 gives the post's two random initializers (the cell's kernel, then the
-# dense layer's weights) under a graph seed: the graph's op count when each is made. TF 2
-# counts seeded ops per graph instead (0, 1, ...), so the same --seed draws other weights
-# there. Measured from 1.15.5's graph; tests/test_model.py checks them against it.
-TF1_15_5_OP_SEEDS = {"lstm": (102, 170), "rnn": (88, 141)}
-
-
 @contextlib.contextmanager
 def op_seeds(seeds):
     """While the graph is built, the k-th random op made without a seed of its own gets op
-    seed seeds[k]: the initial weights 1.15.5 draws, on any version. Unsupported if the graph
+    seed seeds[k] (core.cells records 1.15.5's per cell): the initial weights 1.15.5 draws, on
+    any version. Unsupported if the graph
     made another number of random ops (it is not the one the seeds were measured from)."""
     from tensorflow.python.framework import random_seed
     original, pending = random_seed.get_seed, list(seeds)

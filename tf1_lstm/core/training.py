@@ -174,9 +174,7 @@ def _prepare(config, log, monitor):
                " dataset=" + config.dataset, config.run_dir))
         for name in datasets.get(config.dataset).files:
             say("Extracting %s" % data.find_file(config.data_dir, name))
-        model = model_lib.build(config.cell, config.lr, impl=config.impl,
-                                forget_bias=config.forget_bias, clip=config.clip,
-                                init_from=config.init_from)
+        model = model_lib.build(config)
         saver = tf.train.Saver(save_relative_paths=True, max_to_keep=None)
         train_fetch = monitor.build(model)
         graph.finalize()

@@ -34,8 +34,7 @@ def load(run_dir):
     config = RunConfig.from_record(record)
     prefix = checkpoints.final_prefix(run_dir)
     with tf.Graph().as_default():
-        model = model_lib.build(config.cell, config.lr, forget_bias=config.forget_bias,
-                                clip=config.clip, impl=config.impl)
+        model = model_lib.build(config)
         probabilities = tf.nn.softmax(model.logits)
         classes = tf.argmax(model.logits, 1)
         saver = tf.train.Saver()

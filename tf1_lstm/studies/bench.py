@@ -86,10 +86,11 @@ def bare_ms(steps, log_every, data_dir, impl="basic", threads=None, xla=False, s
     from tensorflow.contrib.learn.python.learn.datasets.mnist import read_data_sets
 
     from tf1_lstm.core import model as model_lib
+    from tf1_lstm.core.training import RunConfig
     with tf.Graph().as_default():
         tf.set_random_seed(seed)
         mnist = read_data_sets(data_dir, one_hot=True, seed=seed)
-        model = model_lib.build("lstm", impl=impl)
+        model = model_lib.build(RunConfig(impl=impl))
         with tf.Session(config=model_lib.session_config(threads, xla)) as sess:
             sess.run(model.init)
             return _loop_ms(sess, model, mnist.train.next_batch, steps, log_every)
@@ -125,8 +126,9 @@ def _one_step(impl, xla, weights, x, y):
     tf = tfcompat.import_tensorflow()
 
     from tf1_lstm.core import model as model_lib
+    from tf1_lstm.core.training import RunConfig
     with tf.Graph().as_default():
-        model = model_lib.build("lstm", impl=impl)
+        model = model_lib.build(RunConfig(impl=impl))
         variables = {v.op.name: v for v in tf.trainable_variables()}
         names = sorted(variables)
         gradients = tf.gradients(model.loss, [variables[n] for n in names])

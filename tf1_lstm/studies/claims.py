@@ -3,6 +3,7 @@
 
 import collections
 
+from tf1_lstm.core import cells
 from tf1_lstm.studies import rules
 from tf1_lstm.studies.stats import describe
 from tf1_lstm.util.text import percent
@@ -12,21 +13,18 @@ REPRODUCED_WITHIN = CLAIMED_TEST_ACCURACY - rules.ROUNDS_TO_99  # "about 99%": w
 
 
 def claims(by_cell, chance):
-    """The post's two claims against the measured figures, each with its verdict and rule."""
-    found = []
-    if "lstm" in by_cell:
-        found.append(_lstm_claim([m["test_accuracy"] for m in by_cell["lstm"]]))
-    if "rnn" in by_cell:
-        found.append(_rnn_claim([m["test_accuracy"] for m in by_cell["rnn"]], chance))
-    return found
+    """The post's claims (core.cells: each cell's) against the measured figures, each with its
+    verdict and rule, for the cells measured."""
+    return [JUDGES[c.claim](c, [m["test_accuracy"] for m in by_cell[c.name]], chance)
+            for c in cells.CELLS if c.claim and c.name in by_cell]
 
 
-def _lstm_claim(accs):
+def _accuracy_claim(cell, accs, chance):
     stats = describe(accs)
     gap = 100 * (CLAIMED_TEST_ACCURACY - stats["mean"])
     held = stats["mean"] >= CLAIMED_TEST_ACCURACY - REPRODUCED_WITHIN
     return collections.OrderedDict([
-        ("claim", "The LSTM reaches about 99% test accuracy"),
+        ("claim", "The %s reaches about 99%% test accuracy" % cell.label),
         ("measured", stats),
         ("rule", "reproduced if the mean over seeds is at least %.1f%%"
          % (100 * (CLAIMED_TEST_ACCURACY - REPRODUCED_WITHIN))),
@@ -35,7 +33,7 @@ def _lstm_claim(accs):
     ])
 
 
-def _rnn_claim(accs, chance):
+def _training_claim(cell, accs, chance):
     """Three levels, by the one definition of training (studies.rules) the ablations use too."""
     outcomes = [rules.outcome(a, chance["accuracy"]) for a in accs]
     counts = collections.OrderedDict((o, outcomes.count(o))
@@ -49,7 +47,7 @@ def _rnn_claim(accs, chance):
     others = ", ".join("%s %s" % (o, percent(a)) for o, a in zip(outcomes, accs)
                        if o != "at chance")
     return collections.OrderedDict([
-        ("claim", "With BasicRNNCell the same program cannot train"),
+        ("claim", "With %s the same program cannot train" % cell.code),
         ("measured", describe(accs)),
         ("per_seed", accs),
         ("chance", chance["accuracy"]),
@@ -63,3 +61,6 @@ def _rnn_claim(accs, chance):
         ("note", "%d of %d seeds at chance%s" % (counts["at chance"], len(accs),
                                                  "; " + others if others else "")),
     ])
+
+
+JUDGES = {"reaches 99%": _accuracy_claim, "cannot train": _training_claim}  # by Cell.claim

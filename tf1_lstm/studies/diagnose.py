@@ -15,7 +15,7 @@ import os
 
 import numpy as np
 
-from tf1_lstm.core import hparams, monitor, tfcompat
+from tf1_lstm.core import cells, hparams, monitor, tfcompat
 from tf1_lstm.core.records import DIVERGED
 from tf1_lstm.util.figures import pyplot, save_figure
 from tf1_lstm.util.files import write_json
@@ -61,7 +61,7 @@ class Monitor(monitor.Monitor):
         self.hidden, self.d_hidden, self.unrolled_loss = hidden, d_hidden, unrolled_loss
         self.fetches.update(unrolled_loss=unrolled_loss, hidden=hidden,
                             d_hidden_norms=[tf.norm(d) for d in d_hidden])
-        if self.cell == "lstm":
+        if cells.get(self.cell).gated:
             self.fetches["kernel"], self.fetches["bias"] = self.variables[0], self.variables[1]
         return [model.train_op, model.loss]
 
@@ -83,7 +83,7 @@ class Monitor(monitor.Monitor):
             ("grad_norm_per_time_step", [float(v) for v in values["d_hidden_norms"]]),
             ("saturated_fraction", float((np.abs(hidden) > SATURATED).mean())),
         ])
-        if self.cell == "lstm":
+        if cells.get(self.cell).gated:
             record["mean_forget_gate"] = self._forget_gate(feed, hidden, values)
         bad = [k for k, v in record.items() if isinstance(v, float) and not np.isfinite(v)]
         self.records.append(record)
@@ -128,7 +128,7 @@ def plot(result, run_dir):
     ax.set_yscale("log")
     ax.set_xlabel("time step t (image row)")
     ax.set_ylabel("‖∂loss/∂h_t‖")
-    ax.set_title("%s: gradient reaching each row" % result["cell"].upper())
+    ax.set_title("%s: gradient reaching each row" % cells.get(result["cell"]).label)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     save(fig, "gradient_through_time.png")
@@ -139,7 +139,7 @@ def plot(result, run_dir):
         ax.plot(steps, [r["mean_forget_gate"] for r in records], label="mean forget gate")
     ax.set_xlabel("step")
     ax.set_ylim(-0.02, 1.02)
-    ax.set_title("%s: saturation" % result["cell"].upper())
+    ax.set_title("%s: saturation" % cells.get(result["cell"]).label)
     ax.grid(alpha=0.3)
     ax.legend()
     save(fig, "saturation.png")
@@ -149,7 +149,7 @@ def plot(result, run_dir):
     ax.plot(steps, [r["global_grad_norm"] for r in records], label="global gradient norm")
     ax.set_yscale("log")
     ax.set_xlabel("step")
-    ax.set_title("%s: loss and gradient norm" % result["cell"].upper())
+    ax.set_title("%s: loss and gradient norm" % cells.get(result["cell"]).label)
     ax.grid(alpha=0.3)
     ax.legend()
     save(fig, "loss.png")

@@ -520,6 +520,14 @@ def _plan(specs, runs_dir, own):
     return done, hosts, todo
 
 
+def to_train(specs, out, engine, dataset="mnist"):
+    """The runs of `specs` on `dataset` that run_all would train now (the others are finished
+    under <out>/runs): only their environments need to be set up."""
+    specs = [run._replace(dataset=dataset) for run in specs]
+    runs_dir, _ = _places(out, specs)
+    return _plan(specs, runs_dir, engine.worker_envs())[2]
+
+
 def _places(out, specs):
     """<out>/runs and <out>/logs, made if missing; RunError if a link would lead out of out."""
     _no_links(out, [os.path.join(out, d) for d in ("runs", "logs")] +

@@ -2,10 +2,9 @@
 
 import numpy as np
 
+from tf1_lstm.core import cells
 from tf1_lstm.studies.claims import CLAIMED_TEST_ACCURACY
 from tf1_lstm.util.figures import pyplot, save_figure
-
-COLORS = {"lstm": "#1f77b4", "rnn": "#d62728"}
 
 
 def curves(by_cell, path):
@@ -16,9 +15,9 @@ def curves(by_cell, path):
         for key, ax in zip(("train_accuracy", "loss"), axes):
             series = np.array([[p[key] for p in m["curve"]] for m in runs])
             for row in series:
-                ax.plot(steps, row, color=COLORS.get(cell), linewidth=0.6, alpha=0.45)
-            ax.plot(steps, series.mean(axis=0), color=COLORS.get(cell), linewidth=2.2,
-                    label="%s (mean of %d seeds)" % (cell.upper(), len(runs)))
+                ax.plot(steps, row, color=cells.get(cell).color, linewidth=0.6, alpha=0.45)
+            ax.plot(steps, series.mean(axis=0), color=cells.get(cell).color, linewidth=2.2,
+                    label="%s (mean of %d seeds)" % (cells.get(cell).label, len(runs)))
     axes[0].set_ylabel("train accuracy (current batch)")
     axes[1].set_ylabel("loss (current batch)")
     axes[1].set_yscale("log")
@@ -33,17 +32,17 @@ def curves(by_cell, path):
 def test_accuracy(by_cell, chance, path):
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(6, 4))
-    cells = sorted(by_cell)
-    for i, cell in enumerate(cells):
-        accs = [100 * m["test_accuracy"] for m in by_cell[cell]]
-        ax.scatter([i] * len(accs), accs, color=COLORS.get(cell), zorder=3)
-        ax.hlines(np.mean(accs), i - 0.25, i + 0.25, color=COLORS.get(cell), linewidth=2)
+    shown = [cells.get(name) for name in sorted(by_cell)]
+    for i, cell in enumerate(shown):
+        accs = [100 * m["test_accuracy"] for m in by_cell[cell.name]]
+        ax.scatter([i] * len(accs), accs, color=cell.color, zorder=3)
+        ax.hlines(np.mean(accs), i - 0.25, i + 0.25, color=cell.color, linewidth=2)
     ax.axhline(100 * CLAIMED_TEST_ACCURACY, color="gray", linestyle="--",
                label="claimed 99%")
     ax.axhline(100 * chance["accuracy"], color="gray", linestyle=":", label="chance")
-    ax.set_xticks(range(len(cells)))
-    ax.set_xticklabels([c.upper() for c in cells])
-    ax.set_xlim(-0.7, len(cells) - 0.3)
+    ax.set_xticks(range(len(shown)))
+    ax.set_xticklabels([c.label for c in shown])
+    ax.set_xlim(-0.7, len(shown) - 0.3)
     ax.set_ylim(0, 101)
     ax.set_ylabel("test accuracy (%)")
     ax.set_title("Test accuracy per seed (bar: mean)")

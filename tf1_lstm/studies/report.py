@@ -12,7 +12,7 @@ from typing import NamedTuple, Optional, Tuple
 
 import numpy as np
 
-from tf1_lstm.core import data, hparams, settings, tfcompat
+from tf1_lstm.core import cells, data, hparams, settings, tfcompat
 from tf1_lstm.core.training import run_name
 from tf1_lstm.studies import ablation, claims, drift, engine, explain, plots
 from tf1_lstm.util import environment, tfenvs
@@ -24,7 +24,7 @@ class ReportOptions(NamedTuple):
     """What `tf1-lstm report` trains and where it writes."""
     out: str                       # report directory (runs/ and logs/ go under it)
     seeds: int = 5                 # seeds 0..N-1 of every configuration
-    cells: Tuple[str, ...] = hparams.CELLS  # the faithful cells compared
+    cells: Tuple[str, ...] = cells.FAITHFUL  # the faithful cells compared
     steps: int = hparams.STEPS     # training steps per run
     jobs: Optional[int] = None     # local workers (runs at once); None: one per core
     threads: Optional[int] = None  # TF threads per run; None: cores / jobs (1 on a cluster)
@@ -111,8 +111,9 @@ def render(report):
     """report.md from report.json's data; every figure in it comes from that data."""
     s = report["settings"]
     lines = ["# tf1-lstm reproducibility report", "",
-             "Faithful program (BasicLSTMCell(150) / BasicRNNCell(150), Adam(%g), batch %d), "
+             "Faithful program (%s, Adam(%g), batch %d), "
              "%d steps, seeds %s, cells %s. Generated %s by `%s`." % (
+                 " / ".join("%s(%d)" % (cells.get(c).code, hparams.N_NEURONS) for c in s["cells"]),
                  s["lr"], s["batch_size"], s["steps"], ", ".join(map(str, s["seeds"])),
                  ", ".join(s["cells"]), report["generated"], report["command"]), ""]
     for section in (_claims_md, _runs_md, _references_md, _figures_md, _determinism_md,
@@ -303,7 +304,8 @@ def _build_report(options, say):
     extra, diag_runs = _section_runs(options, seeds, threads)
     with engine.Engine(options.scheduler, jobs) as cluster:
         if cluster.address is None:  # embedded: its workers use this checkout's environments
-            _set_up(options.tf, say)
+            todo = engine.to_train(specs + extra, options.out, cluster, options.dataset)
+            _set_up(sorted({run.env for run in todo if run.env}), say)
         outcome = engine.run_all(specs + extra, options.out, cluster, options.data_dir,
                                  options.mirrors, options.dataset, say=say)
         throughput = engine.measure_throughput(

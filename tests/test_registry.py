@@ -1,0 +1,71 @@
+"""A new cell is one entry in core.cells: a copy of the package with a toy GRU registered
+there (and nothing else changed) offers it as a flag, trains it, and reports it."""
+
+import json
+import os
+import re
+import shutil
+
+import pytest
+
+from conftest import DATA_DIR, REPO, run_cli
+
+TOY = '''
+
+def _gru(api, units, forget_bias):
+    return api.tf.nn.rnn_cell.GRUCell(units)
+
+
+'''
+ENTRY = '''    Cell("gru", "GRU", "GRUCell", _gru, "a toy registered by a test", faithful=True,
+         color="#2ca02c"),
+'''
+
+
+@pytest.fixture(scope="module")
+def toy(tmp_path_factory):
+    """run_cli's keywords for a copy of tf1_lstm whose core/cells.py has one more entry."""
+    root = tmp_path_factory.mktemp("toy")
+    package = str(root / "tf1_lstm")
+    shutil.copytree(os.path.join(REPO, "tf1_lstm"), package,
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    path = os.path.join(package, "core", "cells.py")
+    with open(path) as f:
+        text = f.read()
+    assert text.count("\nCELLS = (\n") == 1 and text.count("\n)\n\nNAMES") == 1
+    text = text.replace("\n\n# The op seeds", TOY + "# The op seeds", 1)
+    text = text.replace("\n)\n\nNAMES", "\n" + ENTRY.rstrip("\n") + "\n)\n\nNAMES", 1)
+    with open(path, "w") as f:
+        f.write(text)
+    return {"env_extra": {"PYTHONPATH": str(root)}, "cwd": str(root)}
+
+
+def test_the_entry_reaches_the_flags(toy):
+    code, out, err = run_cli(["train", "--help"], **toy)
+    assert code == 0, err
+    assert "gru (a toy registered by a test)" in re.sub(r"\s+", " ", out)
+    code, out, err = run_cli(["report", "--help"], **toy)
+    assert code == 0 and "lstm,rnn,gru" in out, err
+
+
+def test_the_entry_trains_and_reaches_the_report(toy, tmp_path):
+    code, out, err = run_cli(["train", "--cell", "gru", "--steps", "3", "--seed", "0",
+                              "--data-dir", DATA_DIR, "--out", str(tmp_path / "run")],
+                             **toy)
+    assert code == 0 and "tf1-lstm train: cell=gru" in out, err
+    with open(str(tmp_path / "run" / "config.json")) as f:
+        assert json.load(f)["cell"] == "gru"
+    report = str(tmp_path / "report")
+    code, out, err = run_cli(["report", "--cells", "lstm,gru", "--seeds", "2", "--steps", "3",
+                              "--jobs", "2", "--no-repeat", "--no-throughput",
+                              "--data-dir", DATA_DIR, "--out", report], **toy)
+    assert code == 0, err
+    with open(os.path.join(report, "report.json")) as f:
+        rep = json.load(f)
+    assert [(r["cell"], r["seed"]) for r in rep["runs"]] == [
+        ("lstm", 0), ("lstm", 1), ("gru", 0), ("gru", 1)]
+    assert [c["claim"] for c in rep["claims"]] == ["The LSTM reaches about 99% test accuracy"]
+    md = open(os.path.join(report, "report.md")).read()
+    assert "BasicLSTMCell(150) / GRUCell(150)" in md and "| gru | 1 |" in md
+    for figure in rep["figures"]:
+        assert os.path.getsize(os.path.join(report, figure)) > 10000
