@@ -1,12 +1,16 @@
 """A run's settings are written once (core/settings.py): the flags, the resume conflicts, the
 reuse key, a worker's argv and RunConfig all come from the one table. No TensorFlow."""
 
+import os
+
 import pytest
 
 from tf1_lstm.cli import flags, train
 from tf1_lstm.core import settings
 from tf1_lstm.core.training import RunConfig
 from tf1_lstm.studies import engine
+
+from conftest import REPO
 
 pytestmark = pytest.mark.fast
 
@@ -65,3 +69,17 @@ def test_a_spec_survives_the_trip_to_a_worker():
     run = engine.spec("rnn", 3, 500, 1, label="rnn-lr0.001", lr=0.001, test_at=(100,))
     back = pickle.loads(pickle.dumps(run))
     assert back == run and type(back) is engine.RunSpec and back.values() == run.values()
+
+
+def test_the_docs_flag_table_has_a_row_for_every_train_flag():
+    """docs/train.md's table of train's flags: a flag added to the settings table and not to
+    the docs fails here."""
+    from tf1_lstm.cli import build_parser
+    commands = next(a for a in build_parser()._actions if a.dest == "command")
+    train = commands.choices["train"]
+    flags = {o for a in train._actions for o in a.option_strings if o.startswith("--")}
+    flags.discard("--help")
+    with open(os.path.join(REPO, "docs", "train.md")) as f:
+        rows = {line.split("`")[1] for line in f if line.startswith("| `--")}
+    assert flags - rows == set(), "flags without a row in docs/train.md"
+    assert rows - flags == set(), "rows for flags train does not have"
