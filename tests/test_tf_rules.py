@@ -175,7 +175,7 @@ def test_a_worker_without_the_environment_says_what_to_set_up(tmp_path, monkeypa
         engine.train_command(spec, str(tmp_path / "run"))
     (tmp_path / "tf1.14.0-py3.7" / "bin").mkdir(parents=True)
     python = tmp_path / "tf1.14.0-py3.7" / "bin" / "python"
-    python.write_text("#!/bin/sh\nprintf 1.14.0\n")  # answers the probe as a complete one would
+    python.write_text("#!/bin/sh\nprintf tf1.14.0-py3.7\n")  # answers as a complete one would
     python.chmod(0o755)
     with pytest.raises(engine.RunError, match=r"was not set up to the end: set it up again"):
         engine.train_command(spec, "r")  # no stamp: its set-up stopped before the end

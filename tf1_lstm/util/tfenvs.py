@@ -102,9 +102,9 @@ def interpreter(env):
     return None
 
 
-# Run by an environment's Python: its TensorFlow's version, if tf1_lstm and TensorFlow import.
+# Run by an environment's Python: its name (TF version, Python), if tf1_lstm and TF import.
 _PROBE = ("import importlib.util, sys; from tf1_lstm.util import tfenvs; "
-          "found = importlib.util.find_spec('tensorflow') and tfenvs.installed_tf_version(); "
+          "found = importlib.util.find_spec('tensorflow') and tfenvs.own(); "
           "sys.stdout.write(found or ''); sys.exit(0 if found else 3)")
 
 
@@ -129,9 +129,14 @@ def problem(env, python):
         why = (done.stderr.strip().splitlines() or ["no TensorFlow"])[-1]
         return "the TensorFlow environment %s at %s is incomplete (%s): %s" % (
             env, venv, why, fix)
-    if done.stdout.strip() != parse(env)[0]:
-        return ("the TensorFlow environment %s at %s holds TensorFlow %s, not %s: %s" % (
-            env, venv, done.stdout.strip(), parse(env)[0], fix))
+    found = _NAME.match(done.stdout.strip())
+    if not found:
+        return "the TensorFlow environment %s at %s answers %r, not its name: %s" % (
+            env, venv, done.stdout.strip()[:40], fix)
+    found = found.groups()
+    if found != parse(env):
+        return ("the TensorFlow environment %s at %s holds TensorFlow %s on Python %s, not %s "
+                "on %s: %s" % ((env, venv) + found + parse(env) + (fix,)))
     return None
 
 
