@@ -125,7 +125,6 @@ class _Board:
             self._writer.close()
 
 
-# Fields read back from config.json, and what each must be.
 def resume_config(run_dir: str) -> RunConfig:
     """The RunConfig of an earlier, unfinished run, read back from its config.json."""
     record = read_run_config(run_dir)

@@ -2,8 +2,8 @@
 
 Ablations change one thing each from the faithful program, over the report's seeds; two
 `diagnose` runs (RNN and LSTM, first seed) record gradients through time and saturation. The
-explanation is derived from those numbers by the rules in `explain`, stated in the report, so
-it says whatever the runs show.
+explanation is derived from those numbers by the rules below (`findings`), stated in the
+report, so it says whatever the runs show.
 """
 
 import collections
