@@ -24,28 +24,28 @@ def _optional(check):
     return lambda v: v is None or check(v)
 
 
-def _fraction(v):
+def is_fraction(v):
     return settings.is_number(v, 0.0, 1.0)
 
 
 def _point(p):  # one logged step of the curve; a diverged run logs a non-finite loss
     return isinstance(p, dict) and isinstance(p.get("step"), int) and p["step"] >= 0 and \
-        _optional(_fraction)(p.get("train_accuracy")) and \
+        _optional(is_fraction)(p.get("train_accuracy")) and \
         settings.is_number(p.get("loss"), finite=False) and \
         settings.is_number(p.get("elapsed"), 0.0)
 
 
 def _tested(t):
     return isinstance(t, dict) and isinstance(t.get("step"), int) and \
-        _fraction(t.get("test_accuracy"))
+        is_fraction(t.get("test_accuracy"))
 
 
 # Every field a study reads from a finished run's metrics.json, and what it must hold.
 METRICS_CHECKS = (("status", lambda v: v in STATUSES),
                   ("steps_done", lambda v: isinstance(v, int) and v >= 0),
                   ("curve", lambda v: isinstance(v, list) and all(_point(p) for p in v)),
-                  ("test_accuracy", _optional(_fraction)),
-                  ("final_train_accuracy", _optional(_fraction)),
+                  ("test_accuracy", _optional(is_fraction)),
+                  ("final_train_accuracy", _optional(is_fraction)),
                   ("wall_time", lambda v: settings.is_number(v, 0.0)),
                   ("steps_per_sec", _optional(lambda v: settings.is_number(v, 0.0))),
                   ("ms_per_step", _optional(lambda v: settings.is_number(v, 0.0))),

@@ -3,27 +3,21 @@ sets, two TensorFlows), each row marked where they differ, every verdict by its 
 
 import os
 
-from tf1_lstm.core import settings
+from tf1_lstm.core import records
 from tf1_lstm.studies import drift, stats
 from tf1_lstm.util.files import NotARegularFile, read_json
 
 REPORT_KEYS = ("settings", "claims", "runs", "environment")
 ABSENT = "absent"  # a claim, run or environment one side does not have
 
-
-def _fraction(v):
-    return settings.is_number(v, 0.0, 1.0)
-
-
-# Every field of a run and a claim compare reads, and what tf1-lstm writes there.
+# Every field of a run and a claim compare reads, and what tf1-lstm writes there (a run's
+# curve as in its metrics.json).
 RUN_CHECKS = (("cell", lambda v: isinstance(v, str) and v != ""),
               ("seed", lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 0),
-              ("test_accuracy", _fraction),
-              ("curve", lambda v: isinstance(v, list) and all(
-                  isinstance(p, dict) and isinstance(p.get("step"), int) and
-                  settings.is_number(p.get("loss"), finite=False) for p in v)))
+              ("test_accuracy", records.is_fraction),
+              ("curve", dict(records.METRICS_CHECKS)["curve"]))
 CLAIM_CHECKS = (("claim", lambda v: isinstance(v, str) and v != ""),
-                ("measured", lambda v: isinstance(v, dict) and _fraction(v.get("mean"))),
+                ("measured", lambda v: isinstance(v, dict) and records.is_fraction(v.get("mean"))),
                 ("verdict", lambda v: isinstance(v, str)))
 
 

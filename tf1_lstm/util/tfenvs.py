@@ -102,12 +102,6 @@ def interpreter(env):
     return None
 
 
-# Run by an environment's Python: its name (TF version, Python), if tf1_lstm and TF import.
-_PROBE = ("import importlib.util, sys; from tf1_lstm.util import tfenvs; "
-          "found = importlib.util.find_spec('tensorflow') and tfenvs.own(); "
-          "sys.stdout.write(found or ''); sys.exit(0 if found else 3)")
-
-
 def problem(env, python):
     """None if `python` is a complete environment `env` (its set-up finished, tf1_lstm and
     TensorFlow import, and the TensorFlow is the one its name says), else one line saying what
@@ -120,7 +114,7 @@ def problem(env, python):
         return "the TensorFlow environment %s at %s was not set up to the end: %s" % (
             env, venv, fix)
     try:
-        done = subprocess.run([python, "-c", _PROBE], stdout=subprocess.PIPE,
+        done = subprocess.run([python, "-m", __name__, "own"], stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, universal_newlines=True, timeout=60,
                               cwd=os.sep)  # not the caller's folder: it may hold a tf1_lstm
     except (OSError, subprocess.SubprocessError) as err:
