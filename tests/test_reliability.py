@@ -340,6 +340,25 @@ def test_a_swallowed_ctrl_c_is_raised_again_at_the_next_check():
     assert proc.stdout == "went on\n" and "KeyboardInterrupt" in proc.stderr
 
 
+def test_a_ctrl_c_inside_a_finalizer_is_raised_just_after_it_without_a_traceback():
+    """Found in CI (Python 3.6): a Ctrl-C during TensorFlow's import landed in importlib's
+    module-lock callback, and Python printed it as "Exception ignored in", traceback and all."""
+    code = ("import time\n"
+            "interrupts.install()\n"
+            "class Held:\n"
+            "    def __del__(self):\n"
+            "        os.kill(os.getpid(), signal.SIGINT)\n"
+            "        sum(range(100000))  # the signal's handler runs in here\n"
+            "try:\n"
+            "    Held()\n"
+            "    time.sleep(5)\n"
+            "    print('not interrupted')\n"
+            "except KeyboardInterrupt:\n"
+            "    print('interrupted after the finalizer')\n")
+    proc = python(code)
+    assert proc.stdout == "interrupted after the finalizer\n" and proc.stderr == "", proc.stderr
+
+
 def test_a_ctrl_c_inside_a_deferred_block_is_raised_when_it_ends():
     """A study sends its runs in such a block: a Ctrl-C there stops every run it sent."""
     code = ("interrupts.install()\n"

@@ -1,11 +1,12 @@
 """Ctrl-C remembered, not only raised.
 
 Python turns SIGINT into a KeyboardInterrupt at whatever line is running. When that line is in
-a finalizer, or in a library's import that catches everything, the exception is swallowed and
-the command goes on: a training run would then continue for minutes after the user pressed
-Ctrl-C. The handler here also records the signal, and `check()` at the points before long work
-(after TensorFlow's import, before each download, before a study submits its runs) raises it
-again.
+a finalizer or a weakref callback, Python prints the exception as "Exception ignored", traceback
+and all, and goes on; when it is in a library's import that catches everything, it is swallowed
+silently. A training run would then continue for minutes after the user pressed Ctrl-C. The
+handler here records the signal, raises it again just after such a callback instead of inside
+it, and `check()` at the points before long work (after TensorFlow's import, before each
+download, before a study submits its runs) raises it if it was swallowed anyway.
 """
 
 import contextlib
@@ -20,10 +21,37 @@ _received = []
 _deferring = []
 
 
+# Frames that print an exception raised in them as "Exception ignored in" and go on: a finalizer,
+# importlib's module-lock callback, weakref containers' callbacks. (file name ending, function)
+_SWALLOWING = {("", "__del__"), ("importlib._bootstrap>", "cb"), ("weakref.py", "remove"),
+               ("_weakrefset.py", "_remove")}
+_AGAIN_AFTER = 0.01  # seconds: long enough for such a callback to return
+
+
+def _swallows(frame):
+    while frame is not None:
+        code = frame.f_code
+        if any(code.co_name == name and code.co_filename.endswith(end)
+               for end, name in _SWALLOWING):
+            return True
+        frame = frame.f_back
+    return False
+
+
 def _handle(signum, frame):
     _received.append(signal.Signals(signum).name)
-    if not _deferring:
-        raise KeyboardInterrupt
+    _raise(signum, frame)
+
+
+def _raise(signum, frame):
+    """Raise the interruption, unless it would be printed and swallowed: then try again shortly."""
+    if _deferring:
+        return
+    if _swallows(frame):
+        signal.signal(signal.SIGALRM, _raise)
+        signal.setitimer(signal.ITIMER_REAL, _AGAIN_AFTER)
+        return
+    raise KeyboardInterrupt
 
 
 def install():
