@@ -1,5 +1,6 @@
-"""A new cell is one entry in core.cells: a copy of the package with a toy GRU registered
-there (and nothing else changed) offers it as a flag, trains it, and reports it."""
+"""A new cell is one entry in core.cells, a new report section one entry in studies.sections:
+a copy of the package with a toy registered there (and nothing else changed) offers it as a
+flag, trains it, and reports it."""
 
 import json
 import os
@@ -69,3 +70,71 @@ def test_the_entry_trains_and_reaches_the_report(toy, tmp_path):
     assert "BasicLSTMCell(150) / GRUCell(150)" in md and "| gru | 1 |" in md
     for figure in rep["figures"]:
         assert os.path.getsize(os.path.join(report, figure)) > 10000
+
+
+TOY_SECTION = '''
+
+def _toy_run(base):
+    return engine.named(base, "lstm", 0, label="toy", lr=0.02)
+
+
+def _toy_summarise(finished, asked):
+    metrics = finished.metrics(_toy_run(finished.base))
+    return {"test_accuracy": metrics["test_accuracy"], "asked": asked}
+
+
+def _toy_plot(summary, out):
+    with open(out + "/toy.txt", "w") as f:
+        f.write("toy")
+    return ["toy.txt"]
+
+
+'''
+SECTION_ENTRY = '''    Section("toy", (("--toy", dict(type=int, default=None, help="a toy section")),),
+            lambda args: args.toy, lambda base, asked, report: [_toy_run(base)],
+            _toy_summarise, lambda s: ["## Toy section", "", "toy %.4f" % s["test_accuracy"],
+                                       ""], _toy_plot, alone="--toy"),
+'''
+
+
+@pytest.fixture(scope="module")
+def toy_section(tmp_path_factory):
+    """run_cli's keywords for a copy of tf1_lstm whose studies/sections.py has one more entry."""
+    root = tmp_path_factory.mktemp("toy-section")
+    package = str(root / "tf1_lstm")
+    shutil.copytree(os.path.join(REPO, "tf1_lstm"), package,
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    path = os.path.join(package, "studies", "sections.py")
+    with open(path) as f:
+        text = f.read()
+    assert text.count("\nSECTIONS = (\n") == 1 and text.count("\n)\nKEYS") == 1
+    text = text.replace("\n\nSECTIONS = (\n", TOY_SECTION + "SECTIONS = (\n", 1)
+    text = text.replace("\n)\nKEYS", "\n" + SECTION_ENTRY.rstrip("\n") + "\n)\nKEYS", 1)
+    with open(path, "w") as f:
+        f.write(text)
+    return {"env_extra": {"PYTHONPATH": str(root)}, "cwd": str(root)}
+
+
+def test_a_section_entry_reaches_flags_plan_report_and_refusals(toy_section, tmp_path):
+    code, out, err = run_cli(["report", "--help"], **toy_section)
+    assert code == 0 and "a toy section" in out, err
+    code, _, err = run_cli(["report", "--tf", "1.15.5", "--toy", "1", "--out",
+                            str(tmp_path / "refused")], **toy_section)
+    assert code == 2 and "make the --toy section in a report of their own" in err, err
+    report = str(tmp_path / "report")
+    code, out, err = run_cli(["report", "--cells", "lstm", "--seeds", "1", "--steps", "3",
+                              "--jobs", "1", "--no-repeat", "--no-throughput", "--toy", "7",
+                              "--init-from", "tf1.15.5", "--data-dir", DATA_DIR,
+                              "--out", report], **toy_section)
+    assert code == 0, err
+    with open(os.path.join(report, "report.json")) as f:
+        rep = json.load(f)
+    with open(os.path.join(report, "runs", "toy-seed0", "config.json")) as f:
+        config = json.load(f)
+    # the report-wide settings reached the section's run through the base spec
+    assert (config["lr"], config["steps"], config["init_from"]) == (0.02, 3, "tf1.15.5")
+    with open(os.path.join(report, "runs", "toy-seed0", "metrics.json")) as f:
+        accuracy = json.load(f)["test_accuracy"]
+    assert rep["toy"] == {"test_accuracy": accuracy, "asked": 7}
+    assert "## Toy section\n\ntoy %.4f" % accuracy in open(os.path.join(report, "report.md")).read()
+    assert "toy.txt" in rep["figures"] and os.path.exists(os.path.join(report, "toy.txt"))

@@ -47,8 +47,8 @@ def test_every_file_and_key(quick):
     assert not [f for f in os.listdir(out) if f.startswith(".")]  # no lock, no temp file left
     assert list(rep) == ["schema", "generated", "command", "settings", "claims", "chance", "runs",
                          "references", "determinism", "throughput", "ms_per_step",
-                         "run_environments", "environment", "figures", "ablation", "engine",
-                         "explain_99", "tf_versions"]
+                         "run_environments", "environment", "figures", "engine",
+                         "explain_99", "ablation", "tf_versions"]
     assert rep["settings"]["seeds"] == [0, 1] and rep["settings"]["threads"] == 1
     assert [(r["cell"], r["seed"]) for r in rep["runs"]] == \
         [("lstm", 0), ("lstm", 1), ("rnn", 0), ("rnn", 1)]

@@ -250,7 +250,11 @@ def test_conclusion_names_each_verdict():
 
 
 def test_grid_plan_serves_every_step_count_from_one_run():
-    specs = explain.plan_grid((0.003,), (10000, 30000, 20000), range(2), 1)
+    base = engine.RunSpec(name="", threads=1, init_from="tf1.15.5", dataset="fashion-mnist")
+    specs = explain.plan_grid(base, explain.Grid(lrs=(0.003,), steps=(10000, 30000, 20000),
+                                                 seeds=2))
     assert [(s.name, s.steps, s.lr, s.test_at) for s in specs] == [
         ("lstm-lr0.003-steps30000-seed0", 30000, 0.003, (10000, 20000)),
         ("lstm-lr0.003-steps30000-seed1", 30000, 0.003, (10000, 20000))]
+    assert {(s.threads, s.init_from, s.dataset) for s in specs} == {(1, "tf1.15.5",
+                                                                     "fashion-mnist")}

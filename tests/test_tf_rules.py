@@ -9,7 +9,7 @@ import subprocess
 import pytest
 
 from tf1_lstm.cli import flags
-from tf1_lstm.studies import compare, drift, engine, report, stats
+from tf1_lstm.studies import compare, drift, engine, report, sections, stats
 from tf1_lstm.util import environment, tfenvs
 from tf1_lstm.util.files import read_json
 
@@ -246,9 +246,12 @@ def test_the_committed_version_report_and_its_docs_are_its_runs():
     runs = os.path.join(COMMITTED, "runs")
     results = {name: read_json(os.path.join(runs, name, "metrics.json"))
                for name in os.listdir(runs)}
-    section = drift.section(
-        {env: report.by_cell_of(results, settings["cells"], settings["seeds"], env)
-         for env in settings["tf"]}, settings["reference_env"], report.chance_level(DATA_DIR))
+    base = engine.RunSpec(name="", steps=settings["steps"], threads=settings["threads"])
+    finished = sections.Finished(COMMITTED, base, settings["seeds"], tuple(settings["cells"]),
+                                 report.reference_first(tuple(settings["tf"])), results,
+                                 report.chance_level(DATA_DIR), None)
+    assert finished.envs[0] == settings["reference_env"]
+    section = drift.summarise(finished, True)
     rendered = "\n".join(drift.render(section))
     with open(os.path.join(COMMITTED, "report.md")) as f:
         assert rendered.strip() in f.read()

@@ -7,7 +7,6 @@ and a one-line message, not a half-started run.
 
 import argparse
 import collections
-import math
 import os
 
 from tf1_lstm.core import datasets, settings
@@ -25,32 +24,6 @@ class Parser(argparse.ArgumentParser):
 
 
 positive_int = settings.positive_int
-
-
-def grid(text):
-    """'lr=0.003,0.001;steps=10000,20000' -> ((0.003, 0.001), (10000, 20000))."""
-    form = "%r: write it as lr=0.003,0.001;steps=10000,20000" % text
-    parts = dict(p.split("=", 1) for p in text.split(";") if "=" in p)
-    try:
-        lrs = tuple(float(v) for v in parts["lr"].split(","))
-        steps = settings.steps_list(parts["steps"])
-    except (KeyError, ValueError, argparse.ArgumentTypeError):
-        raise argparse.ArgumentTypeError(form)
-    if set(parts) != {"lr", "steps"} or not all(0 < lr and math.isfinite(lr) for lr in lrs):
-        raise argparse.ArgumentTypeError(form + " (positive rates, positive steps)")
-    return lrs, steps
-
-
-def ablations(text):
-    from tf1_lstm.studies import ablation
-    if text == "all":
-        return ablation.LABELS
-    labels = tuple(t.strip() for t in text.split(",") if t.strip())
-    unknown = [t for t in labels if t not in ablation.LABELS]
-    if not labels or unknown:
-        raise argparse.ArgumentTypeError("%r: give all, or a comma-separated list of %s"
-                                         % (text, ", ".join(ablation.LABELS)))
-    return labels
 
 
 def cells(text):

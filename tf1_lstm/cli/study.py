@@ -13,9 +13,8 @@ from tf1_lstm.util import interrupts, tfenvs
 
 
 def register(commands):
-    from tf1_lstm.studies import ablation, explain, report
+    from tf1_lstm.studies import report, sections
     defaults = report.ReportOptions(out=None)
-    grid = explain.Grid()
     parser = commands.add_parser(
         "report", help="many seeds, LSTM vs RNN, verdicts on the post's claims",
         description="Train every (cell, seed) with the faithful program and write report.md, "
@@ -39,21 +38,9 @@ def register(commands):
                         help="skip the determinism check (one seed trained twice)")
     parser.add_argument("--no-throughput", action="store_true",
                         help="skip measuring parallel against single-run throughput")
-    parser.add_argument("--ablations", type=flags.ablations, nargs="?", const="all", default=(),
-                        metavar="LABELS",
-                        help="add the ablation section (optionally only the comma-separated "
-                             "LABELS of %s), each over the same seeds"
-                             % ", ".join(ablation.LABELS))
-    parser.add_argument("--explain-99", action="store_true",
-                        help="add the section testing each explanation of the post's 99%%: "
-                             "printed train-batch accuracy, a 128-image test, seed luck, other "
-                             "settings (runs the --grid too)")
-    parser.add_argument("--grid", type=flags.grid, default=None, metavar="lr=X,..;steps=N,..",
-                        help="the settings --explain-99 explores (default: lr=%s;steps=%s)" % (
-                            ",".join("%g" % lr for lr in grid.lrs),
-                            ",".join(str(s) for s in grid.steps)))
-    parser.add_argument("--grid-seeds", type=flags.positive_int, default=grid.seeds,
-                        metavar="N", help="seeds per grid learning rate (default: %(default)s)")
+    for section in sections.SECTIONS:
+        for name, options in section.flags:
+            parser.add_argument(name, **options)
     parser.add_argument("--tf", type=flags.tf_envs, default=(), metavar="VERSIONS",
                         help="train every run in each of these TensorFlow environments "
                              "(comma-separated names or versions, each set up with ./run setup "
@@ -75,16 +62,18 @@ def register(commands):
 
 
 def cmd_report(args):
-    from tf1_lstm.studies import engine
+    from tf1_lstm.studies import engine, sections
     out = args.out or os.path.join("reports", time.strftime("%Y%m%d-%H%M%S"))
     if args.jobs and not (args.scheduler or os.environ.get("DASK_SCHEDULER_ADDRESS")):
         try:
             engine.check_jobs(args.jobs)
         except engine.RunError as err:
             raise UsageError(str(err))
-    if args.tf and (args.ablations or args.explain_99):
+    alone = [s.alone for s in sections.SECTIONS if s.alone and s.options(args) is not None]
+    if args.tf and alone:
         raise UsageError("--tf compares the faithful runs across TensorFlow versions: make the "
-                         "--ablations and --explain-99 sections in a report of their own")
+                         "%s section%s in a report of their own"
+                         % (" and ".join(alone), "s" if len(alone) > 1 else ""))
     created = _missing_dirs(out)
     try:
         flags.writable_dir(out, "--out")
@@ -106,15 +95,12 @@ def _missing_dirs(path):
 
 
 def _options(args, out):
-    from tf1_lstm.studies import explain, report
-    grid = explain.Grid(seeds=args.grid_seeds)
-    if args.grid is not None:
-        grid = grid._replace(lrs=args.grid[0], steps=args.grid[1])
+    from tf1_lstm.studies import report, sections
     return report.ReportOptions(
         out=out, seeds=args.seeds, cells=tuple(args.cells), steps=args.steps, jobs=args.jobs,
         threads=args.threads, repeat=not args.no_repeat, throughput=not args.no_throughput,
-        ablations=args.ablations, data_dir=args.data_dir, mirrors=tuple(args.mirrors),
-        scheduler=args.scheduler, explain_99=args.explain_99, grid=grid,
+        sections={s.key: s.options(args) for s in sections.SECTIONS}, data_dir=args.data_dir,
+        mirrors=tuple(args.mirrors), scheduler=args.scheduler,
         dataset=args.dataset or datasets.MNIST.name, tf=tuple(args.tf),
         init_from=args.init_from or "own")
 

@@ -42,12 +42,13 @@ def _irnn(api, units, forget_bias):
 # the dense layer's weights) is made under a graph seed in TF 1.15.5; TF 2 counts seeded ops per
 # graph instead, so the same --seed draws other weights there. Measured from 1.15.5's graph;
 # tests/test_tf_versions.py checks them against it.
+LSTM, RNN, IRNN = "lstm", "rnn", "irnn"  # the names studies refer to the cells by
 CELLS = (
-    Cell("lstm", "LSTM", "BasicLSTMCell", _lstm, "the post's", faithful=True, gated=True,
+    Cell(LSTM, "LSTM", "BasicLSTMCell", _lstm, "the post's", faithful=True, gated=True,
          op_seeds=(102, 170), claim="reaches 99%", color="#1f77b4"),
-    Cell("rnn", "RNN", "BasicRNNCell", _rnn, "its question", faithful=True,
+    Cell(RNN, "RNN", "BasicRNNCell", _rnn, "its question", faithful=True,
          op_seeds=(88, 141), claim="cannot train", color="#d62728"),
-    Cell("irnn", "IRNN", "IRNNCell", _irnn, "an ablation: a ReLU RNN started at the identity"),
+    Cell(IRNN, "IRNN", "IRNNCell", _irnn, "an ablation: a ReLU RNN started at the identity"),
 )
 
 NAMES = tuple(c.name for c in CELLS)

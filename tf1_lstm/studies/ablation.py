@@ -6,24 +6,25 @@ explanation is derived from those numbers by the rules below (`findings`), state
 report, so it says whatever the runs show.
 """
 
+import argparse
 import collections
 import os
 
 import numpy as np
 
-from tf1_lstm.core.training import run_name
+from tf1_lstm.core.cells import IRNN, LSTM, RNN
 from tf1_lstm.studies import diagnose, engine, rules
 from tf1_lstm.util.files import read_json
 from tf1_lstm.util.text import number, percent
 
 # (label, cell, changes from the original), each over the report's seeds.
 ABLATIONS = (
-    ("rnn-lr0.001", "rnn", {"lr": 0.001}),
-    ("rnn-clip1.0", "rnn", {"clip": 1.0}),
-    ("lstm-forget-bias0", "lstm", {"forget_bias": 0.0}),
-    ("lstm-lr0.001", "lstm", {"lr": 0.001}),
-    ("irnn", "irnn", {}),
-    ("irnn-lr0.001", "irnn", {"lr": 0.001}),
+    ("rnn-lr0.001", RNN, {"lr": 0.001}),
+    ("rnn-clip1.0", RNN, {"clip": 1.0}),
+    ("lstm-forget-bias0", LSTM, {"forget_bias": 0.0}),
+    ("lstm-lr0.001", LSTM, {"lr": 0.001}),
+    ("irnn", IRNN, {}),
+    ("irnn-lr0.001", IRNN, {"lr": 0.001}),
 )
 VANISHED_BELOW = 1e-3   # ||dL/dh_1|| / ||dL/dh_28|| below this: the first rows get ~no signal
 SATURATED_MOST = 0.5    # above this share of tanh units at |h| > 0.99: saturation supported
@@ -32,34 +33,76 @@ SPIKE_RATIO = 10.0      # max / median global gradient norm above this: the norm
 
 
 LABELS = tuple(label for label, _, _ in ABLATIONS) + ("diagnose",)
+COMPARED = (RNN, LSTM)  # the original cells every ablation is set against
 
 
-def plan(seeds, steps, threads, labels=LABELS):
-    """The runs of the chosen ablations (labels of ABLATIONS) over `seeds`."""
-    return [engine.spec(cell, s, steps, threads, label=label, **changes)
-            for label, cell, changes in ABLATIONS if label in labels for s in seeds]
+def labels(text):
+    """--ablations' value: 'all' or a comma-separated list of LABELS."""
+    if text == "all":
+        return LABELS
+    found = tuple(t.strip() for t in text.split(",") if t.strip())
+    if not found or [t for t in found if t not in LABELS]:
+        raise argparse.ArgumentTypeError("%r: give all, or a comma-separated list of %s"
+                                         % (text, ", ".join(LABELS)))
+    return found
 
 
-def plan_diagnostics(cells, seed, steps, threads):
-    return [engine.spec(c, seed, steps, threads, label="diagnose-" + c, command="diagnose",
-                        flags=("--every", str(diagnose.EVERY))) for c in cells]
+# --- the report's section (studies.sections) -------------------------------------------------
+
+FLAGS = (("--ablations", dict(
+    type=labels, nargs="?", const="all", default=(), metavar="LABELS",
+    help="add the ablation section (optionally only the comma-separated LABELS of %s), each "
+         "over the same seeds" % ", ".join(LABELS))),)
+ALONE = "--ablations"  # how a report with --tf names it
 
 
-def summarize(results, seeds, baseline, labels=LABELS):
-    """Per ablation made: changes, per-seed test accuracy and mean; baseline = {cell: [accs]}."""
-    rows = []
-    for cell, accs in baseline.items():
-        rows.append(collections.OrderedDict([
-            ("label", "%s (original)" % cell), ("cell", cell), ("changes", {}),
-            ("per_seed", accs), ("mean", float(np.mean(accs)))]))
-    for label, cell, changes in ABLATIONS:
-        if label not in labels:
-            continue
-        accs = [results[run_name(cell, s, label)]["test_accuracy"] for s in seeds]
-        rows.append(collections.OrderedDict([
-            ("label", label), ("cell", cell), ("changes", changes), ("per_seed", accs),
-            ("mean", float(np.mean(accs)))]))
-    return rows
+def options(args):
+    """The ablation labels asked for; None: no ablation section."""
+    return tuple(args.ablations) or None
+
+
+def plan(base, chosen, report):
+    """The runs of the `chosen` labels over the report's seeds, from its base spec; with
+    "diagnose", the RNN and LSTM diagnose runs of its first seed."""
+    if not set(COMPARED) <= set(report.cells):
+        raise engine.RunError("--ablations compares against both original cells: keep --cells "
+                              "%s" % ",".join(sorted(COMPARED)))
+    seeds = range(report.seeds)
+    runs = [engine.named(base, cell, s, label=label, **changes)
+            for label, cell, changes in ABLATIONS if label in chosen for s in seeds]
+    return runs + (diagnostics_runs(base, seeds[0]) if "diagnose" in chosen else [])
+
+
+def diagnostics_runs(base, seed):
+    return [engine.named(base, c, seed, label="diagnose-" + c, command="diagnose",
+                         flags=("--every", str(diagnose.EVERY))) for c in COMPARED]
+
+
+def summarise(finished, chosen):
+    """report.json's `ablation`: the rows, the diagnostics, the findings and their rules."""
+    faithful = finished.faithful()
+    rows = [_row("%s (original)" % c, c, {}, [m["test_accuracy"] for m in faithful[c]])
+            for c in COMPARED]
+    rows += [_row(label, cell, changes, [
+        finished.metrics(engine.named(finished.base, cell, s, label=label, **changes))
+        ["test_accuracy"] for s in finished.seeds])
+        for label, cell, changes in ABLATIONS if label in chosen]
+    diag = diagnostics_summary(finished.out, diagnostics_runs(finished.base, finished.seeds[0])
+                               if "diagnose" in chosen else [])
+    return collections.OrderedDict([
+        ("ablations", rows), ("diagnostics", diag),
+        ("findings", findings(rows, diag, finished.chance["accuracy"])),
+        ("rules", rules_text())])
+
+
+def _row(label, cell, changes, accs):
+    return collections.OrderedDict([("label", label), ("cell", cell), ("changes", changes),
+                                    ("per_seed", accs), ("mean", float(np.mean(accs)))])
+
+
+def plot(section, out):
+    """No figures of its own: its diagnose runs draw theirs, which render() links."""
+    return []
 
 
 def diagnostics_summary(out, runs):
@@ -103,7 +146,7 @@ def findings(rows, diag, chance):
 
 
 def _step_size(means, diag, chance):
-    base, slow = means.get("rnn (original)"), means.get("rnn-lr0.001")
+    base, slow = means.get("%s (original)" % RNN), means.get("rnn-lr0.001")
     if base is None or slow is None or not rules.at_chance(base, chance):
         return None
     if rules.learned(slow):
@@ -114,7 +157,7 @@ def _step_size(means, diag, chance):
 
 
 def _exploding(means, diag, chance):
-    clipped, rnn = means.get("rnn-clip1.0"), diag.get("rnn")
+    clipped, rnn = means.get("rnn-clip1.0"), diag.get(RNN)
     if clipped is None:
         return None
     if rules.learned(clipped):
@@ -129,7 +172,7 @@ def _exploding(means, diag, chance):
 
 
 def _vanishing(means, diag, chance):
-    rnn, lstm = diag.get("rnn"), diag.get("lstm")
+    rnn, lstm = diag.get(RNN), diag.get(LSTM)
     if not rnn:
         return None
     ratio = rnn["first_to_last_step_gradient_ratio"]
@@ -149,7 +192,7 @@ def _zeros(diag):
 
 
 def _saturation(means, diag, chance):
-    rnn = diag.get("rnn")
+    rnn = diag.get(RNN)
     if not rnn:
         return None
     sat = rnn["saturated_fraction"]
@@ -159,7 +202,7 @@ def _saturation(means, diag, chance):
 
 
 def _forget_bias(means, diag, chance):
-    zero, one = means.get("lstm-forget-bias0"), means.get("lstm (original)")
+    zero, one = means.get("lstm-forget-bias0"), means.get("%s (original)" % LSTM)
     if zero is None or one is None:
         return None
     return ("the forget gate's +1 bias", "ruled out" if rules.learned(zero) else "supported",

@@ -17,6 +17,7 @@ from typing import NamedTuple, Optional, Tuple
 import numpy as np
 
 from tf1_lstm.core import data, hparams, tfcompat
+from tf1_lstm.core.cells import LSTM
 from tf1_lstm.util import environment
 from tf1_lstm.util.files import remove_quietly, write_json
 from tf1_lstm.util.scratch import make as make_scratch
@@ -297,7 +298,7 @@ def scheduling(options=EngineBench(), say=print):
         started = time.time()
         with engine.Engine(jobs=jobs) as cluster:
             ready = time.time()
-            outcome = engine.run_all([engine.spec("lstm", s, steps, 1) for s in range(runs)],
+            outcome = engine.run_all([engine.spec(LSTM, s, steps, 1) for s in range(runs)],
                                      scratch, cluster, say=lambda line: None)
             wall = time.time() - ready
     finally:

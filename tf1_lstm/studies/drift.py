@@ -94,6 +94,30 @@ def section(by_env, reference, chance):
                                     ("rule", RULE)])
 
 
+# --- the report's section (studies.sections): made by --tf, which trains every run in each
+# environment, so it adds no runs and no flags of its own ----------------------------------
+
+FLAGS = ()
+
+
+def options(args):
+    """True where the report trains in several TensorFlow environments; None otherwise."""
+    return True if args.tf else None
+
+
+def plan(base, asked, report):
+    return []
+
+
+def summarise(finished, asked):
+    return section(collections.OrderedDict((env, finished.faithful(env)) for env in finished.envs),
+                   finished.envs[0], finished.chance)
+
+
+def plot(section_, out):
+    return []
+
+
 def interval_text(w):
     if w["ci95"] is None:
         return "difference %s, no interval" % (

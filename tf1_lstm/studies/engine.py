@@ -21,6 +21,7 @@ import uuid
 from typing import Any, NamedTuple, Optional, Tuple
 
 from tf1_lstm.core import records, settings
+from tf1_lstm.core.cells import LSTM
 from tf1_lstm.core.checkpoints import STEPS_DIR
 from tf1_lstm.core.training import run_name
 from tf1_lstm.util import environment, interrupts, quiet, scratch, tfenvs
@@ -58,11 +59,18 @@ class RunSpec(_SpecFields):
         return {s.name: getattr(self, s.name) for s in settings.numbers()}
 
 
+def named(base, cell, seed, label=None, env=None, **changes):
+    """One run of a study whose settings are `base` (a RunSpec): its cell, seed, environment
+    and changes, named by the one naming rule (`<label or cell>-seed<N>`, then `-<env>` for a
+    run in a named TensorFlow environment)."""
+    return base._replace(name=env_name(run_name(cell, seed, label), env), cell=cell, seed=seed,
+                         env=env, **changes)
+
+
 def spec(cell, seed, steps, threads, label=None, env=None, **changes):
-    """The RunSpec named by the one naming rule (`<label or cell>-seed<N>`, then `-<env>` for
-    a run in a named TensorFlow environment)."""
-    return RunSpec(name=env_name(run_name(cell, seed, label), env), cell=cell, seed=seed,
-                   steps=steps, threads=threads, env=env, **changes)
+    """named() on the post's settings but `steps` and `threads`."""
+    return named(RunSpec(name="", steps=steps, threads=threads), cell, seed, label, env,
+                 **changes)
 
 
 def env_name(name, env):
@@ -520,10 +528,9 @@ def _plan(specs, runs_dir, own):
     return done, hosts, todo
 
 
-def to_train(specs, out, engine, dataset="mnist"):
-    """The runs of `specs` on `dataset` that run_all would train now (the others are finished
-    under <out>/runs): only their environments need to be set up."""
-    specs = [run._replace(dataset=dataset) for run in specs]
+def to_train(specs, out, engine):
+    """The runs of `specs` that run_all would train now (the others are finished under
+    <out>/runs): only their environments need to be set up."""
     runs_dir, _ = _places(out, specs)
     return _plan(specs, runs_dir, engine.worker_envs())[2]
 
@@ -576,12 +583,10 @@ def _result(future, run, engine, out, done):
             run.name, type(err).__name__, str(err).splitlines()[0] if str(err) else "-"))
 
 
-def run_all(specs, out, engine, data_dir=None, mirrors=(), dataset="mnist", say=print):
-    """Train every spec, on `dataset`, not already finished on the engine's cluster; return an
-    Outcome."""
+def run_all(specs, out, engine, data_dir=None, mirrors=(), say=print):
+    """Train every spec not already finished on the engine's cluster; return an Outcome."""
     from distributed import as_completed
     from tqdm import tqdm
-    specs = [run._replace(dataset=dataset) for run in specs]
     runs_dir, logs_dir = _places(out, specs)
     done, hosts, todo = _plan(specs, runs_dir, engine.worker_envs())
     say("report: %d runs, %d already finished, %d to train (on %s, %d workers)"
@@ -621,21 +626,20 @@ def run_all(specs, out, engine, data_dir=None, mirrors=(), dataset="mnist", say=
 def measure_throughput(out, steps, cores, engine, data_dir=None, dataset="mnist", say=print):
     """Aggregate steps/s: one run using every core against `cores` single-threaded runs at once.
 
-    Short runs, stored in <out>/throughput/ and reused like any other runs.
+    Short runs of the post's LSTM, stored in <out>/throughput/ and reused like any other runs.
     """
     if cores < 2:
         return None
-    base = os.path.join(out, "throughput")
-    _no_links(out, [base])
-    single = [RunSpec(name="one-run-%d-threads" % cores, cell="lstm", seed=0, steps=steps,
-                      threads=cores)]
-    parallel = [RunSpec(name="parallel-%d-of-%d" % (i + 1, cores), cell="lstm", seed=i,
-                        steps=steps, threads=1)
+    where = os.path.join(out, "throughput")
+    _no_links(out, [where])
+    base = RunSpec(name="", cell=LSTM, steps=steps, dataset=dataset)
+    single = [base._replace(name="one-run-%d-threads" % cores, seed=0, threads=cores)]
+    parallel = [base._replace(name="parallel-%d-of-%d" % (i + 1, cores), seed=i, threads=1)
                 for i in range(cores)]
     say("report: measuring throughput (%d-step LSTM runs: 1 x %d threads, then %d x 1 thread)"
         % (steps, cores, cores))
-    one = run_all(single, base, engine, data_dir, (), dataset, say=lambda line: None).metrics
-    many = run_all(parallel, base, engine, data_dir, (), dataset, say=lambda line: None).metrics
+    one = run_all(single, where, engine, data_dir, (), say=lambda line: None).metrics
+    many = run_all(parallel, where, engine, data_dir, (), say=lambda line: None).metrics
     one_rate = one[single[0].name]["steps_per_sec"]
     many_rate = sum(many[s.name]["steps_per_sec"] for s in parallel)
     return collections.OrderedDict([

@@ -10,14 +10,17 @@ The faithful program reaches about 97.7% here. A reader's next question is why i
 4. settings: other settings than the post prints (learning rate, steps).
 """
 
+import argparse
 import collections
+import math
 import os
 from typing import NamedTuple, Tuple
 
 import numpy as np
 
 from tf1_lstm.core import data, hparams
-from tf1_lstm.core.training import run_name
+from tf1_lstm.core.cells import LSTM
+from tf1_lstm.core.settings import positive_int, steps_list
 from tf1_lstm.studies import engine, rules
 from tf1_lstm.studies.rules import CLAIMED_TEST_ACCURACY
 from tf1_lstm.studies.stats import describe, wilson
@@ -37,34 +40,31 @@ PREDICTIONS = "test_predictions.npy"  # a run's predicted class per test image (
 # --- the grid of settings --------------------------------------------------------------------
 
 def grid_name(lr, steps, seed):
-    return "lstm-lr%g-steps%d-seed%d" % (lr, steps, seed)
+    return "%s-lr%g-steps%d-seed%d" % (LSTM, lr, steps, seed)
 
 
-def plan_grid(lrs, steps_list, seeds, threads):
+def plan_grid(base, grid):
     """One run per (lr, seed) to the largest step count, measuring the test set at the others:
     Adam at a constant rate gives the same weights at step S whether the run stops there or
     goes on, so one run serves every step count (tests/test_train.py checks it)."""
-    last = max(steps_list)
-    test_at = tuple(s for s in sorted(steps_list) if s < last)
-    return [engine.RunSpec(name=grid_name(lr, last, s), cell="lstm", seed=s, steps=last,
-                           threads=threads, lr=lr, test_at=test_at) for lr in lrs for s in seeds]
+    last = max(grid.steps)
+    test_at = tuple(s for s in sorted(grid.steps) if s < last)
+    return [base._replace(name=grid_name(lr, last, s), cell=LSTM, seed=s, steps=last, lr=lr,
+                          test_at=test_at) for lr in grid.lrs for s in range(grid.seeds)]
 
 
-def grid_points(results, lrs, steps_list, seeds, faithful, faithful_steps):
-    """{(lr, steps): [test accuracy per seed]}; the post's own point from the faithful seeds."""
-    last = max(steps_list)
+def grid_points(runs, grid, faithful, faithful_steps):
+    """{(lr, steps): [test accuracy per seed]} of the grid's runs ([(spec, metrics)]); the
+    post's own point from the faithful runs' metrics."""
+    def at(metrics, steps):
+        if steps == max(grid.steps):
+            return metrics["test_accuracy"]
+        return next(t["test_accuracy"] for t in metrics["tested"] if t["step"] == steps)
+
     points = collections.OrderedDict()
-    for lr in lrs:
-        for steps in sorted(steps_list):
-            accs = []
-            for s in seeds:
-                metrics = results[grid_name(lr, last, s)]
-                if steps == last:
-                    accs.append(metrics["test_accuracy"])
-                else:
-                    accs.append(next(t["test_accuracy"] for t in metrics["tested"]
-                                     if t["step"] == steps))
-            points[(lr, steps)] = accs
+    for lr in grid.lrs:
+        for steps in sorted(grid.steps):
+            points[(lr, steps)] = [at(m, steps) for spec, m in runs if spec.lr == lr]
     points[(hparams.LEARNING_RATE, faithful_steps)] = [m["test_accuracy"] for m in faithful]
     return points
 
@@ -201,17 +201,70 @@ class Grid(NamedTuple):
     seeds: int = 3                                     # seeds 0..N-1 per learning rate
 
 
-def section(out, results, faithful_seeds, faithful_steps, grid, data_dir=None, dataset=None):
-    """report.json's `explanations`: the four, in order, and the closing paragraph."""
-    faithful = [results[run_name("lstm", s)] for s in faithful_seeds]
-    run_dirs = [os.path.join(out, "runs", run_name("lstm", s)) for s in faithful_seeds]
-    points = grid_points(results, grid.lrs, grid.steps, range(grid.seeds), faithful,
-                         faithful_steps)
+def parse_grid(text):
+    """--grid's value: 'lr=0.003,0.001;steps=10000,20000' -> ((0.003, 0.001), (10000, 20000))."""
+    form = "%r: write it as lr=0.003,0.001;steps=10000,20000" % text
+    parts = dict(p.split("=", 1) for p in text.split(";") if "=" in p)
+    try:
+        lrs = tuple(float(v) for v in parts["lr"].split(","))
+        steps = steps_list(parts["steps"])
+    except (KeyError, ValueError, argparse.ArgumentTypeError):
+        raise argparse.ArgumentTypeError(form)
+    if set(parts) != {"lr", "steps"} or not all(0 < lr and math.isfinite(lr) for lr in lrs):
+        raise argparse.ArgumentTypeError(form + " (positive rates, positive steps)")
+    return lrs, steps
+
+
+FLAGS = (
+    ("--explain-99", dict(action="store_true", help=(
+        "add the section testing each explanation of the post's 99%%%%: printed train-batch "
+        "accuracy, a %d-image test, seed luck, other settings (runs the --grid too)"
+        % SMALL_TEST))),
+    ("--grid", dict(type=parse_grid, default=None, metavar="lr=X,..;steps=N,..", help=(
+        "the settings --explain-99 explores (default: lr=%s;steps=%s)" % (
+            ",".join("%g" % lr for lr in Grid().lrs), ",".join(map(str, Grid().steps)))))),
+    ("--grid-seeds", dict(type=positive_int, default=Grid().seeds, metavar="N",
+                          help="seeds per grid learning rate (default: %(default)s)")),
+)
+ALONE = "--explain-99"  # how a report with --tf names it
+FIGURE = "explain_99.png"
+
+
+def options(args):
+    """The Grid to explore; None: no 99% section."""
+    if not args.explain_99:
+        return None
+    grid = Grid(seeds=args.grid_seeds)
+    return grid._replace(lrs=args.grid[0], steps=args.grid[1]) if args.grid else grid
+
+
+def plan(base, grid, report):
+    """The grid's runs, from the report's base spec."""
+    if LSTM not in report.cells:
+        raise engine.RunError("--explain-99 asks why the post's LSTM run was reported at 99%%: "
+                              "keep %s in --cells" % LSTM)
+    return plan_grid(base, grid)
+
+
+def summarise(finished, grid):
+    """report.json's `explain_99`: the four explanations, in order, and the closing paragraph."""
+    specs = [engine.named(finished.base, LSTM, s) for s in finished.seeds]
+    faithful = [finished.metrics(run) for run in specs]
+    run_dirs = [os.path.join(finished.out, "runs", run.name) for run in specs]
+    points = grid_points([(run, finished.metrics(run)) for run in plan_grid(finished.base, grid)],
+                         grid, faithful, finished.base.steps)
     found = [train_batch([m["curve"] for m in faithful]),
-             small_test([test_correct(d, data_dir, dataset) for d in run_dirs]),
-             seed_luck([m["test_accuracy"] for m in faithful], list(faithful_seeds)),
+             small_test([test_correct(d, finished.data_dir, finished.base.dataset)
+                         for d in run_dirs]),
+             seed_luck([m["test_accuracy"] for m in faithful], list(finished.seeds)),
              settings(points)]
     return collections.OrderedDict([("explanations", found), ("conclusion", conclusion(found))])
+
+
+def plot(section_, out):
+    """Draw FIGURE into `out`; its name, for report.json's figures."""
+    _plot(section_, os.path.join(out, FIGURE))
+    return [FIGURE]
 
 
 def render(section_):
@@ -225,7 +278,7 @@ def render(section_):
                      % (e["name"], e["question"], summary(e), e["verdict"]))
     lines += [""] + ["- `%s`: %s." % (e["name"], e["rule"]) for e in section_["explanations"]]
     lines += ["", _grid_table(section_["explanations"][3]["measured"]), "",
-              "![explanations](explain_99.png)", "", section_["conclusion"], ""]
+              "![explanations](%s)" % FIGURE, "", section_["conclusion"], ""]
     return lines
 
 
@@ -264,7 +317,7 @@ def _grid_table(measured):
     return "\n".join(rows)
 
 
-def plot(section_, path):
+def _plot(section_, path):
     """Left: each faithful seed's test accuracy against 98.5% and 99%; right: the grid."""
     from tf1_lstm.util.figures import pyplot, save_figure
     plt = pyplot()

@@ -8,13 +8,12 @@ an interrupted report, run again with the same --out, trains only what is missin
 import collections
 import os
 import time
-from typing import NamedTuple, Optional, Tuple
+from typing import Any, Dict, NamedTuple, Optional, Tuple
 
 import numpy as np
 
 from tf1_lstm.core import cells, data, hparams, settings, tfcompat
-from tf1_lstm.core.training import run_name
-from tf1_lstm.studies import ablation, claims, drift, engine, explain, plots
+from tf1_lstm.studies import claims, drift, engine, plots, sections
 from tf1_lstm.util import environment, tfenvs
 from tf1_lstm.util.files import Busy, locked, write_json, write_text
 from tf1_lstm.util.text import percent
@@ -30,12 +29,10 @@ class ReportOptions(NamedTuple):
     threads: Optional[int] = None  # TF threads per run; None: cores / jobs (1 on a cluster)
     scheduler: Optional[str] = None  # a Dask scheduler's address; None: an embedded cluster
     dataset: str = "mnist"         # the data set every run reads (the post's by default)
-    explain_99: bool = False       # add the section testing each explanation of the 99% claim
-    grid: explain.Grid = explain.Grid()  # the settings that section explores
     repeat: bool = True            # train one seed twice (the determinism check)
     throughput: bool = True        # measure parallel against single-run throughput
-    ablations: Tuple[str, ...] = ()  # ablation labels to add (ablation.LABELS: all; "diagnose"
-    #                                  adds the RNN and LSTM diagnose runs)
+    sections: Dict[str, Any] = {}  # {studies.sections key: that section's options} of the
+    #                                optional sections to add (never changed in place)
     data_dir: Optional[str] = None  # folder with the IDX files; None: the default
     mirrors: Tuple[str, ...] = ()  # where to fetch missing data first
     tf: Tuple[str, ...] = ()       # TensorFlow environments (util.tfenvs) to train every run in
@@ -54,13 +51,13 @@ REFERENCES = (
 )
 
 
-def plan(cells, seeds, steps, threads, repeat_seed=True, envs=(None,), init_from="own"):
-    """Every run the report needs, in each environment of `envs` (None: the workers' own);
-    after the first environment's runs, its first LSTM seed again, for the determinism check."""
+def plan(base, cells, seeds, repeat_seed=True, envs=(None,)):
+    """Every faithful run the report needs, from its base spec, in each environment of `envs`
+    (None: the workers' own); after the first environment's runs, its first seed again, for
+    the determinism check."""
     specs = []
     for i, env in enumerate(envs):
-        specs += [engine.spec(c, s, steps, threads, env=env, init_from=init_from)
-                  for c in cells for s in seeds]
+        specs += [engine.named(base, c, s, env=env) for c in cells for s in seeds]
         if repeat_seed and i == 0:
             specs.append(specs[0]._replace(name=specs[0].name + "-repeat"))
     return specs
@@ -73,12 +70,6 @@ def reference_first(envs):
         return (None,)
     ref = tfenvs.DEFAULT if tfenvs.DEFAULT in envs else envs[0]
     return (ref,) + tuple(e for e in envs if e != ref)
-
-
-def by_cell_of(results, cells, seeds, env):
-    """{cell: [metrics per seed]} of the runs in one environment."""
-    return collections.OrderedDict(
-        (c, [results[engine.env_name(run_name(c, s), env)] for s in seeds]) for c in cells)
 
 
 # --- statistics ------------------------------------------------------------------------------
@@ -116,15 +107,12 @@ def render(report):
                  " / ".join("%s(%d)" % (cells.get(c).code, hparams.N_NEURONS) for c in s["cells"]),
                  s["lr"], s["batch_size"], s["steps"], ", ".join(map(str, s["seeds"])),
                  ", ".join(s["cells"]), report["generated"], report["command"]), ""]
-    for section in (_claims_md, _runs_md, _references_md, _figures_md, _determinism_md,
-                    _throughput_md):
-        lines += section(report)
-    if report.get("explain_99"):
-        lines += explain.render(report["explain_99"])
-    if report.get("ablation"):
-        lines += ablation.render(report["ablation"])
-    if report.get("tf_versions"):
-        lines += drift.render(report["tf_versions"])
+    for part in (_claims_md, _runs_md, _references_md, _figures_md, _determinism_md,
+                 _throughput_md):
+        lines += part(report)
+    for section in sections.SECTIONS:
+        if report.get(section.key):
+            lines += section.render(report[section.key])
     return "\n".join(lines + _run_environments_md(report) + _environment_md(report))
 
 
@@ -299,61 +287,35 @@ def _build_report(options, say):
     data.ensure_files(data_dir, options.mirrors, options.dataset)
     say("report: writing to %s (rerun with --out %s to resume)" % (options.out, options.out))
     envs = reference_first(options.tf)
-    specs = plan(options.cells, seeds, options.steps, threads, options.repeat, envs,
-                 options.init_from)
-    extra, diag_runs = _section_runs(options, seeds, threads)
+    base = engine.RunSpec(name="", steps=options.steps, threads=threads,
+                          init_from=options.init_from, dataset=options.dataset)
+    specs = plan(base, options.cells, seeds, options.repeat, envs)
+    asked = sections.asked(options)
+    for section, asked_for in asked:
+        specs += section.plan(base, asked_for, options)
     with engine.Engine(options.scheduler, jobs) as cluster:
         if cluster.address is None:  # embedded: its workers use this checkout's environments
-            todo = engine.to_train(specs + extra, options.out, cluster, options.dataset)
+            todo = engine.to_train(specs, options.out, cluster)
             _set_up(sorted({run.env for run in todo if run.env}), say)
-        outcome = engine.run_all(specs + extra, options.out, cluster, options.data_dir,
-                                 options.mirrors, options.dataset, say=say)
+        outcome = engine.run_all(specs, options.out, cluster, options.data_dir, options.mirrors,
+                                 say=say)
         throughput = engine.measure_throughput(
             options.out, min(options.steps, 1000), cores, cluster, options.data_dir,
             options.dataset, say=say) if options.throughput else None
         described = cluster.describe()
-    results = outcome.metrics
-    by_cell = by_cell_of(results, options.cells, seeds, envs[0])
-    report = assemble(options, by_cell, seeds, jobs, threads, data_dir, outcome.hosts, envs[0],
-                      results)
-    report.update(determinism=drift.determinism(results, specs), throughput=throughput,
+    finished = sections.Finished(options.out, base, seeds, tuple(options.cells), envs,
+                                 outcome.metrics, chance_level(data_dir, options.dataset),
+                                 options.data_dir)
+    report = assemble(options, finished, jobs, data_dir, outcome.hosts)
+    report.update(determinism=drift.determinism(outcome.metrics, specs), throughput=throughput,
                   engine=described)
-    if options.ablations:
-        report["ablation"] = ablation_section(options, results, seeds, by_cell, diag_runs,
-                                              report["chance"])
-    if options.tf:
-        report["tf_versions"] = drift.section(
-            {env: by_cell_of(results, options.cells, seeds, env) for env in envs}, envs[0],
-            report["chance"])
-    if options.explain_99:
-        report["explain_99"] = explain.section(options.out, results, seeds, options.steps,
-                                               options.grid, options.data_dir, options.dataset)
-        report["figures"].append("explain_99.png")
-    write(report, by_cell, options.out)
+    for section, asked_for in asked:
+        report[section.key] = section.summarise(finished, asked_for)
+    write(report, finished.faithful(), options.out)
     say("report: wrote %s" % os.path.join(options.out, "report.md"))
     for c in report["claims"]:
         say("  %s: %s" % (c["claim"], c["verdict"]))
     return report
-
-
-def _section_runs(options, seeds, threads):
-    """(runs the ablation and 99% sections add, the diagnose runs among them)."""
-    extra, diag_runs = [], []
-    if options.ablations:
-        if not set(("lstm", "rnn")) <= set(options.cells):
-            raise engine.RunError("--ablations compares against both original cells: "
-                                  "keep --cells lstm,rnn")
-        if "diagnose" in options.ablations:
-            diag_runs = ablation.plan_diagnostics(["rnn", "lstm"], seeds[0], options.steps,
-                                                  threads)
-        extra = ablation.plan(seeds, options.steps, threads, options.ablations) + diag_runs
-    if options.explain_99:
-        if "lstm" not in options.cells:
-            raise engine.RunError("--explain-99 asks why the post's LSTM run was reported at "
-                                  "99%: keep lstm in --cells")
-        extra += explain.plan_grid(options.grid.lrs, options.grid.steps,
-                                   range(options.grid.seeds), threads)
-    return extra, diag_runs
 
 
 def _set_up(envs, say):
@@ -365,48 +327,44 @@ def _set_up(envs, say):
             raise engine.RunError(str(err))
 
 
-def assemble(options, by_cell, seeds, jobs, threads, data_dir, hosts, env, results):
-    """report.json's contents from the faithful runs in environment `env` (sections filled in
-    later set to None); `results`: {name: metrics} of every run of the report."""
-    chance = chance_level(data_dir, options.dataset)
-
-    def name(c, s):
-        return engine.env_name(run_name(c, s), env)
-
-    runs = [collections.OrderedDict([
-        ("cell", c), ("seed", s), ("environment", engine.trained_in({}, m)),
-        ("test_accuracy", m["test_accuracy"]),
-        ("final_train_accuracy", m["final_train_accuracy"]), ("wall_time", m["wall_time"]),
-        ("steps_per_sec", m["steps_per_sec"]), ("ms_per_step", m["ms_per_step"]),
-        ("threads", threads), ("run_dir", os.path.join("runs", name(c, s))),
-        ("worker_host", hosts.get(name(c, s))), ("curve", m["curve"])])
-        for c in options.cells for s, m in zip(seeds, by_cell[c])]
+def assemble(options, finished, jobs, data_dir, hosts):
+    """report.json's contents from the faithful runs in the reference environment (the
+    sections' keys set to None, filled in later)."""
+    by_cell = finished.faithful()
+    runs = []
+    for c in options.cells:
+        for s, m in zip(finished.seeds, by_cell[c]):
+            name = engine.named(finished.base, c, s, env=finished.envs[0]).name
+            runs.append(collections.OrderedDict([
+                ("cell", c), ("seed", s), ("environment", engine.trained_in({}, m)),
+                ("test_accuracy", m["test_accuracy"]),
+                ("final_train_accuracy", m["final_train_accuracy"]), ("wall_time", m["wall_time"]),
+                ("steps_per_sec", m["steps_per_sec"]), ("ms_per_step", m["ms_per_step"]),
+                ("threads", finished.base.threads), ("run_dir", os.path.join("runs", name)),
+                ("worker_host", hosts.get(name)), ("curve", m["curve"])]))
     return collections.OrderedDict([
         ("schema", 4),
         ("generated", time.strftime("%Y-%m-%d %H:%M:%S %Z")),
         ("command", environment.machine()["command"]),
         ("settings", collections.OrderedDict([
-            ("dataset", options.dataset), ("cells", list(options.cells)), ("seeds", seeds),
-            ("steps", options.steps),
+            ("dataset", options.dataset), ("cells", list(options.cells)),
+            ("seeds", finished.seeds), ("steps", options.steps),
             ("batch_size", hparams.BATCH_SIZE), ("lr", hparams.LEARNING_RATE),
-            ("jobs", jobs), ("threads", threads), ("tf", list(options.tf)),
-            ("reference_env", env), ("init_from", options.init_from)])),
-        ("claims", claims.claims(by_cell, chance)),
-        ("chance", chance),
+            ("jobs", jobs), ("threads", finished.base.threads), ("tf", list(options.tf)),
+            ("reference_env", finished.envs[0]), ("init_from", options.init_from)])),
+        ("claims", claims.claims(by_cell, finished.chance)),
+        ("chance", finished.chance),
         ("runs", runs),
         ("references", [list(r) for r in REFERENCES]),
         ("determinism", None),
         ("throughput", None),
         ("ms_per_step", {c: float(np.mean([m["ms_per_step"] for m in by_cell[c]]))
                          for c in options.cells}),
-        ("run_environments", run_environments(results, hosts)),
+        ("run_environments", run_environments(finished.results, hosts)),
         ("environment", _environment(by_cell, data_dir, options.dataset)),
         ("figures", ["learning_curves.png", "test_accuracy.png"]),
-        ("ablation", None),
         ("engine", None),
-        ("explain_99", None),
-        ("tf_versions", None),
-    ])
+    ] + [(key, None) for key in sections.KEYS])
 
 
 VERSION_KEYS = ("python", "tensorflow", "tensorflow_git", "numpy", "protobuf")
@@ -450,24 +408,14 @@ def _environment(by_cell, data_dir, dataset):
     return record
 
 
-def ablation_section(options, results, seeds, by_cell, diag_runs, chance):
-    baseline = collections.OrderedDict(
-        (c, [m["test_accuracy"] for m in by_cell[c]]) for c in ("rnn", "lstm"))
-    rows = ablation.summarize(results, seeds, baseline, options.ablations)
-    diagnostics = ablation.diagnostics_summary(options.out, diag_runs)
-    return collections.OrderedDict([
-        ("ablations", rows), ("diagnostics", diagnostics),
-        ("findings", ablation.findings(rows, diagnostics, chance["accuracy"])),
-        ("rules", ablation.rules_text())])
-
-
 def write(report, by_cell, out):
     """Figures, report.json and report.md, each atomically; the text is made first, so a
     failure leaves no half-made report."""
     text = render(report)
     plots.curves(by_cell, os.path.join(out, "learning_curves.png"))
     plots.test_accuracy(by_cell, report["chance"], os.path.join(out, "test_accuracy.png"))
-    if report["explain_99"]:
-        explain.plot(report["explain_99"], os.path.join(out, "explain_99.png"))
+    for section in sections.SECTIONS:
+        if report.get(section.key):
+            report["figures"] += section.plot(report[section.key], out)
     write_json(os.path.join(out, "report.json"), report)
     write_text(os.path.join(out, "report.md"), text)
