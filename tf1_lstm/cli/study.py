@@ -60,6 +60,29 @@ def register(commands):
     compare.add_argument("b", metavar="REPORT_B")
     compare.set_defaults(func=cmd_compare)
 
+    from tf1_lstm.studies import verify
+    defaults = verify.VerifyOptions(report=None)
+    check = commands.add_parser(
+        "verify", help="can this machine reproduce a report? train a sample again, compare",
+        description="Train a sample of a report's runs again (by default their first steps) "
+                    "with the settings and TensorFlow environment each recorded, compare every "
+                    "printed value bit for bit, and explain a difference from the runs' "
+                    "fingerprints. Exit 0: identical; 1: differs; 2: bad input.")
+    check.add_argument("report", metavar="REPORT", help="a report folder (or its report.json)")
+    check.add_argument("--runs", type=flags.positive_int, default=defaults.runs,
+                       help="runs to train again, across the cells (default: %(default)s)")
+    check.add_argument("--steps", type=flags.settings.steps, default=defaults.steps,
+                       help="steps of each (default: %(default)s, three logged points)")
+    check.add_argument("--full", action="store_true",
+                       help="train whole runs and compare the test accuracy too")
+    check.add_argument("--set-up", action="store_true",
+                       help="also verify runs of TensorFlow environments not set up here, "
+                            "setting them up first (as report --tf does)")
+    check.add_argument("--jobs", type=flags.positive_int, default=None,
+                       help="runs at once (default: one per core)")
+    flags.add_data(check, choose_dataset=False)
+    check.set_defaults(func=cmd_verify)
+
 
 def cmd_report(args):
     from tf1_lstm.studies import engine, sections
@@ -145,3 +168,25 @@ def cmd_compare(args):
         raise UsageError("not a tf1-lstm report.json (%s): pass what `tf1-lstm report` wrote "
                          "(a report folder or its report.json)" % err)
     return 0
+
+
+def cmd_verify(args):
+    from tf1_lstm.studies import engine, verify
+    folder = os.path.dirname(args.report) if args.report.endswith(".json") else args.report
+    if not os.path.isdir(folder):
+        raise UsageError("%s is not a folder: pass a report folder `tf1-lstm report` wrote"
+                         % args.report)
+    options = verify.VerifyOptions(report=folder, runs=args.runs, steps=args.steps,
+                                   full=args.full, set_up=args.set_up, data_dir=args.data_dir,
+                                   mirrors=tuple(args.mirrors), jobs=args.jobs)
+    try:
+        with interrupts.handled(signal.SIGTERM):
+            status, lines = verify.verify(options)
+    except (ValueError, KeyError, TypeError, engine.RunError) as err:
+        raise UsageError("cannot verify %s: %s" % (args.report, err))
+    except KeyboardInterrupt as err:
+        interrupts.unwind_quietly(err)
+        print("tf1-lstm verify: interrupted; nothing was written", file=sys.stderr)
+        return 130
+    print("\n".join(lines))
+    return status

@@ -15,7 +15,7 @@ import threading
 import time
 from typing import Any, NamedTuple, Optional, TextIO
 
-from tf1_lstm.core import checkpoints, data, datasets, hparams, settings, tfcompat
+from tf1_lstm.core import checkpoints, data, datasets, fingerprint, hparams, settings, tfcompat
 from tf1_lstm.core.monitor import Monitor
 from tf1_lstm.core.records import COMPLETE, INTERRUPTED, read_run_config
 from tf1_lstm.util import environment, interrupts, tfenvs
@@ -265,6 +265,7 @@ def _metrics(run, status, steps_done, test_accuracy, seconds, first_step, resume
         "versions": environment.versions(),
         "cuda": tfcompat.cuda(),
         "machine": environment.machine(),
+        "fingerprint": fingerprint.of_this_process(run.config.threads),
     }
 
 

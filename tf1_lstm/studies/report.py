@@ -219,13 +219,15 @@ def _run_environments_md(report):
     lines = ["## What the runs ran on", "",
              "From each run's own metrics.json: its TensorFlow environment, versions and machine.",
              "", "| TensorFlow environment | runs | Python | TensorFlow (git) | NumPy / protobuf | "
-             "hosts | CPUs |", "| --- | --- | --- | --- | --- | --- | --- |"]
+             "hosts | CPUs | sgemm kernel path |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- |"]
     for env, e in report["run_environments"].items():
         v = e["versions"]
-        lines.append("| %s | %d | %s | %s (%s) | %s / %s | %s | %s |" % (
+        lines.append("| %s | %d | %s | %s (%s) | %s / %s | %s | %s | %s |" % (
             env, e["runs"], _one(v["python"]), _one(v["tensorflow"]), _one(v["tensorflow_git"]),
             _one(v["numpy"]), _one(v["protobuf"]), ", ".join(e["hosts"]) or "not recorded",
-            "; ".join(e["cpus"]) or "not recorded"))
+            "; ".join(e["cpus"]) or "not recorded",
+            ", ".join(e.get("kernel_paths") or ["not recorded"])))
     return lines + [""]
 
 
@@ -341,7 +343,8 @@ def assemble(options, finished, jobs, data_dir, hosts):
                 ("final_train_accuracy", m["final_train_accuracy"]), ("wall_time", m["wall_time"]),
                 ("steps_per_sec", m["steps_per_sec"]), ("ms_per_step", m["ms_per_step"]),
                 ("threads", finished.base.threads), ("run_dir", os.path.join("runs", name)),
-                ("worker_host", hosts.get(name)), ("curve", m["curve"])]))
+                ("worker_host", hosts.get(name)), ("fingerprint", m.get("fingerprint")),
+                ("curve", m["curve"])]))
     return collections.OrderedDict([
         ("schema", 4),
         ("generated", time.strftime("%Y-%m-%d %H:%M:%S %Z")),
@@ -394,7 +397,10 @@ def run_environments(results, hosts):
         (env, collections.OrderedDict([
             ("runs", len(names)), ("versions", versions_of([results[n] for n in names])),
             ("hosts", sorted({hosts[n] for n in names if hosts.get(n)})),
-            ("cpus", sorted({cpu(results[n]) for n in names}))]))
+            ("cpus", sorted({cpu(results[n]) for n in names})),
+            ("kernel_paths", sorted({"%s (%d runs)" % (path, n) for path, n in collections.Counter(
+                (results[n].get("fingerprint") or {}).get("kernel_path") or "not recorded"
+                for n in names).items()}))]))
         for env, names in by_env.items())
 
 
