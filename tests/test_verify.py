@@ -153,3 +153,22 @@ def test_older_records_give_what_they_know():
         "inter_op_threads": 2, "family_model_stepping": "25/17/1"}
     assert "family_model_stepping" not in verify.older_fingerprint(
         {"machine": {"cpu_id": {"family_model_stepping": "?/?/?"}}}, {})
+
+
+def test_compare_explains_a_bit_for_bit_difference_by_the_fingerprints(made, tmp_path):
+    copy = str(tmp_path / "copy")
+    shutil.copytree(made, copy)
+    path = os.path.join(copy, "report.json")
+    with open(path) as f:
+        report = json.load(f)
+    rnn = next(r for r in report["runs"] if r["cell"] == "rnn")
+    rnn["curve"][1]["loss"] += 1e-6
+    threads = rnn["fingerprint"]["intra_op_threads"]
+    rnn["fingerprint"]["intra_op_threads"] = threads + 1
+    with open(path, "w") as f:
+        json.dump(report, f)
+    code, out, err = run_cli(["compare", made, copy])
+    assert code == 0, err
+    explained = [line for line in out.splitlines() if "differs bit for bit" in line]
+    assert explained == ["rnn seed 0 differs bit for bit -- %s: intra-op threads: %d in A, %d "
+                         "in B" % (verify.EXPECTED, threads, threads + 1)]

@@ -4,7 +4,7 @@ sets, two TensorFlows), each row marked where they differ, every verdict by its 
 import os
 
 from tf1_lstm.core import records
-from tf1_lstm.studies import drift, stats
+from tf1_lstm.studies import drift, stats, verify
 from tf1_lstm.util.files import NotARegularFile, read_json
 
 REPORT_KEYS = ("settings", "claims", "runs", "environment")
@@ -81,6 +81,20 @@ def as_a_whole(runs_a, runs_b):
     return lines + (["rule: " + drift.RULE] if lines else [])
 
 
+def explained(runs_a, runs_b):
+    """Each run both sides hold that differs bit for bit, explained by the two runs'
+    fingerprints (studies.verify's rule)."""
+    lines = []
+    for key in [k for k in runs_a if k in runs_b]:
+        a, b = runs_a[key], runs_b[key]
+        if drift.bitwise([a], [b])["identical"]:
+            continue
+        fa, fb = a.get("fingerprint") or {}, b.get("fingerprint") or {}
+        verdict, why = verify.explain(fa, fb, not (fa and fb), sides=("in A", "in B"))
+        lines.append("%s seed %d differs bit for bit -- %s: %s" % (key + (verdict, why)))
+    return lines + (["rule: " + verify.RULE] if lines else [])
+
+
 def run_environments(report):
     """{TensorFlow environment: what its runs ran on}. A report made before these were
     recorded (schema < 4) knows only the versions of the process that assembled it."""
@@ -126,6 +140,7 @@ def compare(a, b):
                                                 if key in runs else ABSENT
                                                 for runs in (runs_a, runs_b)))
     lines += as_a_whole(ra["runs"], rb["runs"])
+    lines += explained(runs_a, runs_b)
     _environment_rows(row, ra, rb)
     return lines
 

@@ -129,11 +129,13 @@ def older_fingerprint(metrics, config):
     return found
 
 
-def explain(recorded_fp, measured_fp, older):
-    """(verdict, one line) for a run that parted: which recorded factors differ."""
+def explain(recorded_fp, measured_fp, older, sides=("recorded", "here")):
+    """(verdict, one line) for a run that parted: which recorded factors differ; `sides` name
+    the two fingerprints."""
     diffs = fingerprint.differences(recorded_fp, measured_fp)
     if diffs:
-        return EXPECTED, "; ".join("%s: %s recorded, %s here" % d for d in diffs)
+        return EXPECTED, "; ".join("%s: %s %s, %s %s" % (name, a, sides[0], b, sides[1])
+                                   for name, a, b in diffs)
     missing = fingerprint.unknown(recorded_fp, measured_fp)
     if missing:
         return CANNOT_TELL, "equal in what both record; not recorded%s: %s" % (
