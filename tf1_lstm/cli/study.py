@@ -13,7 +13,7 @@ from tf1_lstm.util import interrupts, tfenvs
 
 
 def register(commands):
-    from tf1_lstm.studies import report, sections
+    from tf1_lstm.studies import engine, report, sections, slurm
     defaults = report.ReportOptions(out=None)
     parser = commands.add_parser(
         "report", help="many seeds, LSTM vs RNN, verdicts on the post's claims",
@@ -26,8 +26,16 @@ def register(commands):
     parser.add_argument("--steps", type=flags.settings.steps, default=defaults.steps,
                         help="training steps per run (default: %(default)s)")
     parser.add_argument("--jobs", type=flags.positive_int, default=None,
-                        help="workers of the embedded Dask cluster, each training one run at a "
-                             "time (default: one per core; at most two per core)")
+                        help="workers, each training one run at a time: of the embedded Dask "
+                             "cluster (default: one per core; at most two per core), or SLURM "
+                             "jobs with --cluster slurm (default: as many as cores here)")
+    parser.add_argument("--cluster", choices=engine.CLUSTERS, default="local",
+                        help="where the workers run without --scheduler: local (an embedded "
+                             "Dask cluster, the default) or slurm (SLURM jobs through "
+                             "dask-jobqueue, configured by its jobqueue.slurm settings)")
+    parser.add_argument("--slurm-wait", type=flags.positive_int, default=None,
+                        metavar="SECONDS", help="how long SLURM jobs may pend before the report "
+                        "gives up (default: %d)" % slurm.WAIT)
     parser.add_argument("--scheduler", type=flags.address, default=None, metavar="ADDRESS",
                         help="run on the Dask cluster at ADDRESS (tcp://HOST:PORT or "
                              "tls://HOST:PORT; also $DASK_SCHEDULER_ADDRESS) instead of an "
@@ -87,7 +95,14 @@ def register(commands):
 def cmd_report(args):
     from tf1_lstm.studies import engine, sections
     out = args.out or os.path.join("reports", time.strftime("%Y%m%d-%H%M%S"))
-    if args.jobs and not (args.scheduler or os.environ.get("DASK_SCHEDULER_ADDRESS")):
+    scheduler = args.scheduler or os.environ.get("DASK_SCHEDULER_ADDRESS")
+    if args.cluster != "local" and scheduler:
+        raise UsageError("--cluster %s starts a cluster of its own, --scheduler (or "
+                         "DASK_SCHEDULER_ADDRESS) uses one that runs: give one of them"
+                         % args.cluster)
+    if args.cluster == "local" and args.slurm_wait:
+        raise UsageError("--slurm-wait is for --cluster slurm")
+    if args.jobs and args.cluster == "local" and not scheduler:
         try:
             engine.check_jobs(args.jobs)
         except engine.RunError as err:
@@ -123,7 +138,8 @@ def _options(args, out):
         out=out, seeds=args.seeds, cells=tuple(args.cells), steps=args.steps, jobs=args.jobs,
         threads=args.threads, repeat=not args.no_repeat, throughput=not args.no_throughput,
         sections={s.key: s.options(args) for s in sections.SECTIONS}, data_dir=args.data_dir,
-        mirrors=tuple(args.mirrors), scheduler=args.scheduler,
+        mirrors=tuple(args.mirrors), scheduler=args.scheduler, cluster=args.cluster,
+        slurm_wait=args.slurm_wait,
         dataset=args.dataset or datasets.MNIST.name, tf=tuple(args.tf),
         init_from=args.init_from or "own")
 

@@ -16,6 +16,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from typing import Any, NamedTuple, Optional, Tuple
@@ -253,6 +254,7 @@ def train_task(run, data_dir, mirrors):
             raise RunError("run %s failed (exit %d): %s" % (run.name, proc.returncode, tail))
         return {"name": run.name, "files": _collect(run_dir), "log": log_text,
                 "scratch": run_dir, "host": socket.gethostname(), "worker": worker.address,
+                "slurm_job": os.environ.get("SLURM_JOB_ID"),
                 "task_seconds": time.time() - started, "finished_at": time.time()}
     finally:
         remove_quietly(folder)
@@ -310,11 +312,15 @@ def _ctrl_c_held():
         signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
 
 
+CLUSTERS = ("local", "slurm")  # what --cluster starts when there is no --scheduler
+
+
 class Engine:
     """A Dask client on an embedded LocalCluster (one single-threaded worker process per job),
-    or on the existing cluster at `scheduler` (or DASK_SCHEDULER_ADDRESS)."""
+    on SLURM jobs (studies.slurm; `logs`: their log folder, `wait`: seconds a job may pend), or
+    on the existing cluster at `scheduler` (or DASK_SCHEDULER_ADDRESS)."""
 
-    def __init__(self, scheduler=None, jobs=None):
+    def __init__(self, scheduler=None, jobs=None, cluster="local", logs=None, wait=None):
         try:
             import dask
             import distributed
@@ -327,11 +333,15 @@ class Engine:
             if name.startswith("distributed"):  # its own config sets some; our one line says it
                 logging.getLogger(name).setLevel(logging.CRITICAL)
         self.address = scheduler or dask.config.get("scheduler-address", None)
-        self.cluster = self.client = self.scratch = None
+        self.cluster = self.client = self.scratch = self.lost = None
+        self.kind = "scheduler" if self.address else cluster
+        self.jobs, self.submitted = jobs, set()
         self.version = distributed.__version__
         try:
             if self.address:
                 self.client = self._connect(check_address(self.address))
+            elif cluster == "slurm":
+                self._start_slurm(jobs or 1, logs, wait)
             else:
                 self._start_local(jobs)
         except BaseException:
@@ -366,6 +376,42 @@ class Engine:
                 preload=["tf1_lstm.studies.worker_logs"])
             self.client = distributed.Client(self.cluster)
 
+    def _start_slurm(self, jobs, logs, wait):
+        import distributed
+
+        from tf1_lstm.studies import slurm
+        wait = slurm.WAIT if wait is None else wait
+        try:
+            with interrupts.deferred():  # a stop waits until the jobs can be cancelled
+                self.cluster = slurm.start(jobs, logs, wait)
+                self.client = distributed.Client(self.cluster)
+            slurm.wait_for_a_worker(self.client, self.cluster, wait)
+        except slurm.SlurmError as err:
+            raise RunError(str(err))
+        watch = threading.Thread(target=self._watch_slurm, args=(wait,), daemon=True)
+        watch.start()
+
+    def _watch_slurm(self, wait):
+        """With no SLURM job running for `wait` s (all died, none replaced in time), stop the
+        runs in flight, so that run_all ends in one line instead of waiting for ever."""
+        from tf1_lstm.studies import slurm
+        since = None
+        while self.client is not None and self.lost is None:
+            try:
+                workers = self.client.scheduler_info()["workers"]
+            except Exception:  # closing
+                return
+            since = None if workers else since or time.time()
+            if since and time.time() - since > wait:
+                states = slurm.queue_states(slurm.job_ids(self.cluster))
+                self.lost = ("no SLURM job of the report has run for %d s (%s): free the "
+                             "partition or raise --slurm-wait" % (wait, "; ".join(
+                                 "job %s %s" % item for item in sorted(states.items()))
+                                 or "no job in the queue"))
+                self.client.cancel(list(self.submitted))
+                return
+            time.sleep(slurm.POLL)
+
     def __enter__(self):
         return self
 
@@ -384,8 +430,16 @@ class Engine:
             found = set()
         return found or {tfenvs.own()}
 
+    def where(self):
+        """Where the runs train, for a progress line."""
+        return self.address or ("SLURM jobs" if self.kind == "slurm" else "a local cluster")
+
     def describe(self):
-        return collections.OrderedDict([("scheduler", self.address or "local"),
+        return collections.OrderedDict([("cluster", self.kind),
+                                        ("scheduler", self.address or (
+                                            "local" if self.kind == "local" else
+                                            "in this process")),
+                                        ("jobs", self.jobs if self.kind == "slurm" else None),
                                         ("workers", self.workers()),
                                         ("distributed", self.version)])
 
@@ -497,6 +551,7 @@ def store(result, runs_dir, logs_dir):
                 f.write(blob)
         write_json(os.path.join(tmp, MARKER), collections.OrderedDict([
             ("made_by", "tf1-lstm"), ("host", result["host"]), ("worker", result["worker"]),
+            ("slurm_job", result.get("slurm_job")),
             ("task_seconds", round(result["task_seconds"], 3))]))
     write_text(os.path.join(logs_dir, result["name"] + ".log"),
                result["log"].replace(result["scratch"], relative))
@@ -507,13 +562,14 @@ class Outcome(NamedTuple):
     """What run_all hands back."""
     metrics: dict   # {run name: metrics.json}
     hosts: dict     # {run name: the worker host that trained it; None if not recorded}
+    jobs: dict      # {run name: the SLURM job that trained it; None if none or not recorded}
     timings: dict   # {run name: (task seconds, seconds from task end to stored)}, runs done now
 
 
 def _plan(specs, runs_dir, own):
-    """({name: metrics} of the finished runs, {name: host}, [runs to train]); `own`: the
-    workers' environments (see finished)."""
-    done, hosts, todo = {}, {}, []
+    """({name: metrics} of the finished runs, {name: where it was trained (MARKER)}, [runs to
+    train]); `own`: the workers' environments (see finished)."""
+    done, places, todo = {}, {}, []
     for run in specs:
         run_dir = os.path.join(runs_dir, run.name)
         metrics = finished(run_dir, run, own)
@@ -522,10 +578,10 @@ def _plan(specs, runs_dir, own):
             continue
         done[run.name] = metrics
         try:
-            hosts[run.name] = read_json(os.path.join(run_dir, MARKER)).get("host")
-        except (OSError, ValueError, AttributeError):
-            hosts[run.name] = None  # made before the engine recorded it
-    return done, hosts, todo
+            places[run.name] = dict(read_json(os.path.join(run_dir, MARKER)))
+        except (OSError, ValueError, TypeError):
+            places[run.name] = {}  # made before the engine recorded it
+    return done, places, todo
 
 
 def to_train(specs, out, engine):
@@ -557,13 +613,18 @@ def _submit(engine, todo, data_dir, mirrors):
     They train in the order given (Dask would start the last sent first): a study stopped
     early has its first runs done."""
     with interrupts.deferred():  # a Ctrl-C in here is raised once the futures are known
-        return {engine.client.submit(train_task, run, data_dir, tuple(mirrors), pure=False,
-                                     priority=len(todo) - i,
-                                     key="%s-%s" % (run.name, uuid.uuid4().hex)): run
-                for i, run in enumerate(todo)}
+        futures = {engine.client.submit(train_task, run, data_dir, tuple(mirrors), pure=False,
+                                        priority=len(todo) - i,
+                                        key="%s-%s" % (run.name, uuid.uuid4().hex)): run
+                   for i, run in enumerate(todo)}
+        engine.submitted.update(futures)
+        return futures
 
 
 def _lost(engine, out, done):
+    if engine.lost:
+        return RunError("%s; %d finished runs are kept: rerun with --out %s to resume"
+                        % (engine.lost, len(done), out))
     return RunError("lost the Dask scheduler at %s; %d finished runs are kept: start it again "
                     "and rerun with --out %s to resume" % (engine.address or "local", len(done),
                                                            out))
@@ -588,10 +649,9 @@ def run_all(specs, out, engine, data_dir=None, mirrors=(), say=print):
     from distributed import as_completed
     from tqdm import tqdm
     runs_dir, logs_dir = _places(out, specs)
-    done, hosts, todo = _plan(specs, runs_dir, engine.worker_envs())
+    done, places, todo = _plan(specs, runs_dir, engine.worker_envs())
     say("report: %d runs, %d already finished, %d to train (on %s, %d workers)"
-        % (len(specs), len(done), len(todo), engine.address or "a local cluster",
-           engine.workers()))
+        % (len(specs), len(done), len(todo), engine.where(), engine.workers()))
     timings = {}
     interrupts.check()  # before anything is sent to the workers
     if say is print:  # lines printed under the bar, not through it
@@ -606,7 +666,8 @@ def run_all(specs, out, engine, data_dir=None, mirrors=(), say=print):
             result = checked_result(_result(future, futures[future], engine, out, done),
                                     futures[future])
             metrics = store(result, runs_dir, logs_dir)
-            done[result["name"]], hosts[result["name"]] = metrics, result["host"]
+            done[result["name"]] = metrics
+            places[result["name"]] = {"host": result["host"], "slurm_job": result.get("slurm_job")}
             timings[result["name"]] = (result["task_seconds"],
                                        max(0.0, time.time() - result["finished_at"]))
             bar.set_postfix_str("%s %.4f" % (result["name"], metrics["test_accuracy"] or 0))
@@ -620,7 +681,8 @@ def run_all(specs, out, engine, data_dir=None, mirrors=(), say=print):
     finally:
         if bar is not None:
             bar.close()
-    return Outcome(done, hosts, timings)
+    return Outcome(done, {name: p.get("host") for name, p in places.items()},
+                   {name: p.get("slurm_job") for name, p in places.items()}, timings)
 
 
 def measure_throughput(out, steps, cores, engine, data_dir=None, dataset="mnist", say=print):

@@ -27,7 +27,9 @@ class ReportOptions(NamedTuple):
     steps: int = hparams.STEPS     # training steps per run
     jobs: Optional[int] = None     # local workers (runs at once); None: one per core
     threads: Optional[int] = None  # TF threads per run; None: cores / jobs (1 on a cluster)
-    scheduler: Optional[str] = None  # a Dask scheduler's address; None: an embedded cluster
+    scheduler: Optional[str] = None  # a Dask scheduler's address; None: a cluster of our own
+    cluster: str = "local"         # the cluster started without a scheduler (engine.CLUSTERS)
+    slurm_wait: Optional[int] = None  # seconds a SLURM job may pend (None: studies.slurm.WAIT)
     dataset: str = "mnist"         # the data set every run reads (the post's by default)
     repeat: bool = True            # train one seed twice (the determinism check)
     throughput: bool = True        # measure parallel against single-run throughput
@@ -282,8 +284,8 @@ def build_report(options, say=print):
 def _build_report(options, say):
     cores = os.cpu_count() or 1
     jobs = options.jobs or cores
-    threads = options.threads or (max(1, cores // jobs) if jobs > 1 or options.scheduler
-                                  else None)
+    on_cluster = options.scheduler or options.cluster != "local"
+    threads = options.threads or (max(1, cores // jobs) if jobs > 1 or on_cluster else None)
     seeds = list(range(options.seeds))
     data_dir = options.data_dir or data.default_data_dir(options.dataset)
     data.ensure_files(data_dir, options.mirrors, options.dataset)
@@ -295,7 +297,8 @@ def _build_report(options, say):
     asked = sections.asked(options)
     for section, asked_for in asked:
         specs += section.plan(base, asked_for, options)
-    with engine.Engine(options.scheduler, jobs) as cluster:
+    with engine.Engine(options.scheduler, jobs, options.cluster, wait=options.slurm_wait,
+                       logs=os.path.join(options.out, "logs", "slurm")) as cluster:
         if cluster.address is None:  # embedded: its workers use this checkout's environments
             todo = engine.to_train(specs, options.out, cluster)
             _set_up(sorted({run.env for run in todo if run.env}), say)
@@ -303,12 +306,13 @@ def _build_report(options, say):
                                  say=say)
         throughput = engine.measure_throughput(
             options.out, min(options.steps, 1000), cores, cluster, options.data_dir,
-            options.dataset, say=say) if options.throughput else None
+            options.dataset, say=say) if options.throughput and options.cluster == "local" \
+            else None  # a SLURM job has one core: nothing to set against
         described = cluster.describe()
     finished = sections.Finished(options.out, base, seeds, tuple(options.cells), envs,
                                  outcome.metrics, chance_level(data_dir, options.dataset),
                                  options.data_dir)
-    report = assemble(options, finished, jobs, data_dir, outcome.hosts)
+    report = assemble(options, finished, jobs, data_dir, outcome)
     report.update(determinism=drift.determinism(outcome.metrics, specs), throughput=throughput,
                   engine=described)
     for section, asked_for in asked:
@@ -329,7 +333,7 @@ def _set_up(envs, say):
             raise engine.RunError(str(err))
 
 
-def assemble(options, finished, jobs, data_dir, hosts):
+def assemble(options, finished, jobs, data_dir, outcome):
     """report.json's contents from the faithful runs in the reference environment (the
     sections' keys set to None, filled in later)."""
     by_cell = finished.faithful()
@@ -343,7 +347,8 @@ def assemble(options, finished, jobs, data_dir, hosts):
                 ("final_train_accuracy", m["final_train_accuracy"]), ("wall_time", m["wall_time"]),
                 ("steps_per_sec", m["steps_per_sec"]), ("ms_per_step", m["ms_per_step"]),
                 ("threads", finished.base.threads), ("run_dir", os.path.join("runs", name)),
-                ("worker_host", hosts.get(name)), ("fingerprint", m.get("fingerprint")),
+                ("worker_host", outcome.hosts.get(name)), ("slurm_job", outcome.jobs.get(name)),
+                ("fingerprint", m.get("fingerprint")),
                 ("curve", m["curve"])]))
     return collections.OrderedDict([
         ("schema", 4),
@@ -363,7 +368,7 @@ def assemble(options, finished, jobs, data_dir, hosts):
         ("throughput", None),
         ("ms_per_step", {c: float(np.mean([m["ms_per_step"] for m in by_cell[c]]))
                          for c in options.cells}),
-        ("run_environments", run_environments(finished.results, hosts)),
+        ("run_environments", run_environments(finished.results, outcome.hosts)),
         ("environment", _environment(by_cell, data_dir, options.dataset)),
         ("figures", ["learning_curves.png", "test_accuracy.png"]),
         ("engine", None),

@@ -1,0 +1,183 @@
+"""`report --cluster slurm` against a real SLURM (munged, slurmctld, slurmd) that the tests
+start under a temp folder, on loopback and ports of their own: the same numbers as the
+embedded cluster, runs trained in SLURM jobs, a cancelled job's run trained again, and every
+bad case one line with nothing left in the queue."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import slurm_cluster
+
+from tf1_lstm.util import tfenvs
+
+from conftest import DATA_DIR, REPO, Cli, one_line, run_cli
+
+WHY = slurm_cluster.missing()
+pytestmark = pytest.mark.skipif(WHY is not None, reason=WHY or "")
+ON_37 = pytest.mark.skipif(sys.version_info < (3, 7), reason="the Python 3.7 suite runs it: "
+                           "3.6's client differs in nothing it checks")
+REPORT = ["report", "--seeds", "1", "--steps", "1001", "--threads", "1", "--no-repeat",
+          "--no-throughput", "--data-dir", DATA_DIR]
+
+
+@pytest.fixture(scope="module")
+def slurm():
+    cluster = slurm_cluster.Slurm().start()
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture
+def env(slurm):
+    """The client's settings: this SLURM, the workers on loopback, a short death timeout."""
+    yield dict(slurm.env(), DASK_JOBQUEUE__SLURM__INTERFACE="lo",
+               DASK_JOBQUEUE__SLURM__DEATH_TIMEOUT="10")
+    assert _queue_empties(slurm), slurm.jobs()  # no test leaves a job behind
+
+
+def _queue_empties(slurm, within=60):
+    deadline = time.time() + within
+    while time.time() < deadline:
+        if not slurm.jobs():
+            return True
+        time.sleep(0.5)
+    return False
+
+
+def _numbers(out):
+    with open(os.path.join(out, "report.json")) as f:
+        report = json.load(f)
+    printed = ("step", "train_accuracy", "loss")  # not the wall-clock "elapsed"
+    return report, {(r["cell"], r["seed"]): ([[p[k] for k in printed] for p in r["curve"]],
+                                             r["test_accuracy"]) for r in report["runs"]}
+
+
+@pytest.fixture(scope="module")
+def embedded(tmp_path_factory):
+    out = str(tmp_path_factory.mktemp("embedded") / "report")
+    code, _, err = run_cli(REPORT + ["--jobs", "2", "--out", out])
+    assert code == 0, err
+    return _numbers(out)[1]
+
+
+def test_a_report_through_slurm_equals_the_embedded_one(env, embedded, tmp_path):
+    out = str(tmp_path / "report")
+    code, stdout, err = run_cli(REPORT + ["--cluster", "slurm", "--jobs", "2", "--out", out],
+                                env_extra=env)
+    assert code == 0, err
+    assert "2 SLURM jobs asked for" in stdout and "on SLURM jobs" in stdout, stdout
+    report, numbers = _numbers(out)
+    assert numbers == embedded  # every curve and test accuracy, bit for bit
+    assert report["engine"]["cluster"] == "slurm" and report["engine"]["jobs"] == 2
+    jobs = {r["slurm_job"] for r in report["runs"]}
+    assert None not in jobs
+    logs = os.listdir(os.path.join(out, "logs", "slurm"))
+    assert {"dask-worker-%s.out" % job for job in jobs} <= set(logs), logs
+
+
+@ON_37
+def test_a_job_cancelled_mid_run_is_replaced_and_its_run_trained_again(env, embedded, slurm,
+                                                                       tmp_path):
+    out = str(tmp_path / "report")
+    proc = Cli(REPORT + ["--cluster", "slurm", "--jobs", "2", "--out", out],
+               env=dict(os.environ, **env))
+    deadline = time.time() + 120
+    while time.time() < deadline and len([j for j in slurm.jobs() if j[1] == "RUNNING"]) < 2:
+        time.sleep(0.5)
+    time.sleep(4)  # both runs under way
+    first = sorted(slurm.jobs())[0][0]
+    assert slurm.scontrol("show", "job", first).returncode == 0
+    slurm._run("scancel", first)
+    _, err = proc.communicate(timeout=600)
+    assert proc.returncode == 0, err
+    report, numbers = _numbers(out)
+    assert numbers == embedded
+    assert first not in {r["slurm_job"] for r in report["runs"]}  # none finished in it
+
+
+def test_no_sbatch_on_path(env, tmp_path):
+    code, _, err = run_cli(REPORT + ["--cluster", "slurm", "--out", str(tmp_path / "r")],
+                           env_extra=dict(env, PATH=str(tmp_path)))
+    assert "sbatch, which is not on PATH" in one_line(code, err)
+
+
+def test_slurm_refusing_the_job_is_quoted(env, tmp_path):
+    start = time.time()
+    code, _, err = run_cli(REPORT + ["--cluster", "slurm", "--out", str(tmp_path / "r")],
+                           env_extra=dict(env, DASK_JOBQUEUE__SLURM__QUEUE="nope"))
+    line = one_line(code, err)
+    assert "SLURM refuses the report's job" in line and "invalid partition" in line, line
+    assert time.time() - start < 60
+
+
+def test_jobs_pending_past_the_deadline_name_the_reason(env, slurm, tmp_path):
+    blocker = slurm._run("sbatch", "--parsable", "-c", str(slurm.cpus), "-o", "/dev/null",
+                         "--wrap", "sleep 600").stdout.strip()  # every core of the node, taken
+    try:
+        code, _, err = run_cli(REPORT + ["--cluster", "slurm", "--jobs", "2", "--slurm-wait",
+                                         "5", "--out", str(tmp_path / "r")], env_extra=env)
+    finally:
+        slurm._run("scancel", blocker)
+    line = one_line(code, err)
+    assert "no SLURM job of the report ran within 5 s" in line, line
+    assert "PENDING (Resources)" in line and "--slurm-wait" in line, line
+
+
+@ON_37
+def test_all_jobs_lost_mid_report_keeps_the_finished_runs(env, slurm, tmp_path):
+    out = str(tmp_path / "report")
+    proc = Cli(REPORT[:2] + ["3"] + REPORT[3:] + ["--cluster", "slurm", "--jobs", "2",
+                                                  "--slurm-wait", "10", "--out", out],
+               env=dict(os.environ, **env))
+    runs = os.path.join(out, "runs")
+    deadline = time.time() + 300
+    while time.time() < deadline and not (os.path.isdir(runs) and os.listdir(runs)):
+        time.sleep(0.5)
+    node = "nodename=" + slurm_cluster.NODE
+    slurm.scontrol("update", node, "state=drain", "reason=test")
+    try:
+        for job, _, _ in slurm.jobs():
+            slurm._run("scancel", job)
+        _, err = proc.communicate(timeout=300)
+    finally:
+        slurm.scontrol("update", node, "state=resume")
+        slurm.wait_idle()  # the next test's sbatch --test-only needs the node back
+    line = one_line(proc.returncode, err)
+    kept = len(os.listdir(runs))
+    assert "no SLURM job of the report has run for 10 s" in line, line
+    assert "%d finished runs are kept: rerun with --out %s" % (kept, out) in line, line
+
+
+@ON_37
+def test_a_killed_client_leaves_no_job_behind(env, slurm, tmp_path):
+    proc = Cli(REPORT + ["--cluster", "slurm", "--jobs", "2", "--out", str(tmp_path / "r")],
+               env=dict(os.environ, **env), traceback_ok=True)
+    deadline = time.time() + 120
+    while time.time() < deadline and len([j for j in slurm.jobs() if j[1] == "RUNNING"]) < 2:
+        time.sleep(0.5)
+    assert slurm.jobs(), (proc.poll(), proc.poll() is not None and proc.communicate())
+    proc.send_signal(signal.SIGKILL)
+    proc.communicate(timeout=30)
+    assert _queue_empties(slurm, within=60), slurm.jobs()  # within the workers' death timeout
+
+
+def test_slurm_with_a_scheduler_is_refused(env, tmp_path):
+    code, _, err = run_cli(REPORT + ["--cluster", "slurm", "--scheduler", "tcp://127.0.0.1:1",
+                                     "--out", str(tmp_path / "r")], env_extra=env)
+    assert "give one of them" in one_line(code, err)
+
+
+def test_slurm_on_python_3_11_is_one_line(env, tmp_path):
+    python = tfenvs.interpreter("tf2.15.1-py3.11")
+    if python is None or python == sys.executable:
+        pytest.skip("needs the TF 2.15.1 environment (./run setup --tf 2.15.1)")
+    done = subprocess.run([python, "-m", "tf1_lstm"] + REPORT + [
+        "--cluster", "slurm", "--out", str(tmp_path / "r")], cwd=REPO,
+        env=dict(os.environ, **env), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        universal_newlines=True, timeout=300)
+    assert "this Python (3.11)" in one_line(done.returncode, done.stderr)

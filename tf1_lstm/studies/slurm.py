@@ -1,0 +1,126 @@
+"""`report --cluster slurm`: the report's Dask workers as SLURM jobs, through dask-jobqueue.
+
+One single-threaded worker per job, on this environment's Python; lost jobs are replaced
+(`adapt`), and closing the cluster cancels every job. Site settings (partition `queue`, account
+`project`, walltime, memory, extra #SBATCH lines, interface) are dask-jobqueue's own
+configuration, `~/.config/dask/jobqueue.yaml` or `DASK_JOBQUEUE__SLURM__*`, as every jobqueue
+user already has it; the report decides only the number of jobs and how long to wait for one.
+"""
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+from tf1_lstm.util.files import remove_quietly
+
+MEMORY = "2GB"  # per job, where jobqueue.slurm.memory is not configured: one training run
+WORKER_DIR = "/tmp"  # the workers' scratch on their node, where local-directory is not set
+WAIT = 300  # seconds a report waits for its first SLURM job to run (--slurm-wait)
+POLL = 1.0  # seconds between looks at the queue
+
+
+class SlurmError(Exception):
+    """SLURM cannot run the report's workers; the message is one line naming why and the fix."""
+
+
+def _config(key, default=None):
+    import dask
+    value = dask.config.get("jobqueue.slurm." + key, None)
+    return default if value in (None, "") else value
+
+
+def check():
+    """SlurmError unless this process can submit SLURM jobs through dask-jobqueue."""
+    try:
+        import dask_jobqueue  # noqa: F401 (pinned in the default environment)
+    except ImportError:
+        raise SlurmError("--cluster slurm needs dask-jobqueue 0.7.3, which this Python (%d.%d) "
+                         "has not got: run the report from the default environment (./run "
+                         "report ...), with --tf NAME to train in another" % sys.version_info[:2])
+    if not shutil.which("sbatch"):
+        raise SlurmError("--cluster slurm submits jobs with sbatch, which is not on PATH: run "
+                         "the report on a SLURM login node, or add SLURM's bin folder to PATH")
+
+
+def start(jobs, logs, wait=WAIT, say=print):
+    """A SLURMCluster holding `jobs` jobs (replaced when lost), its job logs under `logs`,
+    once SLURM accepts its job script and one job runs; SlurmError otherwise (nothing queued)."""
+    from dask_jobqueue import SLURMCluster
+    check()
+    cluster = SLURMCluster(
+        cores=1, processes=1, memory=_config("memory", MEMORY), python=sys.executable,
+        local_directory=_config("local-directory", WORKER_DIR), log_directory=logs,
+        name="tf1-lstm", scheduler_options=dict({"dashboard_address": ":0"},
+                                                **_config("scheduler-options", {})),
+        extra=list(_config("extra", [])) + ["--preload", "tf1_lstm.studies.worker_logs"])
+    try:
+        _test_only(cluster.job_script())
+        cluster.adapt(minimum_jobs=jobs, maximum_jobs=jobs)
+        say("report: %d SLURM jobs asked for (job logs in %s)" % (jobs, logs))
+        return cluster
+    except BaseException:
+        cluster.close()
+        raise
+
+
+def _test_only(script):
+    """SlurmError quoting sbatch if SLURM would refuse the job script (partition, account,
+    memory, time): asked with --test-only, so nothing is queued."""
+    folder = tempfile.mkdtemp(prefix="tf1-lstm-sbatch-")
+    path = os.path.join(folder, "job.sh")
+    try:
+        with open(path, "w") as f:
+            f.write(script)
+        done = subprocess.run(["sbatch", "--test-only", path], stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, universal_newlines=True, timeout=60)
+    except (OSError, subprocess.SubprocessError) as err:
+        raise SlurmError("sbatch did not answer (%s): check that slurmctld is up (sinfo)" % err)
+    finally:
+        remove_quietly(folder)
+    if done.returncode != 0:
+        why = " / ".join(line.strip() for line in done.stdout.strip().splitlines()[-2:])
+        raise SlurmError("SLURM refuses the report's job (%s): set the partition, account, "
+                         "memory or walltime in dask-jobqueue's configuration (jobqueue.slurm "
+                         "queue, project, memory, walltime; ~/.config/dask/jobqueue.yaml or "
+                         "DASK_JOBQUEUE__SLURM__*)" % (why or "sbatch exit %d" % done.returncode))
+
+
+def job_ids(cluster):
+    """The SLURM job ids the cluster holds now."""
+    return [job.job_id for job in list(cluster.workers.values())
+            if getattr(job, "job_id", None)]
+
+
+def queue_states(ids):
+    """{job id: "STATE (reason)"} of these jobs as squeue reports them."""
+    if not ids:
+        return {}
+    try:
+        out = subprocess.run(["squeue", "-h", "-j", ",".join(ids), "-o", "%i %T %r"],
+                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                             universal_newlines=True, timeout=30).stdout
+    except (OSError, subprocess.SubprocessError):
+        return {}
+    states = {}
+    for line in out.splitlines():
+        parts = line.split(None, 2)
+        if len(parts) == 3:
+            states[parts[0]] = "%s (%s)" % (parts[1], parts[2])
+    return states
+
+
+def wait_for_a_worker(client, cluster, wait=WAIT, what="to start"):
+    """Return once a worker is connected; SlurmError naming squeue's reason after `wait` s."""
+    deadline = time.time() + wait
+    while time.time() < deadline:
+        if client.scheduler_info()["workers"]:
+            return
+        time.sleep(POLL)
+    states = queue_states(job_ids(cluster))
+    raise SlurmError("no SLURM job of the report ran within %d s %s (%s): free the partition "
+                     "or raise --slurm-wait" % (wait, what, "; ".join(
+                         "job %s %s" % item for item in sorted(states.items()))
+                         or "no job in the queue"))
