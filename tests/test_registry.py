@@ -138,3 +138,35 @@ def test_a_section_entry_reaches_flags_plan_report_and_refusals(toy_section, tmp
     assert rep["toy"] == {"test_accuracy": accuracy, "asked": 7}
     assert "## Toy section\n\ntoy %.4f" % accuracy in open(os.path.join(report, "report.md")).read()
     assert "toy.txt" in rep["figures"] and os.path.exists(os.path.join(report, "toy.txt"))
+
+
+SETTING_ENTRY = '''    Setting("dropout", 0.0, "--dropout", finite_float, "a toy setting registered by a test",
+            numbers=True, show=repr),
+'''
+
+
+def test_a_setting_entry_reaches_the_flags_the_config_and_resume(tmp_path):
+    """One row in a copy's core/settings.py (its effect on the graph would be its own code)."""
+    root = tmp_path / "toy-setting"
+    package = str(root / "tf1_lstm")
+    shutil.copytree(os.path.join(REPO, "tf1_lstm"), package,
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    path = os.path.join(package, "core", "settings.py")
+    with open(path) as f:
+        text = f.read()
+    anchor = '    Setting("checkpoint_every"'
+    assert text.count(anchor) == 1
+    with open(path, "w") as f:
+        f.write(text.replace(anchor, SETTING_ENTRY + anchor, 1))
+    toy = {"env_extra": {"PYTHONPATH": str(root)}, "cwd": str(root)}
+    for command in ("train", "diagnose"):
+        code, out, err = run_cli([command, "--help"], **toy)
+        assert code == 0 and "a toy setting registered by a test" in re.sub(r"\s+", " ", out), err
+    run = str(tmp_path / "run")
+    code, out, err = run_cli(["train", "--dropout", "0.5", "--steps", "3", "--seed", "0",
+                              "--data-dir", DATA_DIR, "--out", run], **toy)
+    assert code == 0, err
+    with open(os.path.join(run, "config.json")) as f:
+        assert json.load(f)["dropout"] == 0.5
+    code, _, err = run_cli(["train", "--resume", run, "--dropout", "0.1"], **toy)
+    assert code == 2 and "--dropout" in err, err  # resume takes it from config.json

@@ -183,3 +183,18 @@ def test_compare_explains_a_bit_for_bit_difference_by_the_fingerprints(made, tmp
     explained = [line for line in out.splitlines() if "differs bit for bit" in line]
     assert explained == ["rnn seed 0 differs bit for bit -- %s: intra-op threads: %d in A, %d "
                          "in B" % (verify.EXPECTED, threads, threads + 1)]
+
+
+@pytest.mark.fast
+def test_full_adds_the_verdict_as_a_whole_by_the_version_rule():
+    def run(cell, seed, acc):
+        spec = verify.engine.RunSpec(name="%s-seed%d" % (cell, seed), cell=cell, seed=seed)
+        return verify.Recorded(spec, {}, dict(curve(1.0, 2.0), test_accuracy=acc))
+    chosen = [run("lstm", 0, 0.97), run("lstm", 1, 0.98)]
+    same = [r.metrics for r in chosen]
+    assert verify.as_a_whole(chosen, same)[0].startswith("lstm as a whole (here - recorded): "
+                                                         "identical;")
+    apart = [dict(m, test_accuracy=m["test_accuracy"] - 0.5) for m in same]
+    assert ": differs;" in verify.as_a_whole(chosen, apart)[0]
+    assert ": too few runs;" in verify.as_a_whole(chosen[:1], same[:1])[0]
+    assert verify.as_a_whole(chosen, same)[-1] == "rule: " + verify.drift.RULE

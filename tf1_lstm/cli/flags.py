@@ -57,7 +57,10 @@ def add_settings(parser, names, **extra):
                             type=s.parse, help=s.help + shown, **extra.get(name, {}))
 
 
-TRAINING = ("cell", "steps", "batch_size", "lr", "threads", "forget_bias", "clip", "init_from")
+# The flags of every setting that changes the numbers, but those added on their own: --seed (its
+# help), --dataset (with the data flags) and --test-at (train's, not diagnose's).
+TRAINING = tuple(s.name for s in settings.SETTINGS if s.numbers and s.flag and
+                 s.name not in ("seed", "dataset", "test_at"))
 
 
 def tf_envs(text):

@@ -11,7 +11,7 @@ import os
 from typing import NamedTuple, Optional, Tuple
 
 from tf1_lstm.core import fingerprint, hparams, records, settings
-from tf1_lstm.studies import drift, engine
+from tf1_lstm.studies import drift, engine, stats
 from tf1_lstm.util import scratch, tfenvs
 from tf1_lstm.util.files import read_json, remove_quietly
 
@@ -144,6 +144,21 @@ def explain(recorded_fp, measured_fp, older, sides=("recorded", "here")):
                          "with both runs' metrics.json and `pip freeze`")
 
 
+def as_a_whole(chosen, measured):
+    """With --full: per cell, the retrained runs against the recorded ones by drift.RULE."""
+    lines = []
+    for cell in sorted({run.spec.cell for run in chosen}):
+        pairs = [(run.metrics, mine) for run, mine in zip(chosen, measured)
+                 if run.spec.cell == cell]
+        recorded, here = [p[0] for p in pairs], [p[1] for p in pairs]
+        bits = drift.bitwise(recorded, here)
+        interval = stats.welch([m["test_accuracy"] for m in recorded],
+                               [m["test_accuracy"] for m in here])
+        lines.append("%s as a whole (here - recorded): %s; %s" % (
+            cell, drift.verdict(bits["identical"], interval), drift.interval_text(interval)))
+    return lines + ["rule: " + drift.RULE]
+
+
 def verify(options, say=print):
     """Train the sample again and compare; (exit status, lines): 0 all identical, 1 not."""
     report, found = recorded_runs(options.report)
@@ -187,6 +202,8 @@ def judge(chosen, measured, specs, full):
         verdicts["%s, %s" % (DIFFERS, verdict)] += 1
         lines.append("%-*s %s at step %d: %s %r recorded, %r here -- %s: %s" % (
             (width, run.spec.name, DIFFERS) + parted + (verdict, why)))
+    if full:
+        lines += as_a_whole(chosen, measured)
     here = measured[0].get("fingerprint") or {}
     lines.append("this machine: %s (%s, family/model/stepping %s), %s, %s intra-op threads, "
                  "TensorFlow %s (%s)" % tuple(here.get(k) for k in (
