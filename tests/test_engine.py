@@ -13,6 +13,8 @@ import uuid
 import psutil
 import pytest
 
+from tf1_lstm.studies import engine
+
 from conftest import DATA_DIR, REPO, Cli, one_line, run_cli
 
 BIN = os.path.dirname(sys.executable)
@@ -279,3 +281,62 @@ def test_sigterm_on_the_client_stops_every_run_on_the_workers(tmp_path, token):
         assert not alive, "runs kept training after the client stopped"
         assert all(w.poll() is None for w in workers), "the workers themselves stay up"
     assert not os.path.exists(os.path.join(out, "report.json"))
+
+
+@pytest.mark.fast
+def test_a_worker_without_the_clients_folders_uses_its_own():
+    run = engine.spec("lstm", 0, 10, 1)
+    argv = engine.train_command(run, "/x/run", "/no/such/folder", ("/no/such/mirror",
+                                                                   "https://mirror.example"))
+    assert "--data-dir" not in argv and argv[-2:] == ["--mirror", "https://mirror.example"]
+    argv = engine.train_command(run, "/x/run", DATA_DIR, (DATA_DIR,))
+    assert argv[-4:] == ["--data-dir", DATA_DIR, "--mirror", DATA_DIR]
+
+
+def _versions(**workers):
+    same = {"python": "3.7.16", "dask": "2021.03.0", "distributed": "2021.03.0"}
+    return {"client": {"packages": same}, "scheduler": {"packages": same},
+            "workers": {name: {"packages": dict(same, **changes)}
+                        for name, changes in workers.items()}}
+
+
+@pytest.mark.fast
+def test_the_versions_rule_on_both_sides():
+    assert engine.versions_line(_versions(a={})) is None
+    line = engine.versions_line(_versions(a={"python": "3.6.15"}))
+    assert line.startswith("the cluster's processes differ in python 3.6.15 and 3.7.16 only")
+    with pytest.raises(engine.RunError, match="other versions of distributed"):
+        engine.versions_line(_versions(a={"distributed": "2022.2.0"}))
+
+
+OTHER = os.path.join(REPO, ".venv36" if sys.version_info >= (3, 7) else ".venv", "bin")
+
+
+@pytest.mark.skipif(not os.path.exists(os.path.join(OTHER, "dask-worker")),
+                    reason="needs the other default venv (.venv and .venv36)")
+def test_workers_on_the_other_python_say_so_in_one_line(tmp_path, token):
+    """Found with the image's Python 3.6 workers under a 3.7 client: Dask's 7-line warning
+    table above a successful report. The pins are the same: one line says what differs."""
+    scheduler_file = str(tmp_path / "scheduler.json")
+    procs = [subprocess.Popen([os.path.join(BIN, "dask-scheduler"), "--host", "127.0.0.1",
+                               "--port", "0", "--no-dashboard", "--scheduler-file",
+                               scheduler_file], env=tagged_env(token), cwd=str(tmp_path),
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
+    try:
+        address = _scheduler_address(scheduler_file)
+        procs.append(subprocess.Popen([os.path.join(OTHER, "dask-worker"), address,
+                                       "--nthreads", "1", "--no-nanny", "--no-dashboard"],
+                                      cwd=REPO, env=tagged_env(token),
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        _wait_for_workers(address, 1, [], tagged_env(token))
+        code, out, err = report(["report", "--seeds", "1", "--cells", "rnn", "--steps", "3",
+                                 "--no-repeat", "--no-throughput", "--data-dir", DATA_DIR,
+                                 "--scheduler", address, "--out", str(tmp_path / "r")], token)
+    finally:
+        for proc in reversed(procs):
+            proc.terminate()
+            proc.wait(timeout=30)
+    assert code == 0, err
+    assert "Mismatched" not in out + err
+    said = [line for line in out.splitlines() if "differ in python" in line]
+    assert len(said) == 1 and "dask, distributed" in said[0], out

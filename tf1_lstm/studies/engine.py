@@ -19,6 +19,7 @@ import sys
 import threading
 import time
 import uuid
+import warnings
 from typing import Any, NamedTuple, Optional, Tuple
 
 from tf1_lstm.core import records, settings
@@ -167,11 +168,12 @@ def train_command(run, run_dir, data_dir=None, mirrors=()):
         raise RunError("run %s: %s" % (run.name, err))
     argv = [python, "-m", "tf1_lstm", run.command, "--out", run_dir]
     argv += settings.argv(run.values(), always=ALWAYS) + list(run.flags)
-    if data_dir:
+    # A folder is where one machine keeps things: a worker without the client's data folder
+    # (or mirror folder) uses its own data, verified by checksum as always.
+    if data_dir and os.path.isdir(data_dir):
         argv += ["--data-dir", data_dir]
-    for mirror in mirrors:
-        argv += ["--mirror", mirror]
-    return argv
+    return argv + [arg for mirror in mirrors if "://" in mirror or os.path.isdir(mirror)
+                   for arg in ("--mirror", mirror)]
 
 
 def _die_with_parent():
@@ -279,6 +281,32 @@ def check_address(address):
     return address
 
 
+WIRE = ("dask", "distributed", "msgpack", "cloudpickle", "tornado", "toolz")  # must match
+
+
+def versions_line(info):
+    """None where the client, scheduler and workers (client.get_versions) run the same
+    versions; one line naming what differs where only packages off the wire do (Python 3.6
+    workers of the image under a 3.7 client: same pins, same numbers); RunError where a
+    package the messages and tasks depend on differs."""
+    found = collections.OrderedDict()
+    for part in [info.get("client"), info.get("scheduler")] + list(
+            (info.get("workers") or {}).values()):
+        for package, version in sorted(((part or {}).get("packages") or {}).items()):
+            found.setdefault(package, set()).add(str(version))
+    differ = collections.OrderedDict((p, sorted(v)) for p, v in found.items() if len(v) > 1)
+    wire = [p for p in differ if p in WIRE]
+    if wire:
+        raise RunError("the cluster's processes run other versions of %s (%s): client, "
+                       "scheduler and workers need the same pins (requirements.txt)" % (
+                           ", ".join(wire), "; ".join("%s %s" % (p, " and ".join(differ[p]))
+                                                      for p in wire)))
+    if not differ:
+        return None
+    return ("the cluster's processes differ in %s only; %s match" % (
+        "; ".join("%s %s" % (p, " and ".join(v)) for p, v in differ.items()), ", ".join(WIRE)))
+
+
 def max_local_jobs():
     """(most local workers this machine can run at once, the reason): two per core, and
     MEMORY_PER_JOB of the memory available for each."""
@@ -332,10 +360,12 @@ class Engine:
         for name in ["distributed"] + list(logging.root.manager.loggerDict):
             if name.startswith("distributed"):  # its own config sets some; our one line says it
                 logging.getLogger(name).setLevel(logging.CRITICAL)
+        from distributed.versions import VersionMismatchWarning
+        warnings.filterwarnings("ignore", category=VersionMismatchWarning)  # versions_line
         self.address = scheduler or dask.config.get("scheduler-address", None)
         self.cluster = self.client = self.scratch = self.lost = None
         self.kind = "scheduler" if self.address else cluster
-        self.jobs, self.submitted = jobs, set()
+        self.jobs, self.submitted, self.versions = jobs, set(), None
         self.version = distributed.__version__
         try:
             if self.address:
@@ -351,7 +381,9 @@ class Engine:
     def _connect(self, address):
         import distributed
         try:
-            return distributed.Client(address, timeout=CONNECT_TIMEOUT)
+            client = distributed.Client(address, timeout=CONNECT_TIMEOUT)
+            self.versions = versions_line(client.get_versions(check=False))
+            return client
         except (OSError, ValueError, TypeError) as err:
             hint = ("; a tls:// scheduler needs %s (see the cluster docs)" % ", ".join(
                 TLS_SETTINGS) if address.startswith("tls://") else "")
@@ -652,6 +684,8 @@ def run_all(specs, out, engine, data_dir=None, mirrors=(), say=print):
     done, places, todo = _plan(specs, runs_dir, engine.worker_envs())
     say("report: %d runs, %d already finished, %d to train (on %s, %d workers)"
         % (len(specs), len(done), len(todo), engine.where(), engine.workers()))
+    if engine.versions:
+        say("report: " + engine.versions)
     timings = {}
     interrupts.check()  # before anything is sent to the workers
     if say is print:  # lines printed under the bar, not through it
