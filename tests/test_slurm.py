@@ -181,3 +181,18 @@ def test_slurm_on_python_3_11_is_one_line(env, tmp_path):
         env=dict(os.environ, **env), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         universal_newlines=True, timeout=300)
     assert "this Python (3.11)" in one_line(done.returncode, done.stderr)
+
+
+@ON_37
+def test_ctrl_c_cancels_every_job(env, slurm, tmp_path):
+    out = str(tmp_path / "report")
+    proc = Cli(REPORT + ["--cluster", "slurm", "--jobs", "2", "--out", out],
+               env=dict(os.environ, **env))
+    deadline = time.time() + 120
+    while time.time() < deadline and len([j for j in slurm.jobs() if j[1] == "RUNNING"]) < 2:
+        time.sleep(0.5)
+    time.sleep(2)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert "rerun with --out %s to resume" % out in one_line(proc.returncode, err, expected=130)
+    assert _queue_empties(slurm, within=30), slurm.jobs()
