@@ -340,3 +340,19 @@ def test_workers_on_the_other_python_say_so_in_one_line(tmp_path, token):
     assert "Mismatched" not in out + err
     said = [line for line in out.splitlines() if "differ in python" in line]
     assert len(said) == 1 and "dask, distributed" in said[0], out
+
+
+def test_a_worker_without_any_data_fails_its_run_in_one_short_line(tmp_path, token):
+    """Found running container workers: the client's folder is not theirs, and a worker with
+    no data of its own failed each run in a line of twelve URL errors."""
+    empty = tmp_path / "no-data"
+    empty.mkdir()
+    with cluster(tmp_path, token, workers=1, worker_env={"TF1_LSTM_DATA_DIR": str(empty),
+                                                         "TF1_LSTM_MNIST_MIRROR": ""}) as (
+            address, _):
+        code, _, err = report(["report", "--seeds", "1", "--cells", "rnn", "--steps", "3",
+                               "--no-repeat", "--no-throughput", "--scheduler", address,
+                               "--out", str(tmp_path / "r")], token)
+    line = one_line(code, err)
+    assert "failed on worker" in line and "which has no data" in line, line
+    assert "TF1_LSTM_DATA_DIR" in line and "urlopen" not in line and len(line) < 500, line

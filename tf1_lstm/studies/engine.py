@@ -22,7 +22,7 @@ import uuid
 import warnings
 from typing import Any, NamedTuple, Optional, Tuple
 
-from tf1_lstm.core import records, settings
+from tf1_lstm.core import datasets, records, settings
 from tf1_lstm.core.cells import LSTM
 from tf1_lstm.core.checkpoints import STEPS_DIR
 from tf1_lstm.core.training import run_name
@@ -234,6 +234,19 @@ def _collect(run_dir):
     return files
 
 
+def _failure(run, code, log_text):
+    """One line for a run that failed on this worker: a worker without data says so and how to
+    give it some (the fetch errors behind it stay in the run's log); else the log's last lines."""
+    lines = [line.strip() for line in log_text.strip().splitlines()]
+    last = lines[-1] if lines else ""
+    if " files missing from " in last:
+        why = last.split(" Details: ")[0].split("error: ", 1)[-1]
+        return ("run %s failed on worker %s, which has no data: %s Or set %s on the worker to "
+                "a folder holding them" % (run.name, socket.gethostname(), why,
+                                           datasets.get(run.dataset).data_dir_env))
+    return "run %s failed (exit %d): %s" % (run.name, code, " / ".join(lines[-LOG_TAIL:]))
+
+
 def train_task(run, data_dir, mirrors):
     """Runs on a worker: train `run` in a scratch folder and return it (see module doc)."""
     from distributed import get_worker
@@ -252,8 +265,7 @@ def train_task(run, data_dir, mirrors):
         with open(log_path) as f:
             log_text = f.read()
         if proc.returncode != 0:
-            tail = " / ".join(line.strip() for line in log_text.strip().splitlines()[-LOG_TAIL:])
-            raise RunError("run %s failed (exit %d): %s" % (run.name, proc.returncode, tail))
+            raise RunError(_failure(run, proc.returncode, log_text))
         return {"name": run.name, "files": _collect(run_dir), "log": log_text,
                 "scratch": run_dir, "host": socket.gethostname(), "worker": worker.address,
                 "slurm_job": os.environ.get("SLURM_JOB_ID"),
