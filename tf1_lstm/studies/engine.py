@@ -412,8 +412,8 @@ class Engine:
                            "cluster talks over loopback without TLS: unset it, or start a TLS "
                            "cluster and pass --scheduler tls://HOST:PORT")
         jobs = check_jobs(jobs or os.cpu_count() or 1)
-        self.scratch = scratch.make("dask")  # the workers' space, not the user's working dir
         with interrupts.deferred(), _ctrl_c_held():  # a stop waits until it can be closed
+            self.scratch = scratch.make("dask")  # the workers' space, not the user's folder
             self.cluster = distributed.LocalCluster(
                 n_workers=jobs, threads_per_worker=1, processes=True, dashboard_address=None,
                 silence_logs=logging.CRITICAL, local_directory=self.scratch,
