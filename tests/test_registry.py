@@ -23,22 +23,30 @@ ENTRY = '''    Cell("gru", "GRU", "GRUCell", _gru, "a toy registered by a test",
 '''
 
 
-@pytest.fixture(scope="module")
-def toy(tmp_path_factory):
-    """run_cli's keywords for a copy of tf1_lstm whose core/cells.py has one more entry."""
-    root = tmp_path_factory.mktemp("toy")
+def package_copy(root, module, edits):
+    """run_cli's keywords for a copy of tf1_lstm under `root` whose `module` (a path inside the
+    package) went through `edits`: (old, new) pairs, each old found exactly once."""
     package = str(root / "tf1_lstm")
     shutil.copytree(os.path.join(REPO, "tf1_lstm"), package,
                     ignore=shutil.ignore_patterns("__pycache__"))
-    path = os.path.join(package, "core", "cells.py")
+    path = os.path.join(package, module)
     with open(path) as f:
         text = f.read()
-    assert text.count("\nCELLS = (\n") == 1 and text.count("\n)\n\nNAMES") == 1
-    text = text.replace("\n\n# The op seeds", TOY + "# The op seeds", 1)
-    text = text.replace("\n)\n\nNAMES", "\n" + ENTRY.rstrip("\n") + "\n)\n\nNAMES", 1)
+    for old, new in edits:
+        assert text.count(old) == 1, old
+        text = text.replace(old, new, 1)
     with open(path, "w") as f:
         f.write(text)
     return {"env_extra": {"PYTHONPATH": str(root)}, "cwd": str(root)}
+
+
+@pytest.fixture(scope="module")
+def toy(tmp_path_factory):
+    """run_cli's keywords for a copy of tf1_lstm whose core/cells.py has one more entry."""
+    assert "\nCELLS = (\n" in open(os.path.join(REPO, "tf1_lstm", "core", "cells.py")).read()
+    return package_copy(tmp_path_factory.mktemp("toy"), os.path.join("core", "cells.py"), [
+        ("\n\n# The op seeds", TOY + "# The op seeds"),
+        ("\n)\n\nNAMES", "\n" + ENTRY.rstrip("\n") + "\n)\n\nNAMES")])
 
 
 def test_the_entry_reaches_the_flags(toy):
@@ -100,19 +108,10 @@ SECTION_ENTRY = '''    Section("toy", (("--toy", dict(type=int, default=None, he
 @pytest.fixture(scope="module")
 def toy_section(tmp_path_factory):
     """run_cli's keywords for a copy of tf1_lstm whose studies/sections.py has one more entry."""
-    root = tmp_path_factory.mktemp("toy-section")
-    package = str(root / "tf1_lstm")
-    shutil.copytree(os.path.join(REPO, "tf1_lstm"), package,
-                    ignore=shutil.ignore_patterns("__pycache__"))
-    path = os.path.join(package, "studies", "sections.py")
-    with open(path) as f:
-        text = f.read()
-    assert text.count("\nSECTIONS = (\n") == 1 and text.count("\n)\nKEYS") == 1
-    text = text.replace("\n\nSECTIONS = (\n", TOY_SECTION + "SECTIONS = (\n", 1)
-    text = text.replace("\n)\nKEYS", "\n" + SECTION_ENTRY.rstrip("\n") + "\n)\nKEYS", 1)
-    with open(path, "w") as f:
-        f.write(text)
-    return {"env_extra": {"PYTHONPATH": str(root)}, "cwd": str(root)}
+    return package_copy(tmp_path_factory.mktemp("toy-section"),
+                        os.path.join("studies", "sections.py"), [
+                            ("\n\nSECTIONS = (\n", TOY_SECTION + "SECTIONS = (\n"),
+                            ("\n)\nKEYS", "\n" + SECTION_ENTRY.rstrip("\n") + "\n)\nKEYS")])
 
 
 def test_a_section_entry_reaches_flags_plan_report_and_refusals(toy_section, tmp_path):
@@ -147,18 +146,9 @@ SETTING_ENTRY = '''    Setting("dropout", 0.0, "--dropout", finite_float, "a toy
 
 def test_a_setting_entry_reaches_the_flags_the_config_and_resume(tmp_path):
     """One row in a copy's core/settings.py (its effect on the graph would be its own code)."""
-    root = tmp_path / "toy-setting"
-    package = str(root / "tf1_lstm")
-    shutil.copytree(os.path.join(REPO, "tf1_lstm"), package,
-                    ignore=shutil.ignore_patterns("__pycache__"))
-    path = os.path.join(package, "core", "settings.py")
-    with open(path) as f:
-        text = f.read()
     anchor = '    Setting("checkpoint_every"'
-    assert text.count(anchor) == 1
-    with open(path, "w") as f:
-        f.write(text.replace(anchor, SETTING_ENTRY + anchor, 1))
-    toy = {"env_extra": {"PYTHONPATH": str(root)}, "cwd": str(root)}
+    toy = package_copy(tmp_path / "toy-setting", os.path.join("core", "settings.py"),
+                       [(anchor, SETTING_ENTRY + anchor)])
     for command in ("train", "diagnose"):
         code, out, err = run_cli([command, "--help"], **toy)
         assert code == 0 and "a toy setting registered by a test" in re.sub(r"\s+", " ", out), err

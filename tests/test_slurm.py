@@ -49,6 +49,16 @@ def _queue_empties(slurm, within=60):
     return False
 
 
+def _running(slurm, env, out, **cli):
+    """A `report --cluster slurm --jobs 2` into `out`, once both of its jobs run."""
+    proc = Cli(REPORT + ["--cluster", "slurm", "--jobs", "2", "--out", out],
+               env=dict(os.environ, **env), **cli)
+    deadline = time.time() + 120
+    while time.time() < deadline and len([j for j in slurm.jobs() if j[1] == "RUNNING"]) < 2:
+        time.sleep(0.5)
+    return proc
+
+
 def _numbers(out):
     with open(os.path.join(out, "report.json")) as f:
         report = json.load(f)
@@ -84,11 +94,7 @@ def test_a_report_through_slurm_equals_the_embedded_one(env, embedded, tmp_path)
 def test_a_job_cancelled_mid_run_is_replaced_and_its_run_trained_again(env, embedded, slurm,
                                                                        tmp_path):
     out = str(tmp_path / "report")
-    proc = Cli(REPORT + ["--cluster", "slurm", "--jobs", "2", "--out", out],
-               env=dict(os.environ, **env))
-    deadline = time.time() + 120
-    while time.time() < deadline and len([j for j in slurm.jobs() if j[1] == "RUNNING"]) < 2:
-        time.sleep(0.5)
+    proc = _running(slurm, env, out)
     time.sleep(4)  # both runs under way
     first = sorted(slurm.jobs())[0][0]
     assert slurm.scontrol("show", "job", first).returncode == 0
@@ -155,11 +161,7 @@ def test_all_jobs_lost_mid_report_keeps_the_finished_runs(env, slurm, tmp_path):
 
 @ON_37
 def test_a_killed_client_leaves_no_job_behind(env, slurm, tmp_path):
-    proc = Cli(REPORT + ["--cluster", "slurm", "--jobs", "2", "--out", str(tmp_path / "r")],
-               env=dict(os.environ, **env), traceback_ok=True)
-    deadline = time.time() + 120
-    while time.time() < deadline and len([j for j in slurm.jobs() if j[1] == "RUNNING"]) < 2:
-        time.sleep(0.5)
+    proc = _running(slurm, env, str(tmp_path / "r"), traceback_ok=True)
     assert slurm.jobs(), (proc.poll(), proc.poll() is not None and proc.communicate())
     proc.send_signal(signal.SIGKILL)
     proc.communicate(timeout=30)
@@ -186,11 +188,7 @@ def test_slurm_on_python_3_11_is_one_line(env, tmp_path):
 @ON_37
 def test_ctrl_c_cancels_every_job(env, slurm, tmp_path):
     out = str(tmp_path / "report")
-    proc = Cli(REPORT + ["--cluster", "slurm", "--jobs", "2", "--out", out],
-               env=dict(os.environ, **env))
-    deadline = time.time() + 120
-    while time.time() < deadline and len([j for j in slurm.jobs() if j[1] == "RUNNING"]) < 2:
-        time.sleep(0.5)
+    proc = _running(slurm, env, out)
     time.sleep(2)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=120)
