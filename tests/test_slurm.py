@@ -194,3 +194,79 @@ def test_ctrl_c_cancels_every_job(env, slurm, tmp_path):
     _, err = proc.communicate(timeout=120)
     assert "rerun with --out %s to resume" % out in one_line(proc.returncode, err, expected=130)
     assert _queue_empties(slurm, within=30), slurm.jobs()
+
+
+CLOSE_MANY = """
+import subprocess, sys
+from tf1_lstm.studies import engine
+for i in range(int(sys.argv[1])):
+    with engine.Engine(None, 2, "slurm", logs=sys.argv[2], wait=120) as e:
+        assert e.client.submit(sum, [1, 2], pure=False).result() == 3
+    queue = subprocess.run(["squeue", "-h", "-o", "%i %T"], stdout=subprocess.PIPE,
+                           universal_newlines=True, check=True).stdout.split()
+    print("closed; queue:", queue, flush=True)
+"""
+
+
+@ON_37
+def test_closing_again_and_again_prints_nothing_and_leaves_no_job(env, slurm, tmp_path):
+    """The cluster closes only once its jobs are gone (no worker can reach a closed listener,
+    which distributed logged as a tornado error after a report): 8 starts and closes."""
+    done = subprocess.run([sys.executable, "-c", CLOSE_MANY, "8", str(tmp_path / "logs")],
+                          cwd=REPO, env=dict(os.environ, **env), stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, universal_newlines=True, timeout=900)
+    assert done.returncode == 0 and done.stderr == "", done.stderr
+    assert done.stdout.count("closed; queue: []") == 8, done.stdout
+
+
+@ON_37
+def test_one_thread_per_job_by_default_and_a_finished_report_asks_for_no_job(env, tmp_path):
+    out = str(tmp_path / "report")
+    threads = REPORT.index("--threads")
+    without_threads = REPORT[:threads] + REPORT[threads + 2:] + [
+        "--steps", "201", "--cluster", "slurm", "--jobs", "2", "--out", out]
+    code, _, err = run_cli(without_threads, env_extra=env)
+    assert code == 0, err
+    with open(os.path.join(out, "report.json")) as f:
+        report = json.load(f)
+    assert report["settings"]["threads"] == 1  # not this machine's cores / --jobs
+    assert {r["fingerprint"]["intra_op_threads"] for r in report["runs"]} == {1}
+    logs = sorted(os.listdir(os.path.join(out, "logs", "slurm")))
+    code, stdout, err = run_cli(without_threads, env_extra=env)
+    assert code == 0, err
+    assert "2 runs, 2 already finished, 0 to train" in stdout, stdout
+    assert "SLURM jobs asked for" not in stdout
+    assert sorted(os.listdir(os.path.join(out, "logs", "slurm"))) == logs  # no job ran
+    with open(os.path.join(out, "report.json")) as f:
+        assert json.load(f)["engine"] == report["engine"]
+
+
+def test_a_controller_that_does_not_answer_is_named(env, slurm, tmp_path):
+    conf = str(tmp_path / "slurm.conf")
+    with open(slurm.conf) as f:
+        text = f.read()
+    port = slurm_cluster._free_port()  # nothing listens there
+    with open(conf, "w") as f:
+        f.write("\n".join("SlurmctldPort=%d" % port if line.startswith("SlurmctldPort=")
+                          else line for line in text.splitlines()) + "\n")
+    out = tmp_path / "r"
+    code, _, err = run_cli(REPORT + ["--cluster", "slurm", "--out", str(out)],
+                           env_extra=dict(env, SLURM_CONF=conf))
+    line = one_line(code, err)
+    assert "SLURM's controller does not answer" in line and "start slurmctld" in line, line
+    assert not out.exists()  # a refused start leaves no folder behind
+
+
+def test_jobs_that_die_as_they_start_point_to_their_log(env, tmp_path):
+    out = tmp_path / "r"
+    out.mkdir()  # the user's folder: kept; what the report made in it: removed
+    code, _, err = run_cli(REPORT + ["--cluster", "slurm", "--jobs", "1", "--slurm-wait", "10",
+                                     "--out", str(out)],
+                           env_extra=dict(env, DASK_JOBQUEUE__SLURM__EXTRA='["--no-such-flag"]'))
+    line = one_line(code, err)
+    assert "no SLURM job of the report ran within 10 s to start" in line, line
+    assert "says why in its log; the newest: %s" % os.path.join(str(out), "logs", "slurm") \
+        in line, line
+    log = line.split("the newest: ")[1]
+    with open(log) as f:
+        assert "Unknown argument" in f.read()  # dask-worker refused --no-such-flag

@@ -1,49 +1,73 @@
-"""`tf1-lstm verify`: a report made here is identical here; a changed value is found at its
-step and explained by the fingerprints (expected, unexplained, cannot tell); bad input is one
-line. The rule that turns fingerprints into a verdict is tested on fixed inputs."""
+"""`tf1-lstm verify` and `compare` on reports the tests make: a report made here is identical
+here, with the values compared counted; a changed value is found at its step and explained
+(settings, factors, cannot tell, a defect); nothing is called identical that was not compared
+(an empty curve, an unfinished run, a report.json edited after its runs); threads under CPU
+affinity; bad input is one line. The explanation rule itself: tests/test_causes.py."""
 
 import json
 import os
 import shutil
+import subprocess
 import sys
 
 import pytest
 
-from tf1_lstm.core import fingerprint
-from tf1_lstm.studies import verify
+from tf1_lstm.studies import causes, verify
 
 from conftest import DATA_DIR, one_line, run_cli
 
 ON_37 = pytest.mark.skipif(sys.version_info < (3, 7), reason="the Python 3.7 suite runs it: "
                            "verify's code is the same on 3.6, whose runs test_train checks")
+REPORT = ["report", "--seeds", "1", "--jobs", "2", "--threads", "1", "--no-repeat",
+          "--no-throughput", "--data-dir", DATA_DIR]
 
 
-@pytest.fixture(scope="module")
-def made(tmp_path_factory):
-    """A two-run report (LSTM and RNN, seed 0, 401 steps, one thread each) made here."""
-    out = str(tmp_path_factory.mktemp("verify") / "report")
-    code, _, err = run_cli(["report", "--seeds", "1", "--steps", "401", "--jobs", "2",
-                            "--threads", "1", "--no-repeat", "--no-throughput",
-                            "--data-dir", DATA_DIR, "--out", out])
+def _report(tmp_path_factory, name, *extra, **cli):
+    out = str(tmp_path_factory.mktemp(name) / "report")
+    code, _, err = run_cli(REPORT + list(extra) + ["--out", out], **cli)
     assert code == 0, err
     return out
 
 
-def _copy(made, tmp_path, edit):
-    """A copy of the report whose rnn-seed0 metrics.json went through edit(metrics)."""
+@pytest.fixture(scope="module")
+def made(tmp_path_factory):
+    """A two-run report (LSTM and RNN, seed 0, 201 steps, one thread each) made here."""
+    return _report(tmp_path_factory, "verify", "--steps", "201")
+
+
+def _copy(made, tmp_path, edit, run="rnn-seed0", in_step=True):
+    """A copy of the report whose run's metrics.json went through edit, report.json's row of it
+    kept in step unless told (a record that says other things throughout); run=None:
+    report.json edited."""
     copy = str(tmp_path / "copy")
     shutil.copytree(made, copy)
-    path = os.path.join(copy, "runs", "rnn-seed0", "metrics.json")
-    with open(path) as f:
-        metrics = json.load(f)
-    edit(metrics)
-    with open(path, "w") as f:
-        json.dump(metrics, f)
+    path = os.path.join(copy, *(("runs", run, "metrics.json") if run else ("report.json",)))
+    record = _edited(path, edit)
+    if run and in_step:
+        def follow(report):
+            row = next(r for r in report["runs"] if r["run_dir"] == "runs/" + run)
+            row.pop("fingerprint", None)
+            row.update({k: record[k] for k in ("curve", "test_accuracy", "fingerprint")
+                        if k in record})
+        _edited(os.path.join(copy, "report.json"), follow)
     return copy
 
 
-def _verify(folder, *extra):
-    return run_cli(["verify", folder, "--data-dir", DATA_DIR] + list(extra))
+def _edited(path, edit):
+    with open(path) as f:
+        record = json.load(f)
+    edit(record)
+    with open(path, "w") as f:
+        json.dump(record, f)
+    return record
+
+
+def _verify(folder, *extra, **cli):
+    return run_cli(["verify", folder, "--data-dir", DATA_DIR] + list(extra), **cli)
+
+
+def _line(out, name="rnn-seed0"):
+    return next(line for line in out.splitlines() if line.startswith(name))
 
 
 @ON_37
@@ -51,15 +75,20 @@ def test_a_report_made_here_is_identical_here(made):
     code, out, err = _verify(made)
     assert code == 0, err
     lines = out.splitlines()
-    assert lines[0] == "verify: training 2 of the report's 2 runs again, the first 401 steps"
-    assert [line.split()[:2] for line in lines[1:3]] == [
-        ["lstm-seed0", "identical"], ["rnn-seed0", "identical"]]
+    assert lines[0] == "verify: training 2 of the report's 2 runs again, the first 201 steps"
+    assert lines[1:3] == ["lstm-seed0   identical (4 values compared: 2 logged points)",
+                          "rnn-seed0    identical (4 values compared: 2 logged points)"]
     assert "verdict: 2 identical" in lines and lines[-1] == "rule: " + verify.RULE
     with open(os.path.join(made, "report.json")) as f:
         report = json.load(f)
-    kernel = report["runs"][0]["fingerprint"]["kernel_path"]
-    assert kernel in lines[3] and "%s (2 runs)" % kernel in open(
-        os.path.join(made, "report.md")).read()
+    fingerprint = report["runs"][0]["fingerprint"]
+    assert fingerprint["kernel_path"] in lines[3] and "%s (2 runs)" % fingerprint[
+        "kernel_path"] in open(os.path.join(made, "report.md")).read()
+    assert fingerprint["l1d_kib"] > 0  # the cache sizes CPUID reports, recorded
+    # the report.json --help offers, from inside the report's folder
+    code, out, err = run_cli(["verify", "report.json", "--data-dir", DATA_DIR, "--runs", "1"],
+                             cwd=made)
+    assert code == 0 and "lstm-seed0   identical" in out, err
 
 
 def _nudge(metrics):
@@ -67,37 +96,119 @@ def _nudge(metrics):
 
 
 @ON_37
-def test_a_changed_value_is_found_and_unexplained_when_fingerprints_agree(made, tmp_path):
+def test_a_changed_value_with_everything_equal_is_a_defect(made, tmp_path):
     code, out, err = _verify(_copy(made, tmp_path, _nudge), "--runs", "2")
     assert code == 1, err
-    line = next(line for line in out.splitlines() if line.startswith("rnn-seed0"))
-    assert "differs at step 200: loss" in line and verify.UNEXPLAINED in line, line
-    assert "1 differs, %s; 1 identical" % verify.UNEXPLAINED in out
+    line = _line(out)
+    assert "differs at step 200: loss" in line and causes.DEFECT in line, line
+    assert "1 differs, %s; 1 identical" % causes.DEFECT in out
 
 
 @ON_37
-def test_another_kernel_path_on_record_makes_the_difference_expected(made, tmp_path):
+def test_another_kernel_path_or_l1d_on_record_makes_the_difference_expected(made, tmp_path):
     def edit(metrics):
         _nudge(metrics)
-        here = metrics["fingerprint"]["kernel_path"]
-        metrics["fingerprint"]["kernel_path"] = other = (
+        fp = metrics["fingerprint"]
+        here = fp["kernel_path"]
+        fp["kernel_path"] = other = (
             "jit_avx_gemm_f32" if here != "jit_avx_gemm_f32" else "jit_avx512_common_gemm_f32")
-        edit.names = "sgemm kernel path: %s recorded, %s here" % (other, here)
+        fp["l1d_kib"] //= 2
+        edit.names = "sgemm kernel path %s recorded, %s here; L1d size (CPUID) %d KiB " \
+            "recorded, %d KiB here" % (other, here, fp["l1d_kib"], 2 * fp["l1d_kib"])
     code, out, err = _verify(_copy(made, tmp_path, edit))
     assert code == 1, err
-    assert "%s: %s" % (verify.EXPECTED, edit.names) in out, out
+    assert "%s: %s" % (causes.EXPECTED, edit.names) in _line(out), out
 
 
 @ON_37
-def test_a_run_without_a_fingerprint_cannot_be_told(made, tmp_path):
+def test_a_run_without_a_fingerprint_is_read_for_its_older_fields(made, tmp_path):
     def edit(metrics):
         _nudge(metrics)
         del metrics["fingerprint"]
     code, out, err = _verify(_copy(made, tmp_path, edit))
     assert code == 1, err
-    line = next(line for line in out.splitlines() if line.startswith("rnn-seed0"))
-    assert verify.CANNOT_TELL in line and "a run made before fingerprints" in line, line
-    assert "sgemm kernel path" in line  # named among what was not recorded
+    line = _line(out)  # caches, model, threads, versions: equal; emulation was not recorded
+    assert causes.CANNOT_TELL in line and line.endswith("not recorded on a side: emulated CPU")
+
+    def older(metrics):  # and a machine block naming another vendor
+        edit(metrics)
+        metrics["machine"]["cpu"] = "AMD EPYC" if "Intel" in metrics["machine"]["cpu"] \
+            else "Intel Xeon"
+    code, out, err = _verify(_copy(made, tmp_path / "older", older))
+    assert code == 1 and "%s: CPU vendor" % causes.EXPECTED in _line(out), out
+
+
+@ON_37
+def test_a_record_with_fewer_values_than_printed_here_is_not_identical(made, tmp_path):
+    def empty(metrics):
+        metrics["curve"] = []
+    code, out, err = _verify(_copy(made, tmp_path, empty))
+    assert code == 1, err
+    assert _line(out) == "rnn-seed0    %s (0 of the 2 logged points printed here below step " \
+        "201)" % verify.INCOMPLETE
+
+
+@ON_37
+def test_an_unfinished_run_is_not_verifiable_and_full_says_so_too(made, tmp_path):
+    def interrupted(metrics):
+        metrics.update(status="interrupted", steps_done=120, test_accuracy=None,
+                       curve=metrics["curve"][:1])
+    copy = _copy(made, tmp_path, interrupted, in_step=False)  # a report cannot list it
+    for extra in ([], ["--full"]):
+        code, out, err = _verify(copy, *extra)
+        assert code == 1, err
+        assert _line(out) == "rnn-seed0 %s (interrupted at step 120 of 201)" % verify.UNFINISHED
+        assert "lstm-seed0   identical" in out and "1 identical; 1 %s" % verify.UNFINISHED \
+            in out
+
+
+@ON_37
+def test_a_report_json_whose_figures_differ_from_its_runs_fails(made, tmp_path):
+    def edit(report):
+        report["runs"][0]["test_accuracy"] = 0.99
+        report["runs"][1]["curve"][0]["loss"] = 0.5
+    copy = _copy(made, tmp_path, edit, run=None)
+    for extra in ([], ["--full"]):
+        code, out, err = _verify(copy, *extra)
+        assert code == 1, err
+        lines = [line for line in out.splitlines() if ": %s: " % verify.DISAGREES in line]
+        assert lines == [
+            "lstm-seed0: %s: test accuracy 0.99 in report.json, %r in runs/lstm-seed0/"
+            "metrics.json" % (verify.DISAGREES, json.load(open(os.path.join(
+                made, "runs", "lstm-seed0", "metrics.json")))["test_accuracy"]),
+            "rnn-seed0: %s: loss at step 0 0.5 in report.json, %r in runs/rnn-seed0/"
+            "metrics.json" % (verify.DISAGREES, json.load(open(os.path.join(
+                made, "runs", "rnn-seed0", "metrics.json")))["curve"][0]["loss"])], out
+        verdict = out.split("\nverdict: ")[1].split("\n")[0]
+        assert causes.DEFECT not in verdict and "2 %s" % verify.DISAGREES in verdict, verdict
+    # --full sets the retrained run against the run folder, then against report.json
+    assert _line(out, "lstm-seed0 ").startswith(
+        "lstm-seed0   %s: the run folder is identical here (5 values compared: 2 logged points"
+        " and test accuracy); report.json's test_accuracy at step 201 is 0.99" % verify.DISAGREES)
+    assert "report.json's loss at step 0 is 0.5" in _line(out, "rnn-seed0 ")
+
+
+@ON_37
+def test_threads_are_the_cpus_the_run_may_use(made, tmp_path_factory):
+    """A report under `taskset -c 0` without --threads: TF's pools had one CPU."""
+    if not shutil.which("taskset") or len(os.sched_getaffinity(0)) < 2:
+        pytest.skip("needs taskset and two schedulable CPUs")
+    out = str(tmp_path_factory.mktemp("taskset") / "report")
+    proc = subprocess.run(["taskset", "-c", "0", sys.executable, "-m", "tf1_lstm", "report",
+                           "--seeds", "1", "--cells", "rnn", "--steps", "201", "--jobs", "1",
+                           "--no-repeat", "--no-throughput", "--data-dir", DATA_DIR,
+                           "--out", out], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          universal_newlines=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    with open(os.path.join(out, "report.json")) as f:
+        assert json.load(f)["runs"][0]["fingerprint"]["intra_op_threads"] == 1
+    code, text, err = _verify(out)
+    assert code == 1, err
+    line = _line(text)
+    pools = len(os.sched_getaffinity(0))
+    assert line.endswith("%s: intra-op threads 1 recorded, %d here; inter-op threads 1 "
+                         "recorded, %d here" % (causes.EXPECTED, pools, pools)) or \
+        "identical" in line, line  # the same numbers on 1 and 2 threads is no difference
 
 
 @ON_37
@@ -114,16 +225,37 @@ def test_bad_input_is_one_line(made, args, says):
 
 
 @ON_37
-def test_edited_records_are_one_line(made, tmp_path):
-    def edit(metrics):
-        metrics["curve"] = "edited"
+@pytest.mark.parametrize("edit, says", [
+    (lambda m: m.update(curve="edited"), "cannot verify"),
+])
+def test_edited_records_are_one_line(made, tmp_path, edit, says):
     code, _, err = _verify(_copy(made, tmp_path, edit))
-    assert "cannot verify" in one_line(code, err)
+    assert says in one_line(code, err)
 
 
-# --- the rule, on fixed inputs ---------------------------------------------------------------
+@ON_37
+@pytest.mark.parametrize("edit, says", [
+    (lambda r: r.update(runs=[]), "lists no runs: there is nothing to verify"),
+    (lambda r: r["runs"][0].pop("cell"), "runs[0].cell is None, which tf1-lstm never writes"),
+    (lambda r: r["runs"][0].pop("run_dir"), "has no run_dir: was it edited?"),
+])
+def test_an_edited_report_json_is_one_line_naming_it(made, tmp_path, edit, says):
+    code, _, err = _verify(_copy(made, tmp_path, edit, run=None))
+    line = one_line(code, err)
+    assert says in line and "report.json" in line, line
 
-FP = {key: "x" for key, _ in fingerprint.FACTORS}
+
+@ON_37
+def test_a_report_json_that_is_not_json_is_named(made, tmp_path):
+    copy = str(tmp_path / "copy")
+    shutil.copytree(made, copy)
+    with open(os.path.join(copy, "report.json"), "w") as f:
+        f.write("{not json")
+    code, _, err = _verify(copy)
+    assert "report.json is not JSON" in one_line(code, err)
+
+
+# --- verify's own rules, on fixed inputs --------------------------------------------------------
 
 
 def curve(*losses):
@@ -142,55 +274,40 @@ def test_parting_is_exact_and_only_up_to_the_verified_step():
     assert verify.parting(curve(1.0, 2.0), other, 401, True)[1] == "test_accuracy"
 
 
-@pytest.mark.fast
-def test_the_explanation_rule_on_both_sides():
-    assert verify.explain(FP, dict(FP), False)[0] == verify.UNEXPLAINED
-    verdict, why = verify.explain(FP, dict(FP, intra_op_threads=2), False)
-    assert verdict == verify.EXPECTED and why == "intra-op threads: x recorded, 2 here"
-    partial = {k: v for k, v in FP.items() if k != "kernel_path"}
-    verdict, why = verify.explain(partial, dict(FP), True)
-    assert verdict == verify.CANNOT_TELL and why.endswith(": sgemm kernel path")
-    # a difference in what is known explains, even where something else is unknown
-    assert verify.explain(dict(partial, numpy="y"), dict(FP), True)[0] == verify.EXPECTED
+def _run(cell, seed, acc=0.9, losses=(1.0, 2.0), **metrics):
+    spec = verify.engine.RunSpec(name="%s-seed%d" % (cell, seed), cell=cell, seed=seed,
+                                 steps=401)
+    record = dict(curve(*losses), test_accuracy=acc, status="complete", **metrics)
+    return verify.Recorded(spec, {"threads": 1}, record, {"test_accuracy": acc,
+                                                          "curve": record["curve"]})
 
 
 @pytest.mark.fast
-def test_older_records_give_what_they_know():
-    metrics = {"versions": {"tensorflow": "1.15.5", "python": "3.7.16"},
-               "machine": {"cores": 2, "cpu_id": {"family_model_stepping": "25/17/1"}}}
-    assert verify.older_fingerprint(metrics, {"threads": None}) == {
-        "tensorflow": "1.15.5", "python": "3.7.16", "intra_op_threads": 2,
-        "inter_op_threads": 2, "family_model_stepping": "25/17/1"}
-    assert "family_model_stepping" not in verify.older_fingerprint(
-        {"machine": {"cpu_id": {"family_model_stepping": "?/?/?"}}}, {})
+def test_identical_needs_every_value_printed_here_on_record():
+    recorded, here = _run("rnn", 0), _run("rnn", 0).metrics
+    assert verify.judged(recorded, here, {}, 401, False) == (
+        verify.IDENTICAL, "identical (4 values compared: 2 logged points)")
+    assert verify.judged(recorded, here, {}, 401, True)[1].startswith(
+        "identical (5 values compared")
+    # one logged point fewer on record than printed here: not verified
+    short = _run("rnn", 0, losses=(1.0,))
+    assert verify.judged(short, here, {}, 401, False)[0] == verify.INCOMPLETE
+    # but a prefix of what was recorded is enough where fewer steps were verified here
+    assert verify.judged(recorded, here, {}, 200, False)[0] == verify.IDENTICAL
+    # nothing printed below the verified step: nothing compared
+    assert verify.judged(recorded, dict(here, curve=[]), {}, 401, False)[0] != verify.IDENTICAL
 
 
-@ON_37
-def test_compare_explains_a_bit_for_bit_difference_by_the_fingerprints(made, tmp_path):
-    copy = str(tmp_path / "copy")
-    shutil.copytree(made, copy)
-    path = os.path.join(copy, "report.json")
-    with open(path) as f:
-        report = json.load(f)
-    rnn = next(r for r in report["runs"] if r["cell"] == "rnn")
-    rnn["curve"][1]["loss"] += 1e-6
-    threads = rnn["fingerprint"]["intra_op_threads"]
-    rnn["fingerprint"]["intra_op_threads"] = threads + 1
-    with open(path, "w") as f:
-        json.dump(report, f)
-    code, out, err = run_cli(["compare", made, copy])
-    assert code == 0, err
-    explained = [line for line in out.splitlines() if "differs bit for bit" in line]
-    assert explained == ["rnn seed 0 differs bit for bit -- %s: intra-op threads: %d in A, %d "
-                         "in B" % (verify.EXPECTED, threads, threads + 1)]
+@pytest.mark.fast
+def test_every_row_is_sampled_however_many_each_cell_holds():
+    rows = [{"cell": "lstm", "seed": s} for s in range(3)] + [{"cell": "rnn", "seed": 0}]
+    assert [(r["cell"], r["seed"]) for r in verify.interleaved(rows)] == [
+        ("lstm", 0), ("rnn", 0), ("lstm", 1), ("lstm", 2)]
 
 
 @pytest.mark.fast
 def test_full_adds_the_verdict_as_a_whole_by_the_version_rule():
-    def run(cell, seed, acc):
-        spec = verify.engine.RunSpec(name="%s-seed%d" % (cell, seed), cell=cell, seed=seed)
-        return verify.Recorded(spec, {}, dict(curve(1.0, 2.0), test_accuracy=acc))
-    chosen = [run("lstm", 0, 0.97), run("lstm", 1, 0.98)]
+    chosen = [_run("lstm", 0, 0.97), _run("lstm", 1, 0.98)]
     same = [r.metrics for r in chosen]
     assert verify.as_a_whole(chosen, same)[0].startswith("lstm as a whole (here - recorded): "
                                                          "identical;")
@@ -198,3 +315,33 @@ def test_full_adds_the_verdict_as_a_whole_by_the_version_rule():
     assert ": differs;" in verify.as_a_whole(chosen, apart)[0]
     assert ": too few runs;" in verify.as_a_whole(chosen[:1], same[:1])[0]
     assert verify.as_a_whole(chosen, same)[-1] == "rule: " + verify.drift.RULE
+
+
+# --- compare -------------------------------------------------------------------------------
+
+
+@ON_37
+def test_compare_explains_a_bit_for_bit_difference_by_the_fingerprints(made, tmp_path):
+    def edit(report):
+        rnn = next(r for r in report["runs"] if r["cell"] == "rnn")
+        rnn["curve"][1]["loss"] += 1e-6
+        edit.threads = rnn["fingerprint"]["intra_op_threads"]
+        rnn["fingerprint"]["intra_op_threads"] += 1
+    copy = _copy(made, tmp_path, edit, run=None)
+    shutil.rmtree(os.path.join(copy, "runs"))  # the rows are all it has
+    code, out, err = run_cli(["compare", made, copy])
+    assert code == 0, err
+    explained = [line for line in out.splitlines() if "differs bit for bit" in line]
+    assert explained == ["rnn seed 0 differs bit for bit -- %s: intra-op threads %d in A, %d "
+                         "in B" % (causes.EXPECTED, edit.threads, edit.threads + 1)]
+
+
+@ON_37
+def test_compare_names_a_settings_difference_first(made, tmp_path_factory):
+    longer = _report(tmp_path_factory, "longer", "--steps", "401", "--cells", "rnn")
+    code, out, err = run_cli(["compare", made, longer])
+    assert code == 0, err
+    explained = [line for line in out.splitlines() if "differs bit for bit" in line]
+    assert explained == ["rnn seed 0 differs bit for bit -- %s: settings differ: steps 201 in "
+                         "A, 401 in B" % causes.EXPECTED], out
+    assert causes.DEFECT not in out.split("\nrule: ")[0]

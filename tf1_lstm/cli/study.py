@@ -112,12 +112,14 @@ def cmd_report(args):
         raise UsageError("--tf compares the faithful runs across TensorFlow versions: make the "
                          "%s section%s in a report of their own"
                          % (" and ".join(alone), "s" if len(alone) > 1 else ""))
-    created = _missing_dirs(out)
+    created = [path for path in (os.path.join(out, *parts) for parts in (
+        ("logs", "slurm"), ("logs",), ("runs",))) if not os.path.lexists(path)]
+    created += _missing_dirs(out)
     try:
         flags.writable_dir(out, "--out")
         return _report(args, out)
     finally:
-        for path in created:  # made by this command, still empty: a failed start
+        for path in created:  # made by this command, still empty: a refused start
             if os.path.isdir(path) and not os.path.islink(path) and not os.listdir(path):
                 os.rmdir(path)
 
@@ -188,7 +190,8 @@ def cmd_compare(args):
 
 def cmd_verify(args):
     from tf1_lstm.studies import engine, verify
-    folder = os.path.dirname(args.report) if args.report.endswith(".json") else args.report
+    folder = ((os.path.dirname(args.report) or os.curdir) if args.report.endswith(".json")
+              else args.report)
     if not os.path.isdir(folder):
         raise UsageError("%s is not a folder: pass a report folder `tf1-lstm report` wrote"
                          % args.report)
@@ -198,8 +201,12 @@ def cmd_verify(args):
     try:
         with interrupts.handled(signal.SIGTERM):
             status, lines = verify.verify(options)
-    except (ValueError, KeyError, TypeError, engine.RunError) as err:
+    except (ValueError, engine.RunError) as err:
         raise UsageError("cannot verify %s: %s" % (args.report, err))
+    except (KeyError, TypeError, AttributeError, IndexError) as err:
+        raise UsageError("cannot verify %s: a record holds what tf1-lstm never writes (%s: %s); "
+                         "restore the report as `tf1-lstm report` wrote it"
+                         % (args.report, type(err).__name__, err))
     except KeyboardInterrupt as err:
         interrupts.unwind_quietly(err)
         print("tf1-lstm verify: interrupted; nothing was written", file=sys.stderr)

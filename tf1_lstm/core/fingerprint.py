@@ -1,8 +1,9 @@
 """What a run's bits depend on beyond its settings, recorded with every run.
 
-The same CPU model on another host counts as equal. Where one differs, other numbers are
-expected: TF 1.15's MKL-DNN sgemm runs another JIT kernel without AVX-512, Eigen's float sqrt
-uses the CPU's approximate reciprocal square root, thread pools change the order of sums, and
+A CPU is what CPUID tells the math libraries, not its model name: TF 1.15's MKL-DNN sgemm runs
+another JIT kernel without AVX-512 and sizes its blocks from the L1d size CPUID reports (a
+hypervisor chooses it: one model can differ, two models can agree), Eigen's float sqrt uses
+the vendor's approximate reciprocal square root, thread pools change the order of sums, and
 another TensorFlow build or oneDNN setting runs other kernels.
 """
 
@@ -15,6 +16,9 @@ from tf1_lstm.util import cpuid, environment, tfenvs
 # (field, how a difference in it is named), in the order they are explained.
 FACTORS = (
     ("kernel_path", "sgemm kernel path"),
+    ("l1d_kib", "L1d size (CPUID)"),
+    ("l2_kib", "L2 size (CPUID)"),
+    ("l3_kib", "L3 size (CPUID)"),
     ("cpu_vendor", "CPU vendor"),
     ("family_model_stepping", "CPU model (family/model/stepping)"),
     ("emulated", "emulated CPU"),
@@ -37,11 +41,14 @@ def of_this_process(threads):
     """This process's fingerprint for a run capped at `threads` (None: TF's default pools, one
     thread per core)."""
     cpu = cpuid.read() or {}
+    caches = cpu.get("caches") or {}
     versions = environment.versions()
     proc_model = environment.cpu_model()
-    pools = threads or os.cpu_count()
+    pools = threads or environment.schedulable_cpus()
     return collections.OrderedDict([
         ("kernel_path", cpu.get("kernel_path")),
+        ("l1d_kib", caches.get("L1d")), ("l2_kib", caches.get("L2")),
+        ("l3_kib", caches.get("L3")),
         ("cpu_vendor", cpu.get("vendor")),
         ("family_model_stepping", cpu.get("family_model_stepping")),
         # CPUID describes another CPU than the kernel's /proc/cpuinfo: an emulator (qemu-user)
@@ -62,15 +69,3 @@ def of_this_process(threads):
 def _fms_of_proc():
     fms = environment.cpu_id()["family_model_stepping"]
     return None if "?" in fms else fms
-
-
-def differences(recorded, measured):
-    """[(name of the factor, recorded value, measured value)] for every factor that differs;
-    a factor one side did not record counts as unknown, not as a difference."""
-    return [(name, recorded.get(key), measured.get(key)) for key, name in FACTORS
-            if key in recorded and key in measured and recorded[key] != measured[key]]
-
-
-def unknown(recorded, measured):
-    """The names of the factors one side did not record."""
-    return [name for key, name in FACTORS if key not in recorded or key not in measured]

@@ -4,7 +4,8 @@ sets, two TensorFlows), each row marked where they differ, every verdict by its 
 import os
 
 from tf1_lstm.core import records
-from tf1_lstm.studies import drift, stats, verify
+from tf1_lstm.studies import causes, drift, stats
+from tf1_lstm.util import tfenvs
 from tf1_lstm.util.files import NotARegularFile, read_json
 
 REPORT_KEYS = ("settings", "claims", "runs", "environment")
@@ -81,18 +82,47 @@ def as_a_whole(runs_a, runs_b):
     return lines + (["rule: " + drift.RULE] if lines else [])
 
 
-def explained(runs_a, runs_b):
-    """Each run both sides hold that differs bit for bit, explained by the two runs'
-    fingerprints (studies.verify's rule)."""
+def explained(ra, rb, runs_a, runs_b, several=False):
+    """Each run both sides hold that differs bit for bit, explained by studies.causes' rule
+    from everything each side recorded of it (its run folder's records where they are
+    beside the report.json, else its row, the report's settings and run_environments)."""
     lines = []
     for key in [k for k in runs_a if k in runs_b]:
         a, b = runs_a[key], runs_b[key]
         if drift.bitwise([a], [b])["identical"]:
             continue
-        fa, fb = a.get("fingerprint") or {}, b.get("fingerprint") or {}
-        verdict, why = verify.explain(fa, fb, not (fa and fb), sides=("in A", "in B"))
-        lines.append("%s seed %d differs bit for bit -- %s: %s" % (key + (verdict, why)))
-    return lines + (["rule: " + verify.RULE] if lines else [])
+        (settings_a, factors_a), (settings_b, factors_b) = (
+            _recorded(report, row) for report, row in ((ra, a), (rb, b)))
+        verdict, why = causes.explain(settings_a, settings_b, factors_a, factors_b,
+                                      sides=("in A", "in B"))
+        label = "%s seed %d" % key[:2] + (" " + key[2] if several else "")
+        lines.append("%s differs bit for bit -- %s: %s" % (label, verdict, why))
+    return lines + (["rule: " + causes.RULE] if lines else [])
+
+
+def _recorded(report, row):
+    """(settings, factors) of one report row, from the best record there is of it."""
+    config, metrics = None, None
+    folder = report.get("_folder")
+    if folder and isinstance(row.get("run_dir"), str):
+        run_dir = os.path.join(folder, row["run_dir"])
+        try:
+            config, metrics = records.read_run_config(run_dir), records.read_metrics(run_dir)
+        except records.RecordError:
+            config, metrics = None, None
+    env = run_environments(report).get(_environment(report, row)) or {}
+    cpus = env.get("cpus") or []
+    if metrics is None:
+        metrics = {"versions": env.get("versions") or {}, "fingerprint": row.get("fingerprint")}
+    settings = causes.setting_values(config, row, report["settings"])
+    threads = (config or {}).get("threads") or row.get("threads")
+    return settings, causes.recorded_factors(metrics, threads, cpus[0] if len(cpus) == 1
+                                             else None)
+
+
+def _environment(report, row):
+    """The TensorFlow environment a row's run trained in (an older row: the report's)."""
+    return row.get("environment") or report["settings"].get("reference_env") or tfenvs.DEFAULT
 
 
 def run_environments(report):
@@ -121,6 +151,8 @@ def _union(a, b):
 def compare(a, b):
     """Lines comparing two report.json files (e.g. the container's and a local one)."""
     ra, rb = load_report(a), load_report(b)
+    for report, path in ((ra, a), (rb, b)):
+        report["_folder"] = path if os.path.isdir(path) else os.path.dirname(path) or "."
     lines = ["%-44s %-22s %-22s" % ("", "A", "B")]
 
     def row(label, x, y):
@@ -133,14 +165,15 @@ def compare(a, b):
         default = "mnist" if key == "dataset" else ABSENT
         row("settings." + key, sa.get(key, default), sb.get(key, default))
     _claim_rows(row, ra["claims"], rb["claims"])
-    runs_a = {(r["cell"], r["seed"]): r for r in ra["runs"]}
-    runs_b = {(r["cell"], r["seed"]): r for r in rb["runs"]}
+    runs_a = {(r["cell"], r["seed"], _environment(ra, r)): r for r in ra["runs"]}
+    runs_b = {(r["cell"], r["seed"], _environment(rb, r)): r for r in rb["runs"]}
+    several = len({k[2] for k in _union(runs_a, runs_b)}) > 1
     for key in _union(runs_a, runs_b):
-        row("%s seed %d test accuracy" % key, *("%.4f" % runs[key]["test_accuracy"]
-                                                if key in runs else ABSENT
-                                                for runs in (runs_a, runs_b)))
+        row("%s seed %d%s test accuracy" % (key[0], key[1], " " + key[2] if several else ""),
+            *("%.4f" % runs[key]["test_accuracy"] if key in runs else ABSENT
+              for runs in (runs_a, runs_b)))
     lines += as_a_whole(ra["runs"], rb["runs"])
-    lines += explained(runs_a, runs_b)
+    lines += explained(ra, rb, runs_a, runs_b, several)
     _environment_rows(row, ra, rb)
     return lines
 

@@ -241,9 +241,12 @@ def _failure(run, code, log_text):
     last = lines[-1] if lines else ""
     if " files missing from " in last:
         why = last.split(" Details: ")[0].split("error: ", 1)[-1]
-        return ("run %s failed on worker %s, which has no data: %s Or set %s on the worker to "
-                "a folder holding them" % (run.name, socket.gethostname(), why,
-                                           datasets.get(run.dataset).data_dir_env))
+        env = datasets.get(run.dataset).data_dir_env
+        fix = ("(that folder is the worker's %s: copy the files into it)" % env
+               if os.environ.get(env) else "Or set %s on the worker to a folder holding them"
+               % env)
+        return ("run %s failed on worker %s, which lacks data: %s %s"
+                % (run.name, socket.gethostname(), why, fix))
     return "run %s failed (exit %d): %s" % (run.name, code, " / ".join(lines[-LOG_TAIL:]))
 
 
@@ -322,7 +325,7 @@ def versions_line(info):
 def max_local_jobs():
     """(most local workers this machine can run at once, the reason): two per core, and
     MEMORY_PER_JOB of the memory available for each."""
-    cores = os.cpu_count() or 1
+    cores = environment.schedulable_cpus() or 1
     available = environment.available_memory()
     by_memory = available // MEMORY_PER_JOB if available else 2 * cores
     limit = max(1, min(2 * cores, by_memory))
@@ -360,7 +363,8 @@ class Engine:
     on SLURM jobs (studies.slurm; `logs`: their log folder, `wait`: seconds a job may pend), or
     on the existing cluster at `scheduler` (or DASK_SCHEDULER_ADDRESS)."""
 
-    def __init__(self, scheduler=None, jobs=None, cluster="local", logs=None, wait=None):
+    def __init__(self, scheduler=None, jobs=None, cluster="local", logs=None, wait=None,
+                 start=True):
         try:
             import dask
             import distributed
@@ -380,7 +384,9 @@ class Engine:
         self.jobs, self.submitted, self.versions = jobs, set(), None
         self.version = distributed.__version__
         try:
-            if self.address:
+            if not start:  # every run finished: no worker is needed, none is asked for
+                pass
+            elif self.address:
                 self.client = self._connect(check_address(self.address))
             elif cluster == "slurm":
                 self._start_slurm(jobs or 1, logs, wait)
@@ -411,7 +417,7 @@ class Engine:
             raise RunError("DASK_DISTRIBUTED__COMM__REQUIRE_ENCRYPTION is set, but the embedded "
                            "cluster talks over loopback without TLS: unset it, or start a TLS "
                            "cluster and pass --scheduler tls://HOST:PORT")
-        jobs = check_jobs(jobs or os.cpu_count() or 1)
+        jobs = check_jobs(jobs or environment.schedulable_cpus() or 1)
         with interrupts.deferred(), _ctrl_c_held():  # a stop waits until it can be closed
             self.scratch = scratch.make("dask")  # the workers' space, not the user's folder
             self.cluster = distributed.LocalCluster(
@@ -429,13 +435,13 @@ class Engine:
             with interrupts.deferred():  # a stop waits until the jobs can be cancelled
                 self.cluster = slurm.start(jobs, logs, wait)
                 self.client = distributed.Client(self.cluster)
-            slurm.wait_for_a_worker(self.client, self.cluster, wait)
+            slurm.wait_for_a_worker(self.client, self.cluster, logs, wait)
         except slurm.SlurmError as err:
             raise RunError(str(err))
-        watch = threading.Thread(target=self._watch_slurm, args=(wait,), daemon=True)
+        watch = threading.Thread(target=self._watch_slurm, args=(wait, logs), daemon=True)
         watch.start()
 
-    def _watch_slurm(self, wait):
+    def _watch_slurm(self, wait, logs):
         """With no SLURM job running for `wait` s (all died, none replaced in time), stop the
         runs in flight, so that run_all ends in one line instead of waiting for ever."""
         from tf1_lstm.studies import slurm
@@ -447,11 +453,7 @@ class Engine:
                 return
             since = None if workers else since or time.time()
             if since and time.time() - since > wait:
-                states = slurm.queue_states(slurm.job_ids(self.cluster))
-                self.lost = ("no SLURM job of the report has run for %d s (%s): free the "
-                             "partition or raise --slurm-wait" % (wait, "; ".join(
-                                 "job %s %s" % item for item in sorted(states.items()))
-                                 or "no job in the queue"))
+                self.lost = slurm.not_running(self.cluster, logs, "has run for %d s" % wait)
                 self.client.cancel(list(self.submitted))
                 return
             time.sleep(slurm.POLL)
@@ -463,11 +465,13 @@ class Engine:
         self.close()
 
     def workers(self):
-        return len(self.client.scheduler_info()["workers"])
+        return len(self.client.scheduler_info()["workers"]) if self.client else 0
 
     def worker_envs(self):
         """The TensorFlow environments of the workers connected now (a run with no `env` of
         its own trains in one of them); this process's own while none is connected."""
+        if self.client is None:
+            return {tfenvs.own()}
         try:
             found = set(self.client.run(tfenvs.own, callback_timeout=CONNECT_TIMEOUT).values())
         except Exception:  # a worker without tf1_lstm fails its runs in their own lines
@@ -510,7 +514,9 @@ class Engine:
         retrieved whenever that is collected, under the command's last line or at exit."""
         if self.client is not None:
             self.client.loop.asyncio_loop.set_exception_handler(lambda loop, context: None)
-        with quiet.collected():
+        if self.kind == "slurm" and self.cluster is not None:
+            self._end_slurm_jobs()
+        with quiet.collected(), _quiet_logger("tornado.application"):
             for part in (self.client, self.cluster):
                 if part is not None:
                     try:
@@ -519,6 +525,26 @@ class Engine:
                         pass
         if self.scratch is not None:
             remove_quietly(self.scratch)
+
+    def _end_slurm_jobs(self):
+        from tf1_lstm.studies import slurm
+        try:
+            slurm.end_jobs(self.cluster)
+        except Exception:  # a cluster already closing: its own close cancels the jobs
+            pass
+
+
+@contextlib.contextmanager
+def _quiet_logger(name):
+    """`name` logs nothing while the block runs (what a closing cluster's late connections
+    leave in tornado's log is no news to the user)."""
+    logger = logging.getLogger(name)
+    level = logger.level
+    logger.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
 
 
 def _running(keys, dask_worker):
@@ -628,6 +654,11 @@ def _plan(specs, runs_dir, own):
     return done, places, todo
 
 
+def unfinished(specs, out):
+    """Would run_all train any of `specs` on workers of this environment? (Nothing is made.)"""
+    return bool(_plan(specs, os.path.join(out, "runs"), {tfenvs.own()})[2])
+
+
 def to_train(specs, out, engine):
     """The runs of `specs` that run_all would train now (the others are finished under
     <out>/runs): only their environments need to be set up."""
@@ -708,7 +739,7 @@ def run_all(specs, out, engine, data_dir=None, mirrors=(), say=print):
         futures = _submit(engine, todo, data_dir, mirrors)
         bar = tqdm(total=len(specs), initial=len(done), unit="run", file=sys.stderr,
                    disable=None if todo else True, dynamic_ncols=True)  # None: a terminal
-        for future in as_completed(list(futures)):
+        for future in as_completed(list(futures)) if futures else ():
             result = checked_result(_result(future, futures[future], engine, out, done),
                                     futures[future])
             metrics = store(result, runs_dir, logs_dir)

@@ -15,7 +15,7 @@ import numpy as np
 from tf1_lstm.core import cells, data, hparams, settings, tfcompat
 from tf1_lstm.studies import claims, drift, engine, plots, sections
 from tf1_lstm.util import environment, tfenvs
-from tf1_lstm.util.files import Busy, locked, write_json, write_text
+from tf1_lstm.util.files import Busy, locked, read_json, write_json, write_text
 from tf1_lstm.util.text import percent
 
 
@@ -282,10 +282,12 @@ def build_report(options, say=print):
 
 
 def _build_report(options, say):
-    cores = os.cpu_count() or 1
+    cores = environment.schedulable_cpus() or 1
     jobs = options.jobs or cores
     on_cluster = options.scheduler or options.cluster != "local"
-    threads = options.threads or (max(1, cores // jobs) if jobs > 1 or on_cluster else None)
+    # on a cluster each worker is one job of one core, wherever the report was submitted from
+    threads = options.threads or (1 if on_cluster else max(1, cores // jobs) if jobs > 1
+                                  else None)
     seeds = list(range(options.seeds))
     data_dir = options.data_dir or data.default_data_dir(options.dataset)
     data.ensure_files(data_dir, options.mirrors, options.dataset)
@@ -297,8 +299,11 @@ def _build_report(options, say):
     asked = sections.asked(options)
     for section, asked_for in asked:
         specs += section.plan(base, asked_for, options)
+    # a finished report on SLURM is assembled without asking SLURM for jobs
+    start = options.cluster == "local" or bool(options.scheduler) or engine.unfinished(
+        specs, options.out)
     with engine.Engine(options.scheduler, jobs, options.cluster, wait=options.slurm_wait,
-                       logs=os.path.join(options.out, "logs", "slurm")) as cluster:
+                       logs=os.path.join(options.out, "logs", "slurm"), start=start) as cluster:
         if cluster.address is None:  # embedded: its workers use this checkout's environments
             todo = engine.to_train(specs, options.out, cluster)
             _set_up(sorted({run.env for run in todo if run.env}), say)
@@ -308,7 +313,8 @@ def _build_report(options, say):
             options.out, min(options.steps, 1000), cores, cluster, options.data_dir,
             options.dataset, say=say) if options.throughput and options.cluster == "local" \
             else None  # a SLURM job has one core: nothing to set against
-        described = cluster.describe()
+        described = cluster.describe() if start else (
+            _recorded_engine(options.out) or cluster.describe())
     finished = sections.Finished(options.out, base, seeds, tuple(options.cells), envs,
                                  outcome.metrics, chance_level(data_dir, options.dataset),
                                  options.data_dir)
@@ -322,6 +328,15 @@ def _build_report(options, say):
     for c in report["claims"]:
         say("  %s: %s" % (c["claim"], c["verdict"]))
     return report
+
+
+def _recorded_engine(out):
+    """The engine block of the report already in `out` (the cluster that trained its runs)."""
+    try:
+        found = read_json(os.path.join(out, "report.json")).get("engine")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return found if isinstance(found, dict) else None
 
 
 def _set_up(envs, say):

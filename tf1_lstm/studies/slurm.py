@@ -7,6 +7,7 @@ configuration, `~/.config/dask/jobqueue.yaml` or `DASK_JOBQUEUE__SLURM__*`, as e
 user already has it; the report decides only the number of jobs and how long to wait for one.
 """
 
+import glob
 import os
 import shutil
 import subprocess
@@ -20,6 +21,10 @@ MEMORY = "2GB"  # per job, where jobqueue.slurm.memory is not configured: one tr
 WORKER_DIR = "/tmp"  # the workers' scratch on their node, where local-directory is not set
 WAIT = 300  # seconds a report waits for its first SLURM job to run (--slurm-wait)
 POLL = 1.0  # seconds between looks at the queue
+GONE_WITHIN = 60  # seconds closing waits for the cancelled jobs to leave the queue
+# What SLURM's commands print when slurmctld is down or unreachable (not a refused job).
+CONTROLLER_DOWN = ("Unable to contact slurm controller", "Socket timed out",
+                   "Zero Bytes were transmitted or received")
 
 
 class SlurmError(Exception):
@@ -82,6 +87,10 @@ def _test_only(script):
         remove_quietly(folder)
     if done.returncode != 0:
         why = " / ".join(line.strip() for line in done.stdout.strip().splitlines()[-2:])
+        if any(mark in done.stdout for mark in CONTROLLER_DOWN):
+            raise SlurmError("SLURM's controller does not answer (%s): start slurmctld, or point "
+                             "SLURM_CONF at your cluster's slurm.conf; `sinfo` tells whether "
+                             "it is up" % why)
         raise SlurmError("SLURM refuses the report's job (%s): set the partition, account, "
                          "memory or walltime in dask-jobqueue's configuration (jobqueue.slurm "
                          "queue, project, memory, walltime; ~/.config/dask/jobqueue.yaml or "
@@ -112,15 +121,55 @@ def queue_states(ids):
     return states
 
 
-def wait_for_a_worker(client, cluster, wait=WAIT, what="to start"):
+def wait_for_a_worker(client, cluster, logs, wait=WAIT, what="to start"):
     """Return once a worker is connected; SlurmError naming squeue's reason after `wait` s."""
     deadline = time.time() + wait
     while time.time() < deadline:
         if client.scheduler_info()["workers"]:
             return
         time.sleep(POLL)
+    raise SlurmError(not_running(cluster, logs, "ran within %d s %s" % (wait, what)))
+
+
+def not_running(cluster, logs, what):
+    """One line for jobs that do not run: all pending (squeue's reason: free the partition or
+    wait longer), else running without their worker connecting or gone from the queue
+    (cancelled, or died as they started): their logs say why."""
     states = queue_states(job_ids(cluster))
-    raise SlurmError("no SLURM job of the report ran within %d s %s (%s): free the partition "
-                     "or raise --slurm-wait" % (wait, what, "; ".join(
-                         "job %s %s" % item for item in sorted(states.items()))
-                         or "no job in the queue"))
+    listed = "; ".join("job %s %s" % item for item in sorted(states.items()))
+    if states and all(state.startswith("PENDING") for state in states.values()):
+        return ("no SLURM job of the report %s (%s): free the partition or raise --slurm-wait"
+                % (what, listed))
+    newest = sorted(glob.glob(os.path.join(logs, "*.err")), key=os.path.getmtime)[-1:]
+    return ("no SLURM job of the report %s (%s): a job that runs or ran without its worker "
+            "connecting says why in its log; %s" % (
+                what, listed or "none in the queue: cancelled, or died as they started",
+                "the newest: %s" % newest[0] if newest else "no log was written: ask SLURM "
+                "(sacct -X)"))
+
+
+def end_jobs(cluster, within=GONE_WITHIN):
+    """Stop replacing jobs, cancel every one and wait until none is in the queue, all before
+    the scheduler closes. distributed 2021.3.0 closes a SpecCluster's scheduler before its
+    adaptive loop, which meanwhile submits new jobs; their workers then reach a stopped
+    listener (tornado logs "invalid operation on non-started TCPListener" on the terminal)."""
+    from distributed.utils import sync
+    sync(cluster.loop, _settled, cluster)
+    ids = job_ids(cluster)
+    cluster.scale(0)
+    sync(cluster.loop, cluster._correct_state)  # each job's close: scancel
+    deadline = time.time() + within
+    while queue_states(ids) and time.time() < deadline:
+        time.sleep(POLL / 4)
+
+
+async def _settled(cluster):
+    """On the cluster's loop: the adaptive loop stopped and its last step done, every job
+    it asked for submitted (so each has its id)."""
+    import asyncio
+    adaptive = getattr(cluster, "_adaptive", None)
+    if adaptive is not None:
+        adaptive.stop()
+        while adaptive._adapting:
+            await asyncio.sleep(0.05)
+    await cluster._correct_state()

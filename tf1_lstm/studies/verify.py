@@ -2,28 +2,31 @@
 
 A sample of the report's runs is trained again here, by default for a short prefix, with the
 settings and in the TensorFlow environment each recorded; every printed value is compared bit
-for bit. Where a run parts, the fingerprints (core.fingerprint) say whether that was expected
-(a recorded factor differs, each named) or is not explained by anything recorded.
+for bit, and counted: "identical" needs every value this machine printed to be on record and
+equal. Where a run parts, studies.causes says why (settings, then the fingerprints' factors).
+The report's own figures are checked against its run folders first.
 """
 
 import collections
+import itertools
 import os
 from typing import NamedTuple, Optional, Tuple
 
-from tf1_lstm.core import fingerprint, hparams, records, settings
-from tf1_lstm.studies import drift, engine, stats
+from tf1_lstm.core import hparams, records, settings
+from tf1_lstm.studies import causes, compare, drift, engine, stats
 from tf1_lstm.util import scratch, tfenvs
-from tf1_lstm.util.files import read_json, remove_quietly
+from tf1_lstm.util.files import remove_quietly
 
 IDENTICAL, DIFFERS = "identical", "differs"
-EXPECTED = "expected"
-UNEXPLAINED = "not explained by anything recorded"
-CANNOT_TELL = "cannot tell"
-RULE = ("a run is identical if every value it printed (train accuracy and loss at each logged "
-        "step up to the verified step, and with --full the test accuracy) equals the record bit "
-        "for bit; a difference is %s where a recorded factor of the fingerprints differs, %s "
-        "where every factor was recorded on both sides and is equal, and %s where a factor "
-        "was not recorded" % (EXPECTED, UNEXPLAINED, CANNOT_TELL))
+UNFINISHED = "not verifiable: the record is of an unfinished run"
+INCOMPLETE = "not verified: the record holds fewer logged points than this run printed"
+DISAGREES = "report.json disagrees with its run folder"
+RULE = ("a run is identical only if the record holds every value this machine printed up to "
+        "the verified step (train accuracy and loss at each logged step, and with --full the "
+        "test accuracy, also against report.json's) and each equals it bit for bit; a record "
+        "with fewer of them, or of an unfinished run, is not verified; a report.json whose "
+        "figures differ from its run folders' fails; a difference is explained by this rule: "
+        + causes.RULE)
 
 
 class VerifyOptions(NamedTuple):
@@ -39,27 +42,30 @@ class VerifyOptions(NamedTuple):
 
 
 class Recorded(NamedTuple):
-    """One run of the report: its spec to train again and its records."""
+    """One run of the report: its spec to train again, its records and its report.json row."""
     spec: engine.RunSpec
     config: dict
     metrics: dict
+    row: dict
 
 
 def recorded_runs(report_dir):
-    """Every faithful run of the report (the reference environment's), in the report's order,
-    interleaved across cells so that a sample holds each cell; ValueError (one line) where the
-    folder is not a report."""
+    """Every run of the report in the report's order, interleaved across cells so that a
+    sample holds each cell (none left out where the cells hold unequal numbers); ValueError
+    (one line) where the folder is not a report."""
     path = os.path.join(report_dir, "report.json")
     if not os.path.isfile(path):
         raise ValueError("%s has no report.json: pass a folder `tf1-lstm report` wrote"
                          % report_dir)
-    report = read_json(path)
-    by_cell = collections.OrderedDict()
-    for row in report["runs"]:
-        by_cell.setdefault(row["cell"], []).append(row)
-    rows = [r for group in zip(*by_cell.values()) for r in group]
+    report = compare.load_report(path)
+    if not report["runs"]:
+        raise ValueError("%s lists no runs: there is nothing to verify; pass a report whose "
+                         "runs finished" % path)
     found = []
-    for row in rows:
+    for row in interleaved(report["runs"]):
+        if not isinstance(row.get("run_dir"), str):
+            raise ValueError("%s: a run of %s seed %s has no run_dir: was it edited? Restore "
+                             "the original" % (path, row["cell"], row["seed"]))
         run_dir = os.path.join(report_dir, row["run_dir"])
         try:
             config, metrics = records.read_run_config(run_dir), records.read_metrics(run_dir)
@@ -69,17 +75,52 @@ def recorded_runs(report_dir):
         values["test_at"] = tuple(values["test_at"] or ())
         env = engine.trained_in(config, metrics)
         found.append(Recorded(engine.RunSpec(name=os.path.basename(row["run_dir"]),
-                                             env=env, **values), config, metrics))
+                                             env=env, **values), config, metrics, row))
     return report, found
 
 
+def interleaved(rows):
+    """The rows taken a cell at a time (lstm 0, rnn 0, lstm 1, ...), every one of them."""
+    by_cell = collections.OrderedDict()
+    for row in rows:
+        by_cell.setdefault(row["cell"], []).append(row)
+    return [r for group in itertools.zip_longest(*by_cell.values()) for r in group if r]
+
+
+def disagreements(found):
+    """[(run, line)] naming each figure report.json gives for a run that its run folder does not
+    hold (test accuracy, or a printed value of the curve): a report edited after it was made."""
+    found_lines = []
+    for run in found:
+        mine = os.path.join(run.row["run_dir"], "metrics.json")
+        if repr(run.row["test_accuracy"]) != repr(run.metrics.get("test_accuracy")):
+            found_lines.append((run.spec.name, "%s: %s: test accuracy %r in report.json, %r in %s"
+                                % (run.spec.name, DISAGREES, run.row["test_accuracy"],
+                                   run.metrics.get("test_accuracy"), mine)))
+        parted = parting(run.metrics, {"curve": run.row["curve"]}, float("inf"), False)
+        if parted is not None or len(run.row["curve"]) != len(run.metrics["curve"]):
+            step, what, a, b = parted or (None, "logged points", len(run.metrics["curve"]),
+                                          len(run.row["curve"]))
+            found_lines.append((run.spec.name, "%s: %s: %s%s %r in report.json, %r in %s" % (
+                run.spec.name, DISAGREES, what, "" if step is None else " at step %d" % step,
+                b, a, mine)))
+    return found_lines
+
+
+def finished(run):
+    return run.metrics["status"] == records.COMPLETE and run.metrics["test_accuracy"] is not None
+
+
 def sample(found, options, say):
-    """The runs to train again: the first `runs` whose environment is ready here (or all of
-    them, setting environments up, with set_up)."""
-    chosen, left_out = [], collections.OrderedDict()
+    """(the runs to train again: the first `runs` finished ones whose environment is ready
+    here, or all of them with set_up; the unfinished ones met on the way)."""
+    chosen, unfinished, left_out = [], [], collections.OrderedDict()
     for run in found:
         if len(chosen) == options.runs:
             break
+        if not finished(run):
+            unfinished.append(run)
+            continue
         env = run.spec.env
         if env and env != tfenvs.own() and not options.set_up:
             try:
@@ -88,10 +129,20 @@ def sample(found, options, say):
                 left_out.setdefault(env, []).append(run.spec.name)
                 continue
         chosen.append(run)
+    if not chosen and not unfinished:
+        raise ValueError("no run of %s can be trained here: %s" % (
+            options.report, "; ".join(not_here(env) for env in left_out)))
     for env, names in left_out.items():
-        say("verify: left out %s (TensorFlow environment %s is not set up here: `./run setup "
-            "--tf %s`, or verify --set-up)" % (", ".join(names), env, env))
-    return chosen
+        say("verify: left out %s (%s)" % (", ".join(names), not_here(env)))
+    return chosen, unfinished
+
+
+def not_here(env):
+    """Why a run of `env` is not trained here, and the fix."""
+    if env not in tfenvs.known():
+        return tfenvs.missing(env)
+    return ("TensorFlow environment %s is not set up here: `./run setup --tf %s`, or verify "
+            "--set-up" % (env, env))
 
 
 def parting(recorded, measured, steps, full):
@@ -113,37 +164,6 @@ def parting(recorded, measured, steps, full):
     return None
 
 
-def older_fingerprint(metrics, config):
-    """What a run made before fingerprints were recorded still tells: its TF, Python and NumPy
-    versions, its threads and its CPU model as /proc/cpuinfo named it (where it was recorded)."""
-    versions = metrics.get("versions") or {}
-    machine = metrics.get("machine") or {}
-    cpu_id = machine.get("cpu_id") or {}
-    found = {k: versions[k] for k in ("tensorflow", "tensorflow_git", "python", "numpy")
-             if versions.get(k)}
-    threads = config.get("threads") or machine.get("cores")
-    if threads:
-        found["intra_op_threads"] = found["inter_op_threads"] = threads
-    if cpu_id.get("family_model_stepping") and "?" not in cpu_id["family_model_stepping"]:
-        found["family_model_stepping"] = cpu_id["family_model_stepping"]
-    return found
-
-
-def explain(recorded_fp, measured_fp, older, sides=("recorded", "here")):
-    """(verdict, one line) for a run that parted: which recorded factors differ; `sides` name
-    the two fingerprints."""
-    diffs = fingerprint.differences(recorded_fp, measured_fp)
-    if diffs:
-        return EXPECTED, "; ".join("%s: %s %s, %s %s" % (name, a, sides[0], b, sides[1])
-                                   for name, a, b in diffs)
-    missing = fingerprint.unknown(recorded_fp, measured_fp)
-    if missing:
-        return CANNOT_TELL, "equal in what both record; not recorded%s: %s" % (
-            " (a run made before fingerprints)" if older else "", ", ".join(missing))
-    return UNEXPLAINED, ("every recorded factor is equal: a reproducibility defect; report it "
-                         "with both runs' metrics.json and `pip freeze`")
-
-
 def as_a_whole(chosen, measured):
     """With --full: per cell, the retrained runs against the recorded ones by drift.RULE."""
     lines = []
@@ -160,55 +180,99 @@ def as_a_whole(chosen, measured):
 
 
 def verify(options, say=print):
-    """Train the sample again and compare; (exit status, lines): 0 all identical, 1 not."""
-    report, found = recorded_runs(options.report)
-    chosen = sample(found, options, say)
-    if not chosen:
-        raise ValueError("no run of %s can be trained here: set up its TensorFlow environment "
-                         "or pass --set-up" % options.report)
+    """Check the report against its run folders, train the sample again and compare; (exit
+    status, lines): 0 only where every sampled run is identical and the report agrees."""
+    _, found = recorded_runs(options.report)
+    disagree = disagreements(found)
+    chosen, unfinished = sample(found, options, say)
     specs = [r.spec._replace(steps=r.spec.steps if options.full else
                              min(options.steps, r.spec.steps)) for r in chosen]
     say("verify: training %d of the report's %d runs again, %s" % (
-        len(specs), len(found), "whole" if options.full else "the first %d steps" % specs[0].steps))
-    where = scratch.make("verify")
-    try:
-        for env in sorted({s.env for s in specs if s.env and s.env != tfenvs.own()}):
-            tfenvs.set_up(env, say)
-        with engine.Engine(None, options.jobs) as cluster:
-            specs = [s._replace(env=None) if s.env == tfenvs.own() else s for s in specs]
-            measured = engine.run_all(specs, where, cluster, options.data_dir, options.mirrors,
-                                      say=lambda line: None).metrics
-    finally:
-        remove_quietly(where)
-    return judge(chosen, [measured[s.name] for s in specs], specs, options.full)
-
-
-def judge(chosen, measured, specs, full):
-    """(exit status, lines) from the recorded and measured runs."""
-    lines, verdicts = [], collections.Counter()
-    width = max(len(run.spec.name) for run in chosen) + 2
-    for run, mine, spec in zip(chosen, measured, specs):
-        parted = parting(run.metrics, mine, spec.steps, full)
-        points = len([p for p in run.metrics["curve"] if p["step"] < spec.steps])
-        if parted is None:
-            lines.append("%-*s %s (%d logged points%s)" % (
-                width, run.spec.name, IDENTICAL, points, " and test accuracy" if full else ""))
-            verdicts[IDENTICAL] += 1
-            continue
-        older = "fingerprint" not in run.metrics
-        recorded_fp = run.metrics.get("fingerprint") or older_fingerprint(run.metrics,
-                                                                          run.config)
-        verdict, why = explain(recorded_fp, mine.get("fingerprint") or {}, older)
-        verdicts["%s, %s" % (DIFFERS, verdict)] += 1
-        lines.append("%-*s %s at step %d: %s %r recorded, %r here -- %s: %s" % (
-            (width, run.spec.name, DIFFERS) + parted + (verdict, why)))
-    if full:
-        lines += as_a_whole(chosen, measured)
-    here = measured[0].get("fingerprint") or {}
-    lines.append("this machine: %s (%s, family/model/stepping %s), %s, %s intra-op threads, "
-                 "TensorFlow %s (%s)" % tuple(here.get(k) for k in (
-                     "cpu_brand", "cpu_vendor", "family_model_stepping", "kernel_path",
-                     "intra_op_threads", "tensorflow", "tensorflow_git")))
+        len(specs), len(found), "whole" if options.full else "the first %d steps"
+        % max([s.steps for s in specs] or [options.steps])))
+    measured, configs = _train(specs, options)
+    lines, verdicts = judge(chosen, measured, configs, specs, options.full)
+    for run in unfinished:
+        lines.append("%s %s (%s at step %d of %d)" % (run.spec.name, UNFINISHED,
+                                                      run.metrics["status"],
+                                                      run.metrics["steps_done"], run.spec.steps))
+        verdicts[run.spec.name] = UNFINISHED
+    for name, line in disagree:  # a run whose report.json row is not its record
+        lines.append(line)
+        if verdicts.get(name, IDENTICAL) == IDENTICAL:
+            verdicts[name] = DISAGREES
+    verdicts = collections.Counter(verdicts.values())
+    if measured:
+        lines.append(this_machine(measured[0].get("fingerprint") or {}))
     lines.append("verdict: %s" % "; ".join("%d %s" % (n, v) for v, n in sorted(verdicts.items())))
     lines.append("rule: " + RULE)
     return (0 if set(verdicts) == {IDENTICAL} else 1), lines
+
+
+def _train(specs, options):
+    """([metrics], [config]) of each spec trained here, in a scratch folder then removed."""
+    if not specs:
+        return [], []
+    where = scratch.make("verify")
+    try:
+        for env in sorted({s.env for s in specs if s.env and s.env != tfenvs.own()}):
+            tfenvs.set_up(env, lambda line: None)
+        with engine.Engine(None, options.jobs) as cluster:
+            specs = [s._replace(env=None) if s.env == tfenvs.own() else s for s in specs]
+            metrics = engine.run_all(specs, where, cluster, options.data_dir, options.mirrors,
+                                     say=lambda line: None).metrics
+        configs = [records.read_run_config(os.path.join(where, "runs", s.name)) for s in specs]
+        return [metrics[s.name] for s in specs], configs
+    finally:
+        remove_quietly(where)
+
+
+def judge(chosen, measured, configs, specs, full):
+    """(lines, {run: verdict}) from the recorded and measured runs, one line each."""
+    lines, verdicts = [], collections.OrderedDict()
+    width = max([len(run.spec.name) for run in chosen] or [0]) + 2
+    for run, mine, config, spec in zip(chosen, measured, configs, specs):
+        verdict, line = judged(run, mine, config, spec.steps, full)
+        verdicts[run.spec.name] = verdict
+        lines.append("%-*s %s" % (width, run.spec.name, line))
+    if full and chosen:
+        lines += as_a_whole(chosen, measured)
+    return lines, verdicts
+
+
+def judged(run, mine, config, steps, full):
+    """(verdict, line) for one run: identical with the count of values compared, differs
+    with its cause, or not verified where the record lacks values this run printed."""
+    parted = parting(run.metrics, mine, steps, full)
+    if parted is not None:
+        here = causes.setting_values(config)
+        recorded = causes.setting_values(run.config)
+        if not full:  # a prefix: the steps trained after it cannot change it
+            here["steps"] = recorded["steps"]
+        verdict, why = causes.explain(recorded, here, causes.recorded_factors(
+            run.metrics, run.config.get("threads")), causes.recorded_factors(mine))
+        return "%s, %s" % (DIFFERS, verdict), "%s at step %d: %s %r recorded, %r here -- %s: %s" \
+            % ((DIFFERS,) + parted + (verdict, why))
+    printed = [p for p in mine["curve"] if p["step"] < steps]
+    held = [p for p in run.metrics["curve"] if p["step"] < steps]
+    if len(held) < len(printed) or not printed:
+        return INCOMPLETE, "%s (%d of the %d logged points printed here below step %d)" % (
+            INCOMPLETE, len(held), len(printed), steps)
+    values = len(drift.PRINTED) * len(printed) + (1 if full else 0)
+    compared = "%d values compared: %d logged points%s" % (
+        values, len(printed), " and test accuracy" if full else "")
+    in_report = dict(run.row, steps_done=run.metrics["steps_done"])
+    apart = full and parting(in_report, mine, steps, full)
+    if apart:  # the run folder's figures reproduce, report.json's do not
+        return DISAGREES, "%s: the run folder is identical here (%s); report.json's %s at " \
+            "step %d is %r, here %r" % ((DISAGREES, compared) + apart[1:2] + apart[:1] +
+                                        apart[2:])
+    return IDENTICAL, "%s (%s%s)" % (IDENTICAL, compared,
+                                     ", also against report.json" if full else "")
+
+
+def this_machine(here):
+    return ("this machine: %s (%s, family/model/stepping %s, L1d %s KiB, L2 %s KiB), %s, %s "
+            "intra-op threads, TensorFlow %s (%s)" % tuple(here.get(k) for k in (
+                "cpu_brand", "cpu_vendor", "family_model_stepping", "l1d_kib", "l2_kib",
+                "kernel_path", "intra_op_threads", "tensorflow", "tensorflow_git")))

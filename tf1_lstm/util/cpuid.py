@@ -64,7 +64,7 @@ def _bit(value, n):
 
 def read():
     """{vendor, brand, family_model_stepping, avx, avx2, avx512f, os_avx512, hypervisor,
-    kernel_path} from the instruction; None where it cannot be run here."""
+    kernel_path, caches} from the instruction; None where it cannot be run here."""
     if platform.machine() not in ("x86_64", "AMD64"):
         return None
     try:
@@ -78,9 +78,37 @@ def read():
             brand = b"".join(struct.pack("<IIII", *_registers(leaf))
                              for leaf in (0x80000002, 0x80000003, 0x80000004))
             brand = brand.split(b"\0")[0].decode("ascii", "replace").strip()
+        caches = _caches(vendor, top)
     except (OSError, ValueError, AttributeError):  # no executable page (a hardened kernel)
         return None
-    return _described(vendor, brand, eax, ecx, leaf7[1], xcr0)
+    described = _described(vendor, brand, eax, ecx, leaf7[1], xcr0)
+    described["caches"] = caches
+    return described
+
+
+def _caches(vendor, top):
+    """{"L1d": KiB, "L2": KiB, "L3": KiB} as CPUID reports them: the deterministic cache leaf
+    (4 on Intel, 0x8000001D on AMD), which MKL-DNN's and Eigen's blocking read; a hypervisor
+    chooses what it reports, so one CPU model can differ here and two models can agree."""
+    leaf = 4 if top >= 4 else None
+    if vendor == "AuthenticAMD":
+        leaf = 0x8000001D if _registers(0x80000000)[0] >= 0x8000001D else None
+    caches = {}
+    for subleaf in range(16) if leaf else ():
+        eax, ebx, ecx, _ = _registers(leaf, subleaf)
+        kind, level = eax & 0x1F, eax >> 5 & 0x7
+        if kind == 0:
+            break
+        if kind == 2:  # instruction cache
+            continue
+        size = ((ebx >> 22) + 1) * ((ebx >> 12 & 0x3FF) + 1) * ((ebx & 0xFFF) + 1) * (ecx + 1)
+        caches["L%d%s" % (level, "d" if kind == 1 else "")] = size // 1024
+    return caches
+
+
+def caches_text(caches):
+    """"L1d 48K L2 2048K ...": the form reports record in machine.cpu_id.caches."""
+    return " ".join("%s %dK" % (level, kib) for level, kib in sorted(caches.items()))
 
 
 def _described(vendor, brand, eax, ecx, ebx7, xcr0):

@@ -76,6 +76,15 @@ def _read(path):
         return f.read().strip()
 
 
+def schedulable_cpus():
+    """The CPUs this process may run on (taskset, a container's cpuset, a SLURM cgroup): TF
+    sizes its default pools from these (port::NumSchedulableCPUs), not from the machine's."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count()
+
+
 def available_memory():
     """Bytes of memory available to new processes (MemAvailable), or None where unknown."""
     try:

@@ -168,7 +168,12 @@ def set_up(env, say=print):
 
 
 def missing(env):
-    """One line for a machine that lacks `env`: what to set up, and where."""
+    """One line for a machine that lacks `env`: what to set up, and where (or, where this
+    checkout has no pins for it, that it cannot be set up from here)."""
+    if env not in known():
+        return ("this checkout has no pins for TensorFlow environment %s (no %s/%s.txt), so it "
+                "cannot be set up here: use a checkout that has them, or one of %s"
+                % (env, REQUIREMENTS, env, ", ".join(known())))
     return ("this machine has no TensorFlow environment %s: set it up with `./run setup --tf %s`"
             " in the checkout its workers run from (or put its venv under $%s/%s)"
             % (env, env, ROOT_ENV, env))
