@@ -66,6 +66,8 @@ def register(commands):
                     "hardware and data checksums of two report.json files (or their dirs).")
     compare.add_argument("a", metavar="REPORT_A")
     compare.add_argument("b", metavar="REPORT_B")
+    compare.add_argument("more", metavar="REPORT", nargs="*",
+                         help="more reports for the claims-by-machine-class table")
     compare.set_defaults(func=cmd_compare)
 
     from tf1_lstm.studies import verify
@@ -88,6 +90,10 @@ def register(commands):
                             "setting them up first (as report --tf does)")
     check.add_argument("--jobs", type=flags.positive_int, default=None,
                        help="runs at once (default: one per core)")
+    check.add_argument("--present-caches", action="store_true",
+                       help="train under the cache sizes the runs recorded, presented to CPUID "
+                            "(Intel CPUs with cpuid_fault, a C compiler): makes the sizes "
+                            "equal, not another vendor's approximate instructions")
     flags.add_data(check, choose_dataset=False)
     check.set_defaults(func=cmd_verify)
 
@@ -177,11 +183,11 @@ def _write_failed(err, out):
 
 def cmd_compare(args):
     from tf1_lstm.studies import compare
-    for path in (args.a, args.b):
+    for path in [args.a, args.b] + args.more:
         if not os.path.exists(path):
             raise UsageError("%s does not exist: pass a report.json or its directory" % path)
     try:
-        print("\n".join(compare.compare(args.a, args.b)))
+        print("\n".join(compare.compare(args.a, args.b, *args.more)))
     except (ValueError, KeyError, TypeError, IndexError, AttributeError) as err:
         raise UsageError("not a tf1-lstm report.json (%s): pass what `tf1-lstm report` wrote "
                          "(a report folder or its report.json)" % err)
@@ -197,7 +203,8 @@ def cmd_verify(args):
                          % args.report)
     options = verify.VerifyOptions(report=folder, runs=args.runs, steps=args.steps,
                                    full=args.full, set_up=args.set_up, data_dir=args.data_dir,
-                                   mirrors=tuple(args.mirrors), jobs=args.jobs)
+                                   mirrors=tuple(args.mirrors), jobs=args.jobs,
+                                   present_caches=args.present_caches)
     try:
         with interrupts.handled(signal.SIGTERM):
             status, lines = verify.verify(options)

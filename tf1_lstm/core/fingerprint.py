@@ -11,7 +11,7 @@ import collections
 import os
 
 from tf1_lstm.core import tfcompat
-from tf1_lstm.util import cpuid, environment, tfenvs
+from tf1_lstm.util import cpuid, environment, present, tfenvs
 
 # (field, how a difference in it is named), in the order they are explained.
 FACTORS = (
@@ -33,8 +33,8 @@ FACTORS = (
     ("numpy", "NumPy version"),
 )
 # Also recorded, as context: the environment's name, the CPU's brand string, whether it runs
-# under a hypervisor, and the container image (a container changes the numbers only through
-# the factors above).
+# under a hypervisor, the container image (a container changes the numbers only through the
+# factors above), and cache sizes presented to CPUID (util.present).
 
 
 def of_this_process(threads):
@@ -63,6 +63,8 @@ def of_this_process(threads):
         ("cpu_brand", cpu.get("brand") or proc_model),
         ("hypervisor", cpu.get("hypervisor")),
         ("container_image", os.environ.get(environment.IMAGE_ENV)),
+        # cache sizes presented to CPUID (util.present): the sizes above are these
+        ("cpuid_presented", os.environ.get(present.CACHES_ENV) or None),
     ])
 
 

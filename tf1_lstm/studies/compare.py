@@ -148,11 +148,11 @@ def _union(a, b):
     return list(a) + [k for k in b if k not in a]
 
 
-def compare(a, b):
-    """Lines comparing two report.json files (e.g. the container's and a local one)."""
-    ra, rb = load_report(a), load_report(b)
-    for report, path in ((ra, a), (rb, b)):
-        report["_folder"] = path if os.path.isdir(path) else os.path.dirname(path) or "."
+def compare(a, b, *more):
+    """Lines comparing two report.json files (e.g. the container's and a local one), then each
+    claim's verdict per machine class, over these and `more` reports."""
+    ra, rb = _loaded(a), _loaded(b)
+    others = [_loaded(path) for path in more]
     lines = ["%-44s %-22s %-22s" % ("", "A", "B")]
 
     def row(label, x, y):
@@ -175,7 +175,59 @@ def compare(a, b):
     lines += as_a_whole(ra["runs"], rb["runs"])
     lines += explained(ra, rb, runs_a, runs_b, several)
     _environment_rows(row, ra, rb)
-    return lines
+    return lines + by_class([ra, rb] + others, ["A", "B"] + [
+        chr(ord("C") + i) for i in range(len(others))])
+
+
+def _loaded(path):
+    report = load_report(path)
+    report["_folder"] = path if os.path.isdir(path) else os.path.dirname(path) or "."
+    return report
+
+
+def machine_class(report):
+    """What the report's faithful runs ran on, as the numbers see it: CPU vendor and model, the
+    L1d size CPUID reported and the kernel path; "not recorded" where a run says nothing of
+    it, "mixed: ..." where its runs ran on several."""
+    reference = report["settings"].get("reference_env") or tfenvs.DEFAULT
+    found = set()
+    for row in report["runs"]:
+        if _environment(report, row) != reference:
+            continue
+        factors = _recorded(report, row)[1]
+        vendor = {"AuthenticAMD": "AMD", "GenuineIntel": "Intel"}.get(factors.get("cpu_vendor"))
+        if not (vendor and factors.get("l1d_kib")):
+            found.add("not recorded")
+            continue
+        found.add("%s %s, L1d %d KiB, %s" % (vendor, factors.get("family_model_stepping", "?"),
+                                             factors["l1d_kib"], factors.get("kernel_path")))
+    return "; ".join(sorted(found)) if len(found) == 1 else "mixed: " + "; ".join(sorted(found))
+
+
+CLASS_RULE = ("a claim's verdict holds across machines where every report of a recorded class "
+              "gives it; it depends on the machine where two classes give different verdicts; "
+              "a report whose class is not recorded or mixed names no class")
+
+
+def by_class(reports, names):
+    """Per claim, each report's machine class and verdict, and whether the classes agree."""
+    classes = [machine_class(r) for r in reports]
+    lines = ["claims by machine class:"] + ["  %s: %s" % pair for pair in zip(names, classes)]
+    claims = []
+    for report in reports:
+        claims += [c["claim"] for c in report["claims"] if c["claim"] not in claims]
+    for claim in claims:
+        said = [(name, cls, next((c["verdict"] for c in r["claims"] if c["claim"] == claim),
+                                 ABSENT)) for r, name, cls in zip(reports, names, classes)]
+        known = {(cls, verdict) for _, cls, verdict in said
+                 if verdict != ABSENT and not cls.startswith(("not recorded", "mixed"))}
+        verdicts, kinds = {v for _, v in known}, {c for c, _ in known}
+        summary = ("one class only: no verdict across machines" if len(kinds) < 2 else
+                   "the verdict depends on the machine" if len(verdicts) > 1 else
+                   "holds on the %d classes compared" % len(kinds))
+        lines.append("  %s: %s -- %s" % (claim, ", ".join("%s %s" % (n, v) for n, _, v in said),
+                                         summary))
+    return lines + ["rule: " + CLASS_RULE]
 
 
 def _claim_rows(row, claims_a, claims_b):

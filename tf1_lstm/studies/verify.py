@@ -14,7 +14,7 @@ from typing import NamedTuple, Optional, Tuple
 
 from tf1_lstm.core import hparams, records, settings
 from tf1_lstm.studies import causes, compare, drift, engine, stats
-from tf1_lstm.util import scratch, tfenvs
+from tf1_lstm.util import present, scratch, tfenvs
 from tf1_lstm.util.files import remove_quietly
 
 IDENTICAL, DIFFERS = "identical", "differs"
@@ -39,6 +39,7 @@ class VerifyOptions(NamedTuple):
     data_dir: Optional[str] = None  # where this machine keeps the data (None: the default)
     mirrors: Tuple[str, ...] = ()   # where to fetch missing data first
     jobs: Optional[int] = None   # runs at once (None: one per core)
+    present_caches: bool = False  # train under the cache sizes the runs recorded (util.present)
 
 
 class Recorded(NamedTuple):
@@ -190,7 +191,13 @@ def verify(options, say=print):
     say("verify: training %d of the report's %d runs again, %s" % (
         len(specs), len(found), "whole" if options.full else "the first %d steps"
         % max([s.steps for s in specs] or [options.steps])))
-    measured, configs = _train(specs, options)
+    sizes = presented_sizes(chosen) if options.present_caches else None
+    if sizes:
+        say("verify: presenting the recorded cache sizes to CPUID (%s): the sizes are made "
+            "equal, not the recorded CPU's approximate instructions" % ", ".join(
+                "%s %d KiB" % (level, sizes[level]) for level in present.LEVELS
+                if sizes.get(level)))
+    measured, configs = _train(specs, options, sizes)
     lines, verdicts = judge(chosen, measured, configs, specs, options.full)
     for run in unfinished:
         lines.append("%s %s (%s at step %d of %d)" % (run.spec.name, UNFINISHED,
@@ -209,12 +216,36 @@ def verify(options, say=print):
     return (0 if set(verdicts) == {IDENTICAL} else 1), lines
 
 
-def _train(specs, options):
-    """([metrics], [config]) of each spec trained here, in a scratch folder then removed."""
+def presented_sizes(chosen):
+    """{"L1d": KiB, ...} the sampled runs recorded, to present to CPUID; ValueError (one line)
+    where that cannot be done here, a run recorded none, or the runs recorded different ones."""
+    why = present.unavailable()
+    if why:
+        raise ValueError(why)
+    found = {}
+    for run in chosen:
+        factors = causes.recorded_factors(run.metrics, run.config.get("threads"))
+        sizes = {level: factors.get(level.lower() + "_kib") for level in present.LEVELS}
+        if not sizes["L1d"]:
+            raise ValueError("%s records no cache sizes (a run made before they were "
+                             "recorded): verify without --present-caches" % run.spec.name)
+        found[present.text(sizes)] = sizes
+    if len(found) > 1:
+        raise ValueError("the sampled runs recorded different cache sizes (%s): verify them "
+                         "apart" % "; ".join(sorted(found)))
+    return next(iter(found.values()), None)
+
+
+def _train(specs, options, sizes=None):
+    """([metrics], [config]) of each spec trained here, in a scratch folder then removed;
+    under `sizes` presented to CPUID where given."""
     if not specs:
         return [], []
     where = scratch.make("verify")
+    before = dict(os.environ)
     try:
+        if sizes:  # the cluster's workers and their trainings inherit these
+            os.environ.update(present.environ(present.build(where), sizes))
         for env in sorted({s.env for s in specs if s.env and s.env != tfenvs.own()}):
             tfenvs.set_up(env, lambda line: None)
         with engine.Engine(None, options.jobs) as cluster:
@@ -224,6 +255,8 @@ def _train(specs, options):
         configs = [records.read_run_config(os.path.join(where, "runs", s.name)) for s in specs]
         return [metrics[s.name] for s in specs], configs
     finally:
+        os.environ.clear()
+        os.environ.update(before)
         remove_quietly(where)
 
 
@@ -272,7 +305,10 @@ def judged(run, mine, config, steps, full):
 
 
 def this_machine(here):
-    return ("this machine: %s (%s, family/model/stepping %s, L1d %s KiB, L2 %s KiB), %s, %s "
-            "intra-op threads, TensorFlow %s (%s)" % tuple(here.get(k) for k in (
-                "cpu_brand", "cpu_vendor", "family_model_stepping", "l1d_kib", "l2_kib",
-                "kernel_path", "intra_op_threads", "tensorflow", "tensorflow_git")))
+    return ("this machine: %s (%s, family/model/stepping %s, L1d %s KiB, L2 %s KiB%s), %s, %s "
+            "intra-op threads, TensorFlow %s (%s)" % tuple(
+                " as presented" if k == "cpuid_presented" and here.get(k) else
+                "" if k == "cpuid_presented" else here.get(k) for k in (
+                    "cpu_brand", "cpu_vendor", "family_model_stepping", "l1d_kib", "l2_kib",
+                    "cpuid_presented", "kernel_path", "intra_op_threads", "tensorflow",
+                    "tensorflow_git")))

@@ -40,6 +40,11 @@ def cpu_model():
     return _cpuinfo().get("model name") or platform.processor() or None
 
 
+def cpu_flags():
+    """The CPU's flags as the kernel lists them (cpuid_fault among them where it can trap)."""
+    return set(_cpuinfo().get("flags", "").split())
+
+
 SIMD_FLAGS = ("sse4_2", "avx", "avx2", "fma", "avx512f")  # what math libraries dispatch on
 
 
@@ -100,7 +105,7 @@ def cpu_id():
     """What tells two CPUs with the same model name apart. Seeded runs repeat exactly on one
     machine, not necessarily across these."""
     info = _cpuinfo()
-    flags = set(info.get("flags", "").split())
+    flags = cpu_flags()
     return collections.OrderedDict([
         ("family_model_stepping", "/".join(info.get(key, "?") for key in
                                            ("cpu family", "model", "stepping"))),
