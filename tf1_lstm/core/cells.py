@@ -34,7 +34,7 @@ def _rnn(api, units, forget_bias):
 
 
 def _irnn(api, units, forget_bias):
-    from tf1_lstm.core.model import IRNNCell  # subclasses a TF class: defined with TF loaded
+    from tf1_lstm.core.irnn import IRNNCell  # subclasses a TF class: defined with TF loaded
     return IRNNCell(units)
 
 

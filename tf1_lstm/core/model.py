@@ -104,27 +104,6 @@ def session_config(threads: Optional[int] = None, xla: bool = False) -> Any:
 # --- not the post's: variants for the studies (ablations and kernels) -----------------------
 # Each is reached only through a non-default argument of `build`, and recorded in config.json.
 
-class IRNNCell(API.rnn.BasicRNNCell):
-    """Le, Jaitly & Hinton (2015): a ReLU RNN whose recurrent weights start as the identity
-    (input weights N(0, 0.001^2), zero bias). An ablation, not part of the original."""
-
-    def __init__(self, num_units):
-        super().__init__(num_units, activation=tf.nn.relu, name="irnn_cell")
-
-    def build(self, inputs_shape):
-        depth, units = int(inputs_shape[-1]), self._num_units
-
-        def kernel_init(shape, dtype=tf.float32, partition_info=None):
-            return tf.concat([tf.random_normal([depth, units], stddev=0.001, dtype=dtype),
-                              tf.eye(units, dtype=dtype)], axis=0)
-
-        self._kernel = self.add_variable("kernel", shape=[depth + units, units],
-                                         initializer=kernel_init)
-        self._bias = self.add_variable("bias", shape=[units],
-                                       initializer=tf.zeros_initializer())
-        self.built = True
-
-
 def clipped_train_op(optimizer, loss, clip):
     """Adam on gradients clipped to global norm `clip`; also the norm actually applied."""
     grads, variables = zip(*optimizer.compute_gradients(loss))
