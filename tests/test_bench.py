@@ -84,7 +84,7 @@ def test_train_with_a_fused_kernel(tmp_path):
 
 
 def test_scheduling_bench_splits_the_fixed_cost(tmp_path):
-    """The engine's figures are printed and written; the fixed cost is the sum of its parts."""
+    """The engine's figures are printed as written, each part of the fixed cost measured."""
     out = str(tmp_path / "sched.json")
     code, stdout, err = run_cli(["bench-engine", "--runs", "2", "--steps", "30",
                                  "--out", out])
@@ -93,7 +93,9 @@ def test_scheduling_bench_splits_the_fixed_cost(tmp_path):
         result = json.load(f)
     parts = result["fixed_seconds_per_run_parts"]
     assert list(parts) == ["start_up", "test_and_save", "transfer"]
-    assert result["fixed_seconds_per_run"] == pytest.approx(sum(parts.values()))
-    assert parts["start_up"] > 0 and parts["test_and_save"] > 0 and parts["transfer"] >= 0
+    assert parts["start_up"] > 0 and parts["test_and_save"] > 0  # TF import, the test set
     assert 0 < result["efficiency"] <= 1 and result["runs"] == 2 and result["workers"] == 2
-    assert "scheduling efficiency" in stdout and "of which: start-up" in stdout
+    assert "scheduling efficiency %.3f" % result["efficiency"] in stdout, stdout
+    assert "fixed cost per run %.1f s" % result["fixed_seconds_per_run"] in stdout, stdout
+    assert "of which: start-up %.1f s (process, TF import, data, graph), test set and final " \
+        "save %.1f s, result transfer %.1f s" % tuple(parts.values()) in stdout, stdout

@@ -3,6 +3,7 @@ trained model (`serving`) or from the studies, and `util` imports none of the th
 
 import ast
 import os
+import re
 
 import pytest
 
@@ -51,3 +52,21 @@ def test_the_check_sees_a_forbidden_import(tmp_path):
     path = tmp_path / "bad.py"
     path.write_text("def f():\n    from tf1_lstm.studies import report\n")
     assert imported_subpackages(str(path)) - ALLOWED["core"] == {"studies"}
+
+
+def test_tfcompat_is_the_one_place_versions_differ():
+    """No other module reaches for a version-specific API."""
+    specific = re.compile(r"tensorflow\.contrib|tf\.contrib|tf_slim|tensorflow\.compat|"
+                          r"compat\.v1|disable_v2_behavior")
+    allowed = {os.path.join("core", "tfcompat.py"),
+               os.path.join("studies", "bench.py")}  # the post's own reader, as written (1.x)
+    for root, _, names in os.walk(PACKAGE):
+        for name in names:
+            if not name.endswith(".py"):
+                continue
+            path = os.path.join(root, name)
+            rel = os.path.relpath(path, PACKAGE)
+            with open(path) as f:
+                code = "\n".join(line.split("#")[0] for line in f)
+            if rel not in allowed:
+                assert not specific.search(code), rel

@@ -10,7 +10,6 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -261,22 +260,3 @@ def test_an_embedded_report_sets_up_the_environment_it_lacks(tmp_path):
     assert os.access(str(envs / "tf1.15.5-py3.6" / "bin" / "python"), os.X_OK)
     with open(str(tmp_path / "r" / "runs" / "rnn-seed0-tf1.15.5-py3.6" / "config.json")) as f:
         assert json.load(f)["environment"] == "tf1.15.5-py3.6"
-
-
-def test_tfcompat_is_the_one_place_versions_differ():
-    """No other module reaches for a version-specific API."""
-    specific = re.compile(r"tensorflow\.contrib|tf\.contrib|tf_slim|tensorflow\.compat|"
-                          r"compat\.v1|disable_v2_behavior")
-    allowed = {os.path.join("core", "tfcompat.py"),
-               os.path.join("studies", "bench.py")}  # the post's own reader, as written (1.x)
-    for root, _, names in os.walk(os.path.join(REPO, "tf1_lstm")):
-        for name in names:
-            if not name.endswith(".py"):
-                continue
-            path = os.path.join(root, name)
-            rel = os.path.relpath(path, os.path.join(REPO, "tf1_lstm"))
-            with open(path) as f:
-                code = "\n".join(line.split("#")[0] for line in f)
-            if rel not in allowed:
-                assert not specific.search(code), rel
-    assert sys.modules.get("tensorflow") is tf
