@@ -20,6 +20,8 @@ from conftest import REPO, assert_no_traceback, run_cli
 from test_engine import (QUICK, cluster, numbers, tagged_env, token,  # noqa: F401
                          training_children, wait_until)
 
+ON_37 = pytest.mark.skipif(sys.version_info < (3, 7), reason="the Python 3.7 suite runs it: a "
+                           "cut link is met by the same engine code on 3.6 (CI's time)")
 TLS_ENV = ("DASK_DISTRIBUTED__COMM__TLS__CA_FILE", "DASK_DISTRIBUTED__COMM__TLS__CLIENT__CERT",
            "DASK_DISTRIBUTED__COMM__TLS__CLIENT__KEY")
 
@@ -110,6 +112,7 @@ def network(hosts):
             ip("netns", "del", ns, check=False)
 
 
+@ON_37
 def test_hosts_on_a_network_and_a_link_cut_mid_run(tmp_path, token):  # noqa: F811
     scratch = tmp_path / "tmp"
     scratch.mkdir()

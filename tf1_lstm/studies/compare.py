@@ -5,7 +5,6 @@ import os
 
 from tf1_lstm.core import records
 from tf1_lstm.studies import causes, drift, stats
-from tf1_lstm.util import tfenvs
 from tf1_lstm.util.files import NotARegularFile, read_json
 
 REPORT_KEYS = ("settings", "claims", "runs", "environment")
@@ -82,7 +81,7 @@ def as_a_whole(runs_a, runs_b):
     return lines + (["rule: " + drift.RULE] if lines else [])
 
 
-def explained(ra, rb, runs_a, runs_b, several=False):
+def explained(ra, rb, runs_a, runs_b):
     """Each run both sides hold that differs bit for bit, explained by studies.causes' rule
     from everything each side recorded of it (its run folder's records where they are
     beside the report.json, else its row, the report's settings and run_environments)."""
@@ -95,7 +94,7 @@ def explained(ra, rb, runs_a, runs_b, several=False):
             _recorded(report, row) for report, row in ((ra, a), (rb, b)))
         verdict, why = causes.explain(settings_a, settings_b, factors_a, factors_b,
                                       sides=("in A", "in B"))
-        label = "%s seed %d" % key[:2] + (" " + key[2] if several else "")
+        label = "%s seed %d" % key[:2] + (" " + key[2] if key[2] else "")
         lines.append("%s differs bit for bit -- %s: %s" % (label, verdict, why))
     return lines + (["rule: " + causes.RULE] if lines else [])
 
@@ -110,7 +109,10 @@ def _recorded(report, row):
             config, metrics = records.read_run_config(run_dir), records.read_metrics(run_dir)
         except records.RecordError:
             config, metrics = None, None
-    env = run_environments(report).get(_environment(report, row)) or {}
+    environments = run_environments(report)
+    name = row.get("environment") or report["settings"].get("reference_env") or (
+        next(iter(environments)) if len(environments) == 1 else None)
+    env = environments.get(name) or {}
     cpus = env.get("cpus") or []
     if metrics is None:
         metrics = {"versions": env.get("versions") or {}, "fingerprint": row.get("fingerprint")}
@@ -121,8 +123,10 @@ def _recorded(report, row):
 
 
 def _environment(report, row):
-    """The TensorFlow environment a row's run trained in (an older row: the report's)."""
-    return row.get("environment") or report["settings"].get("reference_env") or tfenvs.DEFAULT
+    """None for a report's own runs (all of them, or with --tf its reference environment's),
+    so that two reports' own runs pair whatever their Python; else the row's environment."""
+    reference, env = report["settings"].get("reference_env"), row.get("environment")
+    return None if reference is None or env is None or env == reference else env
 
 
 def run_environments(report):
@@ -167,13 +171,12 @@ def compare(a, b, *more):
     _claim_rows(row, ra["claims"], rb["claims"])
     runs_a = {(r["cell"], r["seed"], _environment(ra, r)): r for r in ra["runs"]}
     runs_b = {(r["cell"], r["seed"], _environment(rb, r)): r for r in rb["runs"]}
-    several = len({k[2] for k in _union(runs_a, runs_b)}) > 1
     for key in _union(runs_a, runs_b):
-        row("%s seed %d%s test accuracy" % (key[0], key[1], " " + key[2] if several else ""),
+        row("%s seed %d%s test accuracy" % (key[0], key[1], " " + key[2] if key[2] else ""),
             *("%.4f" % runs[key]["test_accuracy"] if key in runs else ABSENT
               for runs in (runs_a, runs_b)))
     lines += as_a_whole(ra["runs"], rb["runs"])
-    lines += explained(ra, rb, runs_a, runs_b, several)
+    lines += explained(ra, rb, runs_a, runs_b)
     _environment_rows(row, ra, rb)
     return lines + by_class([ra, rb] + others, ["A", "B"] + [
         chr(ord("C") + i) for i in range(len(others))])
@@ -189,10 +192,9 @@ def machine_class(report):
     """What the report's faithful runs ran on, as the numbers see it: CPU vendor and model, the
     L1d size CPUID reported and the kernel path; "not recorded" where a run says nothing of
     it, "mixed: ..." where its runs ran on several."""
-    reference = report["settings"].get("reference_env") or tfenvs.DEFAULT
     found = set()
     for row in report["runs"]:
-        if _environment(report, row) != reference:
+        if _environment(report, row) is not None:  # another TF's run of a --tf report
             continue
         factors = _recorded(report, row)[1]
         vendor = {"AuthenticAMD": "AMD", "GenuineIntel": "Intel"}.get(factors.get("cpu_vendor"))
@@ -201,6 +203,8 @@ def machine_class(report):
             continue
         found.add("%s %s, L1d %d KiB, %s" % (vendor, factors.get("family_model_stepping", "?"),
                                              factors["l1d_kib"], factors.get("kernel_path")))
+    if not found:
+        return "not recorded"
     return "; ".join(sorted(found)) if len(found) == 1 else "mixed: " + "; ".join(sorted(found))
 
 
