@@ -81,8 +81,9 @@ def recorded_factors(metrics, threads=None, cpu=None):
 
 
 def _vendor(brand):
-    brand = brand or ""
-    return ("AuthenticAMD" if "AMD" in brand else "GenuineIntel" if "Intel" in brand else None)
+    """CPUID's vendor id of the vendor a brand string names (e.g. "AMD EPYC"), or None."""
+    return next((vendor for vendor, short in sorted(cpuid.VENDORS.items())
+                 if short in (brand or "")), None)
 
 
 def _caches(text):

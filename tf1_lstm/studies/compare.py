@@ -5,6 +5,7 @@ import os
 
 from tf1_lstm.core import records
 from tf1_lstm.studies import causes, drift, stats
+from tf1_lstm.util import cpuid
 from tf1_lstm.util.files import NotARegularFile, read_json
 
 REPORT_KEYS = ("settings", "claims", "runs", "environment")
@@ -107,8 +108,8 @@ def _recorded(report, row):
         run_dir = os.path.join(folder, row["run_dir"])
         try:
             config, metrics = records.read_run_config(run_dir), records.read_metrics(run_dir)
-        except records.RecordError:
-            config, metrics = None, None
+        except records.RecordError:  # the row is what there is
+            pass
     environments = run_environments(report)
     name = row.get("environment") or report["settings"].get("reference_env") or (
         next(iter(environments)) if len(environments) == 1 else None)
@@ -197,7 +198,7 @@ def machine_class(report):
         if _environment(report, row) is not None:  # another TF's run of a --tf report
             continue
         factors = _recorded(report, row)[1]
-        vendor = {"AuthenticAMD": "AMD", "GenuineIntel": "Intel"}.get(factors.get("cpu_vendor"))
+        vendor = cpuid.VENDORS.get(factors.get("cpu_vendor"))
         if not (vendor and factors.get("l1d_kib")):
             found.add("not recorded")
             continue

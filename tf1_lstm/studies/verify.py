@@ -224,7 +224,7 @@ def presented_sizes(chosen):
         raise ValueError(why)
     found = {}
     for run in chosen:
-        factors = causes.recorded_factors(run.metrics, run.config.get("threads"))
+        factors = causes.recorded_factors(run.metrics)
         sizes = {level: factors.get(level.lower() + "_kib") for level in present.LEVELS}
         if not sizes["L1d"]:
             raise ValueError("%s records no cache sizes (a run made before they were "
@@ -305,10 +305,9 @@ def judged(run, mine, config, steps, full):
 
 
 def this_machine(here):
+    presented = " as presented" if here.get("cpuid_presented") else ""
     return ("this machine: %s (%s, family/model/stepping %s, L1d %s KiB, L2 %s KiB%s), %s, %s "
-            "intra-op threads, TensorFlow %s (%s)" % tuple(
-                " as presented" if k == "cpuid_presented" and here.get(k) else
-                "" if k == "cpuid_presented" else here.get(k) for k in (
-                    "cpu_brand", "cpu_vendor", "family_model_stepping", "l1d_kib", "l2_kib",
-                    "cpuid_presented", "kernel_path", "intra_op_threads", "tensorflow",
-                    "tensorflow_git")))
+            "intra-op threads, TensorFlow %s (%s)" % (
+                here.get("cpu_brand"), here.get("cpu_vendor"), here.get("family_model_stepping"),
+                here.get("l1d_kib"), here.get("l2_kib"), presented, here.get("kernel_path"),
+                here.get("intra_op_threads"), here.get("tensorflow"), here.get("tensorflow_git")))

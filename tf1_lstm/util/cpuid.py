@@ -19,6 +19,7 @@ _CPUID = bytes.fromhex("53" "89f8" "89f1" "4989d0" "0fa2" "418900" "41895804" "4
 # uint32 regs[2] <- xgetbv(ecx=0): mov r8,rdi; xor ecx,ecx; xgetbv; mov [r8],eax; mov [r8+4],edx
 _XGETBV = bytes.fromhex("4989f8" "31c9" "0f01d0" "418900" "41895004" "c3")
 
+VENDORS = {"AuthenticAMD": "AMD", "GenuineIntel": "Intel"}  # CPUID's vendor id: its short name
 AVX512_STATE = 0xE6  # XCR0: SSE, AVX, opmask, ZMM_Hi256, Hi16_ZMM saved by the OS
 AVX_STATE = 0x06     # XCR0: SSE and AVX
 
@@ -91,7 +92,7 @@ def _caches(vendor, top):
     (4 on Intel, 0x8000001D on AMD), which MKL-DNN's and Eigen's blocking read; a hypervisor
     chooses what it reports, so one CPU model can differ here and two models can agree."""
     leaf = 4 if top >= 4 else None
-    if vendor == "AuthenticAMD":
+    if VENDORS.get(vendor) == "AMD":
         leaf = 0x8000001D if _registers(0x80000000)[0] >= 0x8000001D else None
     caches = {}
     for subleaf in range(16) if leaf else ():
@@ -104,11 +105,6 @@ def _caches(vendor, top):
         size = ((ebx >> 22) + 1) * ((ebx >> 12 & 0x3FF) + 1) * ((ebx & 0xFFF) + 1) * (ecx + 1)
         caches["L%d%s" % (level, "d" if kind == 1 else "")] = size // 1024
     return caches
-
-
-def caches_text(caches):
-    """"L1d 48K L2 2048K ...": the form reports record in machine.cpu_id.caches."""
-    return " ".join("%s %dK" % (level, kib) for level, kib in sorted(caches.items()))
 
 
 def _described(vendor, brand, eax, ecx, ebx7, xcr0):

@@ -26,7 +26,7 @@ def unavailable():
         return ("this CPU or kernel has no CPUID faulting (no cpuid_fault in /proc/cpuinfo; "
                 "a hypervisor may hide it): run without --present-caches")
     vendor = (cpuid.read() or {}).get("vendor")
-    if vendor != "GenuineIntel":
+    if cpuid.VENDORS.get(vendor) != "Intel":
         return ("cache sizes are presented through CPUID leaf 4, which TF's libraries read on "
                 "Intel CPUs only (this one: %s): run without --present-caches" % vendor)
     if not compiler():
