@@ -109,7 +109,7 @@ def _recorded(report, row):
         try:
             config, metrics = records.read_run_config(run_dir), records.read_metrics(run_dir)
         except records.RecordError:  # the row is what there is
-            pass
+            config, metrics = None, None
     environments = run_environments(report)
     name = row.get("environment") or report["settings"].get("reference_env") or (
         next(iter(environments)) if len(environments) == 1 else None)
