@@ -1,9 +1,13 @@
-"""Shared fixtures: the real MNIST committed under data/MNIST_data, and the --slow switch."""
+"""Shared fixtures: the real MNIST committed under data/MNIST_data, a token tagging a test's
+processes, a finished short run, and the --slow switch."""
 
 import os
 import subprocess
 import sys
+import time
+import uuid
 
+import psutil
 import pytest
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -30,6 +34,54 @@ def pytest_collection_modifyitems(config, items):
 @pytest.fixture(scope="session")
 def data_dir():
     return DATA_DIR
+
+
+def processes_with(token):
+    found = []
+    for proc in psutil.process_iter():
+        try:
+            if proc.environ().get("TF1_LSTM_TEST_TOKEN") == token:
+                found.append(proc)
+        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+            pass
+    return found
+
+
+@pytest.fixture
+def token():
+    """A tag for this test's processes; afterwards none of them may remain."""
+    value = uuid.uuid4().hex
+    yield value
+    deadline = time.time() + 20
+    while processes_with(value) and time.time() < deadline:
+        time.sleep(0.5)
+    left = [" ".join(p.cmdline()[:6]) for p in processes_with(value)]
+    for proc in processes_with(value):
+        proc.kill()
+    assert not left, "processes left behind: %s" % left
+
+
+@pytest.fixture(scope="session")
+def quick_embedded(tmp_path_factory):
+    """dask_cluster.QUICK's report on the embedded cluster, made once for the tests that set
+    another cluster's numbers against it (read it, do not write into it)."""
+    from dask_cluster import QUICK, tagged_env
+    out = str(tmp_path_factory.mktemp("quick-embedded") / "report")
+    tag = uuid.uuid4().hex
+    code, _, err = run_cli(QUICK + ["--out", out], env=tagged_env(tag))
+    assert code == 0, err
+    assert not processes_with(tag), "processes left behind by the embedded report"
+    return out
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    """A finished 30-step run with step checkpoints."""
+    path = str(tmp_path_factory.mktemp("run") / "run")
+    code, _, err = run_cli(["train", "--steps", "30", "--seed", "1", "--threads", "1",
+                            "--checkpoint-every", "10", "--data-dir", DATA_DIR, "--out", path])
+    assert code == 0, err
+    return path
 
 
 # What no CLI call may print, success included, unless its test expects it.

@@ -46,7 +46,9 @@ def run_ours(tmp_path, seed, steps, cell="lstm"):
     return accuracy_lines(out)
 
 
-def test_short_run_matches_the_seeded_original(tmp_path):
+def test_short_run_matches_the_seeded_original(tmp_path, request):
+    if request.config.getoption("--slow"):
+        pytest.skip("the full run below compares the same lines over 10,000 steps")
     original = start_original(tmp_path, seed=5, steps=401)
     ours = run_ours(tmp_path, seed=5, steps=401)
     theirs = finish_original(original)

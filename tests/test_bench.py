@@ -8,11 +8,11 @@ import sys
 
 import pytest
 
-from tf1_lstm.studies import bench
+from tf1_lstm.studies.tools import bench
 
 from conftest import DATA_DIR, REPO, run_cli
 
-PROVE = ("import json, sys; from tf1_lstm.studies import bench; "
+PROVE = ("import json, sys; from tf1_lstm.studies.tools import bench; "
          "print(json.dumps(bench.prove_equal(sys.argv[1], sys.argv[2] == 'xla', sys.argv[3])))")
 
 

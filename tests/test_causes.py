@@ -1,11 +1,11 @@
-"""studies.causes, the rule verify and compare explain a difference by, on fixed records: each
-branch (settings, an acting factor, a factor one side lacks, a defect) from both sides, which
-factors act in which TensorFlow, and what older records still tell."""
+"""studies.verdicts.causes, the rule verify and compare explain a difference by, on fixed
+records: each branch (settings, an acting factor, a factor one side lacks, a defect) from both
+sides, which factors act in which TensorFlow, and what older records still tell."""
 
 import pytest
 
 from tf1_lstm.core import fingerprint
-from tf1_lstm.studies import causes
+from tf1_lstm.studies.verdicts import causes
 
 pytestmark = pytest.mark.fast
 

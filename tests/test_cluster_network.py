@@ -17,8 +17,7 @@ import pytest
 from tf1_lstm.util import scratch as scratch_folders
 
 from conftest import REPO, assert_no_traceback, run_cli
-from test_engine import (QUICK, cluster, numbers, tagged_env, token,  # noqa: F401
-                         training_children, wait_until)
+from dask_cluster import QUICK, cluster, numbers, tagged_env, training_children, wait_until
 
 ON_37 = pytest.mark.skipif(sys.version_info < (3, 7), reason="the Python 3.7 suite runs it: a "
                            "cut link is met by the same engine code on 3.6 (CI's time)")
@@ -45,14 +44,11 @@ def make_pki(folder):
     return {name: os.path.join(folder, name) for name in ("ca.pem", "node.pem", "node.key")}
 
 
-def test_a_tls_cluster(tmp_path, token):  # noqa: F811
+def test_a_tls_cluster(tmp_path, token, quick_embedded):
     pki = make_pki(str(tmp_path / "pki"))
     flags = ["--tls-ca-file", pki["ca.pem"], "--tls-cert", pki["node.pem"], "--tls-key",
              pki["node.key"]]
     client = dict(zip(TLS_ENV, (pki["ca.pem"], pki["node.pem"], pki["node.key"])))
-    embedded = str(tmp_path / "embedded")
-    code, _, err = run_cli(QUICK + ["--out", embedded], env=tagged_env(token))
-    assert code == 0, err
     with cluster(tmp_path, token, tls=flags, client_env=client) as (address, _):
         assert address.startswith("tls://")
         out = str(tmp_path / "tls")
@@ -62,7 +58,7 @@ def test_a_tls_cluster(tmp_path, token):  # noqa: F811
         code, _, err = run_cli(QUICK + ["--out", str(tmp_path / "plain"), "--scheduler",
                                         address], env=tagged_env(token), timeout=120)
         assert code == 2 and all(name in err for name in TLS_ENV), err  # no certificate: refused
-    assert numbers(out)[1] == numbers(embedded)[1]
+    assert numbers(out)[1] == numbers(quick_embedded)[1]
 
 
 # --- several network hosts on one machine ------------------------------------------------------
@@ -113,7 +109,7 @@ def network(hosts):
 
 
 @ON_37
-def test_hosts_on_a_network_and_a_link_cut_mid_run(tmp_path, token):  # noqa: F811
+def test_hosts_on_a_network_and_a_link_cut_mid_run(tmp_path, token):
     scratch = tmp_path / "tmp"
     scratch.mkdir()
 
@@ -121,7 +117,8 @@ def test_hosts_on_a_network_and_a_link_cut_mid_run(tmp_path, token):  # noqa: F8
         return [n for n in os.listdir(str(scratch)) if n.startswith("tf1-lstm-")]
 
     embedded = str(tmp_path / "embedded")
-    quick = [a if a != "200" else "1500" for a in QUICK]
+    # the RNN: the quicker cell, its runs still long enough to be cut in the middle
+    quick = [{"200": "1500", "lstm,rnn": "rnn"}.get(a, a) for a in QUICK]
     code, _, err = run_cli(quick + ["--out", embedded], env=tagged_env(token))
     assert code == 0, err
     with network(["sched", "client", "w1", "w2"]) as (hosts, switch):

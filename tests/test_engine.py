@@ -1,153 +1,27 @@
 """Studies on Dask distributed, with real clusters: an embedded one, and an external scheduler and
 workers started here as separate processes. No mocks: real runs, a real SIGKILL."""
 
-import contextlib
-import json
 import os
 import signal
 import subprocess
 import sys
 import time
-import uuid
 
 import psutil
 import pytest
 
 from tf1_lstm.studies import engine
+from tf1_lstm.studies.engine.clusters.scheduler import versions_line
+from tf1_lstm.util.errors import ToolError
 
-from conftest import DATA_DIR, REPO, Cli, one_line, run_cli
-
-BIN = os.path.dirname(sys.executable)
-QUICK = ["report", "--seeds", "2", "--cells", "lstm,rnn", "--steps", "200", "--no-repeat",
-         "--no-throughput", "--data-dir", DATA_DIR]
-
-
-def tagged_env(token, **extra):
-    """The environment of every process a test starts: the token finds them all later."""
-    return dict(os.environ, TF1_LSTM_TEST_TOKEN=token, TF_CPP_MIN_LOG_LEVEL="2", **extra)
+from conftest import DATA_DIR, REPO, one_line
+from dask_cluster import (BIN, QUICK, cluster, numbers, report, scheduler_address, start_report,
+                          tagged_env, training_children, wait_for_workers, wait_until)
 
 
-def processes_with(token):
-    found = []
-    for proc in psutil.process_iter():
-        try:
-            if proc.environ().get("TF1_LSTM_TEST_TOKEN") == token:
-                found.append(proc)
-        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
-            pass
-    return found
-
-
-@pytest.fixture
-def token():
-    """A tag for this test's processes; afterwards none of them may remain."""
-    value = uuid.uuid4().hex
-    yield value
-    deadline = time.time() + 20
-    while processes_with(value) and time.time() < deadline:
-        time.sleep(0.5)
-    left = [" ".join(p.cmdline()[:6]) for p in processes_with(value)]
-    for proc in processes_with(value):
-        proc.kill()
-    assert not left, "processes left behind: %s" % left
-
-
-def report(args, token, timeout=600, **env):
-    return run_cli(args, env=tagged_env(token, **env), timeout=timeout)
-
-
-def start_report(args, token):
-    return Cli(args, env=tagged_env(token))
-
-
-def wait_until(condition, timeout=120):
-    deadline = time.time() + timeout
-    while not condition() and time.time() < deadline:
-        time.sleep(0.2)
-
-
-@contextlib.contextmanager
-def cluster(tmp_path, token, workers=2, worker_env=None, tls=(), hosts=None, client_env=None):
-    """dask-scheduler and `workers` dask-worker processes: (address, worker procs).
-
-    All on 127.0.0.1, or each on its own network host: hosts = [(command prefix, address)],
-    the scheduler's first (e.g. ["ip", "netns", "exec", NAME], "10.77.0.2"), then a client's,
-    then one per worker. `tls`: the --tls-* flags the scheduler and workers take."""
-    hosts = hosts or [([], "127.0.0.1")] * (workers + 2)
-    protocol = ["--protocol", "tls"] if tls else []
-    scheduler_file = str(tmp_path / ("scheduler-%s.json" % uuid.uuid4().hex[:8]))
-    procs = [subprocess.Popen(hosts[0][0] + [
-        os.path.join(BIN, "dask-scheduler"), "--host", hosts[0][1], "--port", "0",
-        "--no-dashboard", "--scheduler-file", scheduler_file] + protocol + list(tls),
-        env=tagged_env(token), cwd=str(tmp_path), stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL)]
-    try:
-        address = _scheduler_address(scheduler_file)
-        workers_procs = [subprocess.Popen(prefix + [
-            os.path.join(BIN, "dask-worker"), address, "--nthreads", "1", "--no-nanny",
-            "--no-dashboard", "--host", host] + protocol + list(tls), cwd=REPO,
-            env=tagged_env(token, **(worker_env or {})), stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL) for prefix, host in hosts[2:2 + workers]]
-        procs += workers_procs
-        _wait_for_workers(address, workers, hosts[1][0], tagged_env(token, **(client_env or {})))
-        yield address, workers_procs
-    finally:
-        for proc in reversed(procs):
-            if proc.poll() is None:
-                proc.terminate()
-        for proc in procs:
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-
-
-def _scheduler_address(scheduler_file, timeout=60):
-    """The address in dask-scheduler's --scheduler-file, once the file is whole: the scheduler
-    writes it in place, so it can exist and be empty for a moment."""
-    deadline = time.time() + timeout
-    while True:
-        try:
-            with open(scheduler_file) as f:
-                return json.load(f)["address"]
-        except (OSError, ValueError, KeyError):
-            if time.time() > deadline:
-                raise
-            time.sleep(0.2)
-
-
-WAIT = ("import sys\nfrom tf1_lstm.studies.engine import Engine\n"
-        "with Engine(sys.argv[1]) as cluster:\n"
-        "    cluster.client.wait_for_workers(int(sys.argv[2]))")
-
-
-def _wait_for_workers(address, n, prefix, env):
-    """From the client's host, with the client's settings (a TLS cluster's among them)."""
-    subprocess.run(prefix + [sys.executable, "-c", WAIT, address, str(n)], cwd=REPO, env=env,
-                   check=True, timeout=120)
-
-
-def training_children(proc):
-    """`tf1-lstm train` processes started under a worker process."""
-    try:
-        return [p for p in psutil.Process(proc.pid).children(recursive=True)
-                if "train" in p.cmdline() and "tf1_lstm" in p.cmdline()]
-    except psutil.NoSuchProcess:
-        return []
-
-
-def numbers(out):
-    with open(os.path.join(out, "report.json")) as f:
-        rep = json.load(f)
-    return rep, [(r["cell"], r["seed"], r["test_accuracy"], [p["loss"] for p in r["curve"]])
-                 for r in rep["runs"]]
-
-
-def test_external_cluster_equals_embedded_even_when_a_worker_is_killed(tmp_path, token):
-    embedded = str(tmp_path / "embedded")
-    code, _, err = report(QUICK + ["--out", embedded], token)
-    assert code == 0, err
-    local_rep, local_numbers = numbers(embedded)
+def test_external_cluster_equals_embedded_even_when_a_worker_is_killed(
+        tmp_path, token, quick_embedded):
+    local_rep, local_numbers = numbers(quick_embedded)
     assert local_rep["engine"]["scheduler"] == "local" and local_rep["engine"]["workers"] == 2
     assert local_rep["engine"]["distributed"] == "2021.03.0"
 
@@ -302,11 +176,11 @@ def _versions(**workers):
 
 @pytest.mark.fast
 def test_the_versions_rule_on_both_sides():
-    assert engine.versions_line(_versions(a={})) is None
-    line = engine.versions_line(_versions(a={"python": "3.6.15"}))
+    assert versions_line(_versions(a={})) is None
+    line = versions_line(_versions(a={"python": "3.6.15"}))
     assert line.startswith("the cluster's processes differ in python 3.6.15 and 3.7.16 only")
-    with pytest.raises(engine.RunError, match="other versions of distributed"):
-        engine.versions_line(_versions(a={"distributed": "2022.2.0"}))
+    with pytest.raises(ToolError, match="other versions of distributed"):
+        versions_line(_versions(a={"distributed": "2022.2.0"}))
 
 
 OTHER = os.path.join(REPO, ".venv36" if sys.version_info >= (3, 7) else ".venv", "bin")
@@ -323,12 +197,12 @@ def test_workers_on_the_other_python_say_so_in_one_line(tmp_path, token):
                                scheduler_file], env=tagged_env(token), cwd=str(tmp_path),
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
     try:
-        address = _scheduler_address(scheduler_file)
+        address = scheduler_address(scheduler_file)
         procs.append(subprocess.Popen([os.path.join(OTHER, "dask-worker"), address,
                                        "--nthreads", "1", "--no-nanny", "--no-dashboard"],
                                       cwd=REPO, env=tagged_env(token),
                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-        _wait_for_workers(address, 1, [], tagged_env(token))
+        wait_for_workers(address, 1, [], tagged_env(token))
         code, out, err = report(["report", "--seeds", "1", "--cells", "rnn", "--steps", "3",
                                  "--no-repeat", "--no-throughput", "--data-dir", DATA_DIR,
                                  "--scheduler", address, "--out", str(tmp_path / "r")], token)

@@ -7,12 +7,12 @@ import os
 import numpy as np
 import pytest
 import tensorflow as tf
-from test_model import original_graph
 
 from tf1_lstm.core import data
-from tf1_lstm.studies import explain
+from tf1_lstm.studies.sections import explain
 
 from conftest import DATA_DIR, run_cli
+from test_model import original_graph
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 

@@ -12,7 +12,9 @@ import time
 
 import pytest
 
-from tf1_lstm.studies import compare, drift, engine, report, stats
+from tf1_lstm.studies import engine, report
+from tf1_lstm.studies.tools import compare
+from tf1_lstm.studies.verdicts import drift, stats
 from tf1_lstm.util import tfenvs
 
 from conftest import DATA_DIR, REPO, assert_no_traceback, one_line, run_cli

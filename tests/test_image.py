@@ -16,7 +16,7 @@ import uuid
 import pytest
 
 from conftest import DATA_DIR, Cli, assert_no_traceback, run_cli
-from test_engine import _wait_for_workers, cluster, numbers, tagged_env, token  # noqa: F401
+from dask_cluster import cluster, numbers, tagged_env, wait_for_workers
 
 IMAGE = os.environ.get("TF1_LSTM_TEST_IMAGE")
 BASE = os.environ.get("TF1_LSTM_TEST_IMAGE_BASE")
@@ -101,7 +101,7 @@ def _trainings_in(container):
     return [line for line in proc.stdout.splitlines() if "tf1_lstm train" in line]
 
 
-def test_containers_of_the_image_as_workers(tmp_path, token):  # noqa: F811
+def test_containers_of_the_image_as_workers(tmp_path, token):
     quick = [{"30": "400", "2": "1"}.get(a, a) for a in REPORT]  # one seed, long enough to be
     #                                                                killed mid-run
     embedded = str(tmp_path / "embedded")
@@ -114,7 +114,7 @@ def test_containers_of_the_image_as_workers(tmp_path, token):  # noqa: F811
                 docker("run", "-d", "--rm", "--network", "host", "--name", name,
                        "--entrypoint", "dask-worker", IMAGE, address, "--nthreads", "1",
                        "--no-nanny", "--no-dashboard", "--host", "127.0.0.1")
-            _wait_for_workers(address, 2, [], tagged_env(token))
+            wait_for_workers(address, 2, [], tagged_env(token))
             out = str(tmp_path / "containers")
             proc = Cli(quick + ["--out", out, "--scheduler", address], env=tagged_env(token))
             deadline = time.time() + 300

@@ -20,8 +20,8 @@ ALLOWED = {  # subpackage -> the tf1_lstm subpackages its modules may import
 }
 
 
-def imported_subpackages(path):
-    """The tf1_lstm.<subpackage> names a module imports (the package root counts as '')."""
+def imported(path):
+    """The tf1_lstm.* names a module imports, each as its parts after tf1_lstm."""
     with open(path) as f:
         tree = ast.parse(f.read(), path)
     found = set()
@@ -32,20 +32,41 @@ def imported_subpackages(path):
         elif isinstance(node, ast.ImportFrom) and node.module:
             names = [node.module + "." + alias.name for alias in node.names]
         for name in names:
-            parts = name.split(".")
+            parts = tuple(name.split("."))
             if parts[0] == "tf1_lstm" and len(parts) > 1 and parts[1] != "__version__":
-                found.add(parts[1])
+                found.add(parts[1:])
     return found
+
+
+def imported_subpackages(path):
+    """The tf1_lstm.<subpackage> names a module imports."""
+    return {parts[0] for parts in imported(path)}
+
+
+def modules_under(folder):
+    """Every .py file under `folder`, its subpackages' included."""
+    return [os.path.join(root, name) for root, _, names in os.walk(folder)
+            for name in names if name.endswith(".py")]
 
 
 @pytest.mark.parametrize("subpackage", sorted(ALLOWED))
 def test_imports_stay_inside_the_layout(subpackage):
-    folder = os.path.join(PACKAGE, subpackage)
-    modules = [f for f in os.listdir(folder) if f.endswith(".py")]
+    modules = modules_under(os.path.join(PACKAGE, subpackage))
     assert modules
     for module in modules:
-        wrong = imported_subpackages(os.path.join(folder, module)) - ALLOWED[subpackage]
-        assert not wrong, "%s/%s imports tf1_lstm.%s" % (subpackage, module, ", ".join(wrong))
+        wrong = imported_subpackages(module) - ALLOWED[subpackage]
+        assert not wrong, "%s imports tf1_lstm.%s" % (os.path.relpath(module, PACKAGE),
+                                                      ", ".join(wrong))
+
+
+def test_the_engine_is_a_floor_the_studies_stand_on():
+    """studies/engine knows no study: reports, sections and tools import it, never the reverse."""
+    modules = modules_under(os.path.join(PACKAGE, "studies", "engine"))
+    assert len(modules) >= 8
+    for module in modules:
+        above = {".".join(parts[:2]) for parts in imported(module)
+                 if parts[0] == "studies" and parts[1:2] != ("engine",)}
+        assert not above, "%s imports tf1_lstm.%s" % (os.path.relpath(module, PACKAGE), above)
 
 
 def test_the_check_sees_a_forbidden_import(tmp_path):
@@ -59,7 +80,7 @@ def test_tfcompat_is_the_one_place_versions_differ():
     specific = re.compile(r"tensorflow\.contrib|tf\.contrib|tf_slim|tensorflow\.compat|"
                           r"compat\.v1|disable_v2_behavior")
     allowed = {os.path.join("core", "tfcompat.py"),
-               os.path.join("studies", "bench.py")}  # the post's own reader, as written (1.x)
+               os.path.join("studies", "tools", "bench.py")}  # the post's own reader (1.x)
     for root, _, names in os.walk(PACKAGE):
         for name in names:
             if not name.endswith(".py"):

@@ -1,6 +1,7 @@
-"""A new cell is one entry in core.cells, a new report section one entry in studies.sections:
-a copy of the package with a toy registered there (and nothing else changed) offers it as a
-flag, trains it, and reports it."""
+"""A new cell is one entry in core.cells, a new report section one entry in studies.sections, a
+new setting one row in core.settings, a new cluster kind one module and one entry in
+studies.engine.clusters: a copy of the package with a toy registered there (and nothing else
+changed) offers it as a flag, trains it, and reports it."""
 
 import json
 import os
@@ -23,12 +24,17 @@ ENTRY = '''    Cell("gru", "GRU", "GRUCell", _gru, "a toy registered by a test",
 '''
 
 
-def package_copy(root, module, edits):
+def package_copy(root, module, edits, new=None):
     """run_cli's keywords for a copy of tf1_lstm under `root` whose `module` (a path inside the
-    package) went through `edits`: (old, new) pairs, each old found exactly once."""
+    package) went through `edits`: (old, new) pairs, each old found exactly once; `new`:
+    {path inside the package: text} of modules added."""
     package = str(root / "tf1_lstm")
     shutil.copytree(os.path.join(REPO, "tf1_lstm"), package,
                     ignore=shutil.ignore_patterns("__pycache__"))
+    for added, text in (new or {}).items():
+        assert not os.path.exists(os.path.join(package, added)), added
+        with open(os.path.join(package, added), "w") as f:
+            f.write(text)
     path = os.path.join(package, module)
     with open(path) as f:
         text = f.read()
@@ -107,9 +113,10 @@ SECTION_ENTRY = '''    Section("toy", (("--toy", dict(type=int, default=None, he
 
 @pytest.fixture(scope="module")
 def toy_section(tmp_path_factory):
-    """run_cli's keywords for a copy of tf1_lstm whose studies/sections.py has one more entry."""
+    """run_cli's keywords for a copy of tf1_lstm whose studies/sections/__init__.py has one
+    more entry."""
     return package_copy(tmp_path_factory.mktemp("toy-section"),
-                        os.path.join("studies", "sections.py"), [
+                        os.path.join("studies", "sections", "__init__.py"), [
                             ("\n\nSECTIONS = (\n", TOY_SECTION + "SECTIONS = (\n"),
                             ("\n)\nKEYS", "\n" + SECTION_ENTRY.rstrip("\n") + "\n)\nKEYS")])
 
@@ -160,3 +167,56 @@ def test_a_setting_entry_reaches_the_flags_the_config_and_resume(tmp_path):
         assert json.load(f)["dropout"] == 0.5
     code, _, err = run_cli(["train", "--resume", run, "--dropout", "0.1"], **toy)
     assert code == 2 and "--dropout" in err, err  # resume takes it from config.json
+
+
+KIND = '''"""A toy cluster kind: Dask's workers as threads of this process."""
+
+from tf1_lstm.studies.engine.clusters import Kind
+
+
+class Threads(Kind):
+    name = "threads"
+    help = "a toy kind registered by a test"
+    flags = (("--threads-label", dict(default=None, help="a toy kind's own flag")),)
+
+    def start(self, engine):
+        import distributed
+        engine.cluster = distributed.LocalCluster(
+            n_workers=1, threads_per_worker=self.jobs or 1, processes=False,
+            dashboard_address=None)
+        engine.client = distributed.Client(engine.cluster)
+
+    def where(self):
+        return "threads labelled %s" % self.options["threads_label"]
+'''
+
+
+def test_a_cluster_kind_is_one_module_and_one_entry(tmp_path):
+    clusters = os.path.join("studies", "engine", "clusters")
+    anchor = '    ("slurm", "tf1_lstm.studies.engine.clusters.slurm:Slurm"),\n'
+    entry = '    ("threads", "tf1_lstm.studies.engine.clusters.threads:Threads"),\n'
+    toy = package_copy(tmp_path / "toy-kind", os.path.join(clusters, "__init__.py"),
+                       [(anchor, anchor + entry)],
+                       new={os.path.join(clusters, "threads.py"): KIND})
+    code, out, err = run_cli(["report", "--help"], **toy)
+    text = re.sub(r"\s+", " ", out)
+    assert code == 0 and "threads (a toy kind registered by a test)" in text, err
+    assert "a toy kind's own flag" in text and "{local,slurm,threads}" in text, out
+    code, _, err = run_cli(["report", "--threads-label", "x", "--out", str(tmp_path / "r0")],
+                           **toy)
+    assert code == 2 and "--threads-label is for --cluster threads" in err, err
+    code, _, err = run_cli(["report", "--cluster", "threads", "--slurm-wait", "5", "--out",
+                            str(tmp_path / "r1")], **toy)
+    assert code == 2 and "--slurm-wait is for --cluster slurm" in err, err
+    report = str(tmp_path / "report")
+    code, out, err = run_cli(["report", "--cluster", "threads", "--threads-label", "t7",
+                              "--cells", "lstm", "--seeds", "1", "--steps", "3", "--jobs", "1",
+                              "--no-repeat", "--no-throughput", "--data-dir", DATA_DIR,
+                              "--out", report], **toy)
+    assert code == 0, err
+    assert "on threads labelled t7, 1 workers" in out, out
+    with open(os.path.join(report, "report.json")) as f:
+        rep = json.load(f)
+    assert rep["engine"]["cluster"] == "threads" and rep["engine"]["workers"] == 1, rep["engine"]
+    assert rep["settings"]["threads"] == 1  # a kind of jobs of one core, as the class says
+    assert [r["test_accuracy"] is not None for r in rep["runs"]] == [True]

@@ -34,16 +34,6 @@ def wait_for_line(proc, prefix, timeout=120):
     raise AssertionError("no %r line" % prefix)
 
 
-@pytest.fixture(scope="module")
-def run_dir(tmp_path_factory):
-    """A finished 30-step run with step checkpoints."""
-    path = str(tmp_path_factory.mktemp("run") / "run")
-    code, _, err = run_cli(["train", "--steps", "30", "--seed", "1", "--threads", "1",
-                            "--checkpoint-every", "10", "--data-dir", DATA_DIR, "--out", path])
-    assert code == 0, err
-    return path
-
-
 @pytest.fixture
 def mount(tmp_path):
     """mount(size_mb, read_only=False, fill=None): a real small tmpfs, unmounted afterwards."""

@@ -9,8 +9,10 @@ import shutil
 import pytest
 
 from tf1_lstm.core import tfcompat
-from tf1_lstm.studies import compare, drift, report
-from tf1_lstm.studies.stats import describe
+from tf1_lstm.studies import report
+from tf1_lstm.studies.tools import compare
+from tf1_lstm.studies.verdicts import drift
+from tf1_lstm.studies.verdicts.stats import describe
 from tf1_lstm.util import environment, tfenvs
 from tf1_lstm.util.text import percent
 

@@ -9,7 +9,9 @@ import sys
 import numpy as np
 import pytest
 
-from tf1_lstm.studies import ablation, claims, engine, explain, stats
+from tf1_lstm.studies import engine
+from tf1_lstm.studies.sections import ablation, explain
+from tf1_lstm.studies.verdicts import claims, stats
 
 pytestmark = pytest.mark.fast
 CHANCE = 0.1135
@@ -20,7 +22,7 @@ def runs(*accuracies):
 
 
 def test_the_rule_modules_import_no_tensorflow():
-    code = ("import sys; import tf1_lstm.studies.report, tf1_lstm.studies.ablation, "
+    code = ("import sys; import tf1_lstm.studies.report, tf1_lstm.studies.sections.ablation, "
             "tf1_lstm.studies.engine; sys.exit('tensorflow' in sys.modules)")
     assert subprocess.call([sys.executable, "-c", code]) == 0
 

@@ -35,11 +35,25 @@ def test_a_new_row_reaches_the_flags_the_argv_the_reuse_key_and_the_config():
     assert settings.from_record({"dropout": None}, config, table).dropout == 0.0
 
 
-def test_the_types_have_one_field_per_row():
-    assert RunConfig._fields == tuple(s.name for s in settings.SETTINGS)
-    assert RunConfig() == RunConfig(**{s.name: s.default for s in settings.SETTINGS})
-    assert set(engine.RunSpec._fields) == {"name", "command", "flags", "env"} | {
-        s.name for s in settings.numbers()}
+# A value other than the default for every setting that changes the numbers.
+SAMPLES = {"cell": "rnn", "steps": 1234, "batch_size": 100, "lr": 0.0015, "seed": 7,
+           "threads": 3, "forget_bias": 0.25, "clip": 2.5, "test_at": (100, 1000),
+           "dataset": "fashion-mnist", "init_from": "tf1.15.5"}
+
+
+def test_every_setting_crosses_to_a_worker_and_back_equal(tmp_path):
+    """A spec's values become the worker's argv, train's own parser reads them and train's own
+    checks make the RunConfig: each value comes back equal, for every row (a row the samples
+    lack fails here until it has one)."""
+    from tf1_lstm.cli import build_parser
+    rows = settings.numbers()
+    assert sorted(SAMPLES) == sorted(s.name for s in rows), "add a sample for the new row"
+    assert all(SAMPLES[s.name] != s.default for s in rows)
+    run = engine.RunSpec(name="x", **SAMPLES)
+    argv = engine.train_command(run, str(tmp_path / "run"))
+    config, _ = train.new_run_config(build_parser().parse_args(argv[3:]))
+    assert {s.name: getattr(config, s.name) for s in rows} == run.values() == SAMPLES
+    assert type(config) is RunConfig
 
 
 def test_every_flag_of_the_table_is_a_flag_of_train():

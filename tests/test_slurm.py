@@ -11,10 +11,10 @@ import sys
 import time
 
 import pytest
-import slurm_cluster
 
 from tf1_lstm.util import tfenvs
 
+import slurm_cluster
 from conftest import DATA_DIR, REPO, Cli, one_line, run_cli
 
 WHY = slurm_cluster.missing()
@@ -200,7 +200,7 @@ CLOSE_MANY = """
 import subprocess, sys
 from tf1_lstm.studies import engine
 for i in range(int(sys.argv[1])):
-    with engine.Engine(None, 2, "slurm", logs=sys.argv[2], wait=120) as e:
+    with engine.Engine(None, 2, "slurm", logs=sys.argv[2], options={"slurm_wait": 120}) as e:
         assert e.client.submit(sum, [1, 2], pure=False).result() == 3
     queue = subprocess.run(["squeue", "-h", "-o", "%i %T"], stdout=subprocess.PIPE,
                            universal_newlines=True, check=True).stdout.split()

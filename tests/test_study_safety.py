@@ -13,8 +13,7 @@ import psutil
 import pytest
 
 from conftest import DATA_DIR, REPO, Cli, one_line, run_cli
-from test_engine import cluster, tagged_env, token, training_children, wait_until  # noqa: F401
-from test_reliability import run_dir  # noqa: F401
+from dask_cluster import cluster, tagged_env, training_children, wait_until
 
 COMMITTED = os.path.join(REPO, "reports", "mnist-5seeds-10000steps", "runs", "lstm-seed0")
 TINY = ["report", "--seeds", "1", "--cells", "lstm", "--steps", "30", "--no-repeat",
@@ -24,7 +23,7 @@ LONG = ["report", "--seeds", "1", "--cells", "lstm,rnn", "--steps", "20000", "--
 
 
 @pytest.fixture
-def tmpdir_env(tmp_path, token):  # noqa: F811
+def tmpdir_env(tmp_path, token):
     """A temp dir of the test's own for every process it starts: its scratch folders are all
     there, to be counted."""
     scratch = tmp_path / "tmp"
@@ -313,7 +312,7 @@ def fashion_run(tmp_path_factory):
 
 
 # 10, 18, 19 ----------------------------------------------------------------------------------
-def test_export_to_a_long_name(tmp_path, run_dir):  # noqa: F811
+def test_export_to_a_long_name(tmp_path, run_dir):
     for length, ok in ((250, True), (256, False)):
         target = str(tmp_path / ("x" * length))
         code, out, err = run_cli(["export", run_dir, target])
@@ -332,7 +331,7 @@ def _digit():
     return images[0].astype("float32") / 255.0
 
 
-def test_predict_a_dark_digit_on_a_transparent_background(tmp_path, run_dir):  # noqa: F811
+def test_predict_a_dark_digit_on_a_transparent_background(tmp_path, run_dir):
     import numpy as np
     from PIL import Image
     digit = np.kron(_digit(), np.ones((4, 4)))  # 112 x 112
@@ -351,7 +350,7 @@ def test_predict_a_dark_digit_on_a_transparent_background(tmp_path, run_dir):  #
 
 
 @pytest.mark.parametrize("size", [28, 100])
-def test_a_blank_image_is_refused_at_any_size(tmp_path, run_dir, size):  # noqa: F811
+def test_a_blank_image_is_refused_at_any_size(tmp_path, run_dir, size):
     from PIL import Image
     path = str(tmp_path / "blank.png")
     Image.new("L", (size, size), 0).save(path)

@@ -9,7 +9,9 @@ import subprocess
 import pytest
 
 from tf1_lstm.cli import flags
-from tf1_lstm.studies import compare, drift, engine, report, sections, stats
+from tf1_lstm.studies import engine, report, sections
+from tf1_lstm.studies.tools import compare
+from tf1_lstm.studies.verdicts import drift, stats
 from tf1_lstm.util import environment, tfenvs
 from tf1_lstm.util.files import read_json
 
@@ -84,7 +86,8 @@ def test_bit_for_bit_names_the_first_parting_step_and_the_gaps():
 
 def test_the_repeated_seed_is_judged_by_the_same_bit_for_bit_rule():
     first = engine.spec("lstm", 0, steps=201, threads=1)
-    specs = [first, first._replace(name=first.name + "-repeat")]
+    specs = [first, engine.repeated(first)]
+    assert specs[1].name == "lstm-seed0-repeat"  # its folder, as older reports name it
     names = [s.name for s in specs]
     same = drift.determinism(dict(zip(names, [run(0.97), run(0.97)])), specs)
     assert same["identical"] and same["run"] == names[0] and same["logged_values"] == 5

@@ -22,7 +22,7 @@ from tf1_lstm.studies import report
 from tf1_lstm.util import tfenvs
 
 from conftest import REPO, assert_no_traceback, one_line, run_cli
-from test_engine import cluster, tagged_env, token  # noqa: F401
+from dask_cluster import cluster, tagged_env
 
 TF2 = os.environ.get("TF1_LSTM_TEST_TF2") or "tf2.15.1-py3.11"
 TF2_PYTHON = tfenvs.interpreter(TF2)

@@ -9,6 +9,7 @@ import sys
 import pytest
 
 from tf1_lstm.studies import engine
+from tf1_lstm.studies.engine import worker
 from tf1_lstm.util import files, scratch
 
 from conftest import REPO
@@ -40,7 +41,7 @@ def test_atomic_dir_touches_nothing_beside_its_target(tmp_path):
 
 def real_result():
     """What train_task returns, made from a real finished run."""
-    return {"name": RUN.name, "files": engine._collect(COMMITTED), "log": "log",
+    return {"name": RUN.name, "files": worker._collect(COMMITTED), "log": "log",
             "scratch": "/nowhere/" + RUN.name, "host": "h", "worker": "tcp://w:1",
             "task_seconds": 1.0, "finished_at": 0.0}
 

@@ -12,7 +12,8 @@ import sys
 
 import pytest
 
-from tf1_lstm.studies import causes, compare, verify
+from tf1_lstm.studies.tools import compare, verify
+from tf1_lstm.studies.verdicts import causes
 
 from conftest import DATA_DIR, one_line, run_cli
 

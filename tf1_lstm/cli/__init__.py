@@ -6,9 +6,9 @@ import sys
 
 from tf1_lstm import __version__
 from tf1_lstm.cli import bench, data, flags, serving, study, train
-from tf1_lstm.core import checkpoints, fetch, tfcompat
-from tf1_lstm.core.idx import DataError
+from tf1_lstm.core import fetch
 from tf1_lstm.util import interrupts
+from tf1_lstm.util.errors import ToolError
 
 GROUPS = (train, study, serving, bench, data)  # in the order --help lists them
 
@@ -35,7 +35,7 @@ def main(argv=None):
         code = args.func(args)
         sys.stdout.flush()  # here, where a closed pipe is handled, not at exit
         return code
-    except (flags.UsageError, DataError, checkpoints.CheckpointError, tfcompat.Unsupported) as err:
+    except ToolError as err:  # the one family: its line, exit 2
         print("tf1-lstm %s: error: %s" % (args.command, err), file=sys.stderr)
         return 2
     except BrokenPipeError:  # `tf1-lstm compare A B | head`: the reader has what it wanted

@@ -9,7 +9,7 @@ from tf1_lstm.core import hparams
 
 
 def register(commands):
-    from tf1_lstm.studies import bench
+    from tf1_lstm.studies.tools import bench
     loop, engine = bench.BenchOptions(out=None), bench.EngineBench()
     parser = commands.add_parser(
         "bench", help="ms per step: original loop, faithful harness, threads, variants",
@@ -52,7 +52,7 @@ def _json_out(path):
 
 
 def cmd_bench(args):
-    from tf1_lstm.studies import bench
+    from tf1_lstm.studies.tools import bench
     if not args.quick and args.steps <= 2 * hparams.LOG_EVERY:
         raise UsageError("--steps %d leaves nothing to time after the warm-up: use more than %d"
                          % (args.steps, 2 * hparams.LOG_EVERY))
@@ -65,14 +65,12 @@ def cmd_bench(args):
 
 
 def cmd_bench_engine(args):
-    from tf1_lstm.studies import bench, engine
+    from tf1_lstm.studies import engine
+    from tf1_lstm.studies.tools import bench
     from tf1_lstm.util.files import write_json
     _json_out(args.out)
-    try:
-        engine.check_jobs(args.jobs)
-        found = bench.scheduling(bench.EngineBench(args.runs, args.steps, args.jobs))
-    except engine.RunError as err:
-        raise UsageError(str(err))
+    engine.check_jobs(args.jobs)
+    found = bench.scheduling(bench.EngineBench(args.runs, args.steps, args.jobs))
     write_json(args.out, found)
     print("wrote %s" % args.out)
     return 0

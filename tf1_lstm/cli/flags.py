@@ -11,9 +11,10 @@ import os
 
 from tf1_lstm.core import datasets, settings
 from tf1_lstm.core.cells import FAITHFUL
+from tf1_lstm.util.errors import ToolError
 
 
-class UsageError(Exception):
+class UsageError(ToolError):
     """A bad flag value or a place that cannot be used; the message names it and the fix."""
 
 
@@ -36,10 +37,10 @@ def cells(text):
 
 
 def address(text):
-    from tf1_lstm.studies import engine
+    from tf1_lstm.studies.engine.clusters.scheduler import check_address
     try:
-        return engine.check_address(text)
-    except engine.RunError as err:
+        return check_address(text)
+    except ToolError as err:
         raise argparse.ArgumentTypeError(str(err))
 
 

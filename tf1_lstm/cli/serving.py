@@ -66,10 +66,7 @@ def cmd_predict(args):
     from tf1_lstm.serving import images as image_files
     from tf1_lstm.serving import loader
     flags.check_run_dir(args.run_dir)
-    try:
-        images, inverted = image_files.load_images(args.images, args.invert)
-    except image_files.ImageError as err:
-        raise UsageError(str(err))
+    images, inverted = image_files.load_images(args.images, args.invert)
     with loader.load(args.run_dir) as loaded:
         probabilities, classes = loader.predict(loaded, images)
         names = datasets.get(loaded.record.get("dataset")).classes

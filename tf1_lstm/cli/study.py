@@ -13,7 +13,8 @@ from tf1_lstm.util import interrupts, tfenvs
 
 
 def register(commands):
-    from tf1_lstm.studies import engine, report, sections, slurm
+    from tf1_lstm.studies import report, sections
+    from tf1_lstm.studies.engine import clusters
     defaults = report.ReportOptions(out=None)
     parser = commands.add_parser(
         "report", help="many seeds, LSTM vs RNN, verdicts on the post's claims",
@@ -29,13 +30,13 @@ def register(commands):
                         help="workers, each training one run at a time: of the embedded Dask "
                              "cluster (default: one per core; at most two per core), or SLURM "
                              "jobs with --cluster slurm (default: as many as cores here)")
-    parser.add_argument("--cluster", choices=engine.CLUSTERS, default="local",
-                        help="where the workers run without --scheduler: local (an embedded "
-                             "Dask cluster, the default) or slurm (SLURM jobs through "
-                             "dask-jobqueue, configured by its jobqueue.slurm settings)")
-    parser.add_argument("--slurm-wait", type=flags.positive_int, default=None,
-                        metavar="SECONDS", help="how long SLURM jobs may pend before the report "
-                        "gives up (default: %d)" % slurm.WAIT)
+    kinds = [clusters.get(name) for name in clusters.offered()]
+    parser.add_argument("--cluster", choices=[k.name for k in kinds], default=clusters.DEFAULT,
+                        help="where the workers run without --scheduler: %s" % " or ".join(
+                            "%s (%s)" % (k.name, k.help) for k in kinds))
+    for kind in kinds:
+        for name, options in kind.flags:
+            parser.add_argument(name, **options)
     parser.add_argument("--scheduler", type=flags.address, default=None, metavar="ADDRESS",
                         help="run on the Dask cluster at ADDRESS (tcp://HOST:PORT or "
                              "tls://HOST:PORT; also $DASK_SCHEDULER_ADDRESS) instead of an "
@@ -70,7 +71,7 @@ def register(commands):
                          help="more reports for the claims-by-machine-class table")
     compare.set_defaults(func=cmd_compare)
 
-    from tf1_lstm.studies import verify
+    from tf1_lstm.studies.tools import verify
     defaults = verify.VerifyOptions(report=None)
     check = commands.add_parser(
         "verify", help="can this machine reproduce a report? train a sample again, compare",
@@ -99,27 +100,29 @@ def register(commands):
 
 
 def cmd_report(args):
-    from tf1_lstm.studies import engine, sections
+    from tf1_lstm.studies import sections
+    from tf1_lstm.studies.engine import clusters
     out = args.out or os.path.join("reports", time.strftime("%Y%m%d-%H%M%S"))
     scheduler = args.scheduler or os.environ.get("DASK_SCHEDULER_ADDRESS")
-    if args.cluster != "local" and scheduler:
+    if args.cluster != clusters.DEFAULT and scheduler:
         raise UsageError("--cluster %s starts a cluster of its own, --scheduler (or "
                          "DASK_SCHEDULER_ADDRESS) uses one that runs: give one of them"
                          % args.cluster)
-    if args.cluster == "local" and args.slurm_wait:
-        raise UsageError("--slurm-wait is for --cluster slurm")
-    if args.jobs and args.cluster == "local" and not scheduler:
-        try:
-            engine.check_jobs(args.jobs)
-        except engine.RunError as err:
-            raise UsageError(str(err))
+    for name in clusters.offered():
+        given = [flag for flag, _ in clusters.get(name).flags
+                 if getattr(args, clusters.dest(flag)) is not None]
+        if given and name != args.cluster:
+            raise UsageError("%s is for --cluster %s" % (given[0], name))
+    if args.jobs and not scheduler:
+        clusters.get(args.cluster).check(args.jobs)
     alone = [s.alone for s in sections.SECTIONS if s.alone and s.options(args) is not None]
     if args.tf and alone:
         raise UsageError("--tf compares the faithful runs across TensorFlow versions: make the "
                          "%s section%s in a report of their own"
                          % (" and ".join(alone), "s" if len(alone) > 1 else ""))
-    created = [path for path in (os.path.join(out, *parts) for parts in (
-        ("logs", "slurm"), ("logs",), ("runs",))) if not os.path.lexists(path)]
+    logs = [("logs", k.log_folder) for k in map(clusters.get, clusters.KINDS) if k.log_folder]
+    created = [path for path in (os.path.join(out, *parts) for parts in logs + [
+        ("logs",), ("runs",)]) if not os.path.lexists(path)]
     created += _missing_dirs(out)
     try:
         flags.writable_dir(out, "--out")
@@ -142,23 +145,23 @@ def _missing_dirs(path):
 
 def _options(args, out):
     from tf1_lstm.studies import report, sections
+    from tf1_lstm.studies.engine import clusters
     return report.ReportOptions(
         out=out, seeds=args.seeds, cells=tuple(args.cells), steps=args.steps, jobs=args.jobs,
         threads=args.threads, repeat=not args.no_repeat, throughput=not args.no_throughput,
         sections={s.key: s.options(args) for s in sections.SECTIONS}, data_dir=args.data_dir,
         mirrors=tuple(args.mirrors), scheduler=args.scheduler, cluster=args.cluster,
-        slurm_wait=args.slurm_wait,
+        cluster_options={clusters.dest(flag): getattr(args, clusters.dest(flag))
+                         for flag, _ in clusters.get(args.cluster).flags},
         dataset=args.dataset or datasets.MNIST.name, tf=tuple(args.tf),
-        init_from=args.init_from or "own")
+        init_from=args.init_from or flags.settings.OWN_SEEDS)
 
 
 def _report(args, out):
-    from tf1_lstm.studies import engine, report
+    from tf1_lstm.studies import report
     try:
         with interrupts.handled(signal.SIGTERM):
             report.build_report(_options(args, out))
-    except engine.RunError as err:
-        raise UsageError(str(err))
     except OSError as err:  # out of space, or the disk failed under a write
         raise UsageError(_write_failed(err, out))
     except KeyboardInterrupt as err:
@@ -182,7 +185,7 @@ def _write_failed(err, out):
 
 
 def cmd_compare(args):
-    from tf1_lstm.studies import compare
+    from tf1_lstm.studies.tools import compare
     for path in [args.a, args.b] + args.more:
         if not os.path.exists(path):
             raise UsageError("%s does not exist: pass a report.json or its directory" % path)
@@ -195,7 +198,8 @@ def cmd_compare(args):
 
 
 def cmd_verify(args):
-    from tf1_lstm.studies import engine, verify
+    from tf1_lstm.studies import engine
+    from tf1_lstm.studies.tools import verify
     folder = ((os.path.dirname(args.report) or os.curdir) if args.report.endswith(".json")
               else args.report)
     if not os.path.isdir(folder):

@@ -55,7 +55,7 @@ def cmd_train(args):
 
 
 def cmd_diagnose(args):
-    from tf1_lstm.studies import diagnose
+    from tf1_lstm.studies.tools import diagnose
     config, created = new_run_config(args)
     monitor = diagnose.Monitor(config.cell, args.every, config.forget_bias)
     code = _train(config, created, monitor=monitor)
@@ -77,7 +77,7 @@ def _check(values):
     if values["impl"] not in (None, "basic") and not cell.gated:
         raise UsageError("--impl %s exists for the LSTM only: drop it or use --cell %s"
                          % (values["impl"], " or ".join(gated)))
-    if values["init_from"] not in (None, "own") and (
+    if values["init_from"] not in (None, settings.OWN_SEEDS) and (
             cell.op_seeds is None or values["impl"] not in (None, "basic")):
         raise UsageError("--init-from %s knows 1.15.5's op seeds for the post's graph only "
                          "(--cell %s, --impl basic)" % (values["init_from"], " or ".join(

@@ -21,7 +21,7 @@ class Cell(NamedTuple):
     #                          fused kernels (--impl)
     op_seeds: Optional[Tuple[int, ...]] = None  # TF 1.15.5's initializer op seeds for the
     #                          post's graph with it (--init-from tf1.15.5); None: not measured
-    claim: Optional[str] = None  # the post's claim about it (studies.claims); None: no claim
+    claim: Optional[str] = None  # the post's claim about it (studies.verdicts.claims); None: none
     color: Optional[str] = None  # its colour in figures (None: matplotlib's next)
 
 

@@ -17,7 +17,8 @@ from typing import Any, Iterator, List, Tuple
 import numpy as np
 
 from tf1_lstm.core import tfcompat
-from tf1_lstm.util.files import (Busy, atomic_dir, ensure_dir, is_leftover, locked, read_json,
+from tf1_lstm.util.errors import ToolError
+from tf1_lstm.util.files import (atomic_dir, ensure_dir, is_leftover, locked, read_json,
                                  remove_quietly)
 
 FINAL_DIR = "model"
@@ -28,7 +29,7 @@ KEEP = 3  # step checkpoints kept; older ones are removed once a newer one is co
 _STEP = re.compile(r"^step-(\d+)$")
 
 
-class CheckpointError(Exception):
+class CheckpointError(ToolError):
     """No usable checkpoint where one was expected, or a run directory in use; the message
     names the directory."""
 
@@ -36,12 +37,9 @@ class CheckpointError(Exception):
 @contextlib.contextmanager
 def run_lock(run_dir: str) -> Iterator[None]:
     """Exclusive use of a run directory while a process trains in it (util.files.locked)."""
-    try:
-        with locked(run_dir, "%s is being trained by PID %%(pid)s: wait for it to finish, or "
-                    "stop it (Ctrl-C / kill %%(pid)s) and resume" % run_dir):
-            yield
-    except Busy as err:
-        raise CheckpointError(str(err))
+    with locked(run_dir, "%s is being trained by PID %%(pid)s: wait for it to finish, or "
+                "stop it (Ctrl-C / kill %%(pid)s) and resume" % run_dir):
+        yield
 
 
 def _write(saver, sess, final, extra=None):

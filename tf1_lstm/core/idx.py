@@ -8,9 +8,10 @@ from typing import Any, Optional, Tuple
 import numpy as np
 
 from tf1_lstm.core import datasets, hparams
+from tf1_lstm.util.errors import ToolError
 
 
-class DataError(Exception):
+class DataError(ToolError):
     """Bad, missing or unverifiable data; the message is one line naming the fix."""
 
 

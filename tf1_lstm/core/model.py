@@ -8,7 +8,7 @@ the variant arguments take exactly the original code path (tests/test_ablation.p
 
 from typing import Any, NamedTuple, Optional
 
-from tf1_lstm.core import cells, hparams, tfcompat
+from tf1_lstm.core import cells, hparams, settings, tfcompat
 
 API = tfcompat.api()  # the post's `tf`, `tf.contrib.rnn` and `fully_connected`, on any version
 tf = API.tf
@@ -38,7 +38,7 @@ def build(config: Any) -> "Model":
     and none of them changes the graph when left at its default.
     """
     args = (config.cell, config.lr, config.impl, config.forget_bias, config.clip)
-    if config.init_from == "own":
+    if config.init_from == settings.OWN_SEEDS:
         return _build(*args)
     with tfcompat.op_seeds(cells.get(config.cell).op_seeds):
         return _build(*args)

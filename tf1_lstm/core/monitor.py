@@ -1,4 +1,4 @@
-"""The hook a study may hang on a training run (studies.diagnose has one): ops added after the
+"""The hook a study may hang on a training run (studies.tools.diagnose has one): ops added after the
 post's graph is built, a look after each step, a last word. The base does nothing, so a run
 without one is the post's program."""
 

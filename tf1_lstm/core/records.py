@@ -8,7 +8,8 @@ file and the field, never in a traceback deep inside a figure.
 import os
 from typing import Any
 
-from tf1_lstm.core import checkpoints, settings
+from tf1_lstm.core import settings
+from tf1_lstm.util.errors import ToolError
 from tf1_lstm.util.files import read_json
 
 COMPLETE, INTERRUPTED = "complete", "interrupted"
@@ -16,7 +17,7 @@ DIVERGED = "diverged"  # a diagnose run its monitor stopped at a non-finite valu
 STATUSES = (COMPLETE, INTERRUPTED, DIVERGED)
 
 
-class RecordError(checkpoints.CheckpointError):
+class RecordError(ToolError):
     """A config.json or metrics.json that tf1-lstm did not write as it is; names the field."""
 
 

@@ -88,7 +88,8 @@ def choice(options):
     return convert
 
 
-INITS = ("own", "tf1.15.5")  # --init-from: whose op seeds the initializers use
+OWN_SEEDS = "own"  # --init-from's default: the op seeds of the TF that trains
+INITS = (OWN_SEEDS, "tf1.15.5")  # --init-from: whose op seeds the initializers use
 
 SETTINGS = (
     Setting("cell", cells.FAITHFUL[0], "--cell", choice(cells.NAMES), "recurrent cell: " +
@@ -119,7 +120,7 @@ SETTINGS = (
             "LSTM kernels: basic (the post's BasicLSTMCell), block (LSTMBlockCell) or fused "
             "(LSTMBlockFusedCell); the other two are proven equal to basic",
             valid=lambda v: v in hparams.IMPLS),
-    Setting("init_from", "own", "--init-from", choice(INITS),
+    Setting("init_from", OWN_SEEDS, "--init-from", choice(INITS),
             "initial weights: own (this TensorFlow's seeding, the post's on 1.x) or tf1.15.5 "
             "(the op seeds TF 1.15.5 derives, so TF 2 starts from 1.15.5's weights; lstm and "
             "rnn cells)", numbers=True, valid=lambda v: v in INITS),

@@ -15,6 +15,7 @@ import warnings
 from typing import Any, NamedTuple
 
 from tf1_lstm.util import interrupts
+from tf1_lstm.util.errors import ToolError
 
 LEGACY_KERAS = "TF_USE_LEGACY_KERAS"  # TF >= 2.16: 1 makes tf.compat.v1 use tf_keras
 ONEDNN = "TF_ENABLE_ONEDNN_OPTS"      # TF >= 2.9 (x86): oneDNN kernels unless this is 0
@@ -31,7 +32,7 @@ class Api(NamedTuple):
     version: str          # tensorflow.__version__
 
 
-class Unsupported(Exception):
+class Unsupported(ToolError):
     """A part of the program this TensorFlow lacks; the message names what to install or use."""
 
 

@@ -284,7 +284,7 @@ def train(config: RunConfig, log: Optional[TextIO] = None, resume: bool = False,
 
     With resume=True, continue config.run_dir from its newest usable step checkpoint: weights,
     Adam's slots and the sampler's state are restored, so every later value equals the
-    uninterrupted run's. A `monitor` (core.monitor.Monitor; studies.diagnose has one) adds its
+    uninterrupted run's. A `monitor` (core.monitor.Monitor; studies.tools.diagnose has one) adds its
     own ops after the original graph is built, looks at each step, and may stop the run with its
     `stop_status`.
     The run directory is locked while this process trains in it.

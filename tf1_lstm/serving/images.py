@@ -7,13 +7,15 @@ it the same way MNIST was made.
 
 import numpy as np
 
+from tf1_lstm.util.errors import ToolError
+
 SIZE, BOX = 28, 20
 MAX_PIXELS = 25000000  # 5000 x 5000: far beyond a photo of a digit, far below a memory bomb
 MAX_FILE_BYTES = 100 << 20  # an image file read whole: far beyond any photo of a digit
 BLANK = 0.1  # an image whose shades span less than this holds no digit, whatever its size
 
 
-class ImageError(Exception):
+class ImageError(ToolError):
     """An image that cannot be read or holds no digit; the message names the file."""
 
 

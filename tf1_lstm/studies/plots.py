@@ -3,7 +3,7 @@
 import numpy as np
 
 from tf1_lstm.core import cells
-from tf1_lstm.studies.claims import CLAIMED_TEST_ACCURACY
+from tf1_lstm.studies.verdicts.claims import CLAIMED_TEST_ACCURACY
 from tf1_lstm.util.figures import pyplot, save_figure
 
 

@@ -13,9 +13,13 @@ from typing import Any, Dict, NamedTuple, Optional, Tuple
 import numpy as np
 
 from tf1_lstm.core import cells, data, hparams, settings, tfcompat
-from tf1_lstm.studies import claims, drift, engine, plots, sections
+from tf1_lstm.studies import engine, plots, sections
+from tf1_lstm.studies.engine import clusters
+from tf1_lstm.studies.tools import bench
+from tf1_lstm.studies.verdicts import claims, drift
 from tf1_lstm.util import environment, tfenvs
-from tf1_lstm.util.files import Busy, locked, read_json, write_json, write_text
+from tf1_lstm.util.errors import ToolError
+from tf1_lstm.util.files import locked, read_json, write_json, write_text
 from tf1_lstm.util.text import percent
 
 
@@ -28,8 +32,8 @@ class ReportOptions(NamedTuple):
     jobs: Optional[int] = None     # local workers (runs at once); None: one per core
     threads: Optional[int] = None  # TF threads per run; None: cores / jobs (1 on a cluster)
     scheduler: Optional[str] = None  # a Dask scheduler's address; None: a cluster of our own
-    cluster: str = "local"         # the cluster started without a scheduler (engine.CLUSTERS)
-    slurm_wait: Optional[int] = None  # seconds a SLURM job may pend (None: studies.slurm.WAIT)
+    cluster: str = "local"         # the kind started without a scheduler (engine.clusters)
+    cluster_options: Dict[str, Any] = {}  # {dest: value} of that kind's own flags
     dataset: str = "mnist"         # the data set every run reads (the post's by default)
     repeat: bool = True            # train one seed twice (the determinism check)
     throughput: bool = True        # measure parallel against single-run throughput
@@ -39,7 +43,7 @@ class ReportOptions(NamedTuple):
     mirrors: Tuple[str, ...] = ()  # where to fetch missing data first
     tf: Tuple[str, ...] = ()       # TensorFlow environments (util.tfenvs) to train every run in
     #                                and compare, the reference first; (): the workers' own
-    init_from: str = "own"         # --init-from of every run (core.settings)
+    init_from: str = settings.OWN_SEEDS  # --init-from of every run (core.settings)
 
 
 # Figures other blog posts on the same task report: quoted, not measured here.
@@ -61,7 +65,7 @@ def plan(base, cells, seeds, repeat_seed=True, envs=(None,)):
     for i, env in enumerate(envs):
         specs += [engine.named(base, c, s, env=env) for c in cells for s in seeds]
         if repeat_seed and i == 0:
-            specs.append(specs[0]._replace(name=specs[0].name + "-repeat"))
+            specs.append(engine.repeated(specs[0]))
     return specs
 
 
@@ -274,20 +278,17 @@ def build_report(options, say=print):
     which no other report may write into meanwhile (it is locked)."""
     busy = ("--out %s is being written by another report, PID %%(pid)s: wait for it to finish, "
             "or stop it (Ctrl-C / kill %%(pid)s) and rerun" % options.out)
-    try:
-        with locked(options.out, busy):
-            return _build_report(options, say)
-    except Busy as err:
-        raise engine.RunError(str(err))
+    with locked(options.out, busy):
+        return _build_report(options, say)
 
 
 def _build_report(options, say):
     cores = environment.schedulable_cpus() or 1
     jobs = options.jobs or cores
-    on_cluster = options.scheduler or options.cluster != "local"
+    kind = clusters.get("scheduler" if options.scheduler else options.cluster)
     # on a cluster each worker is one job of one core, wherever the report was submitted from
-    threads = options.threads or (1 if on_cluster else max(1, cores // jobs) if jobs > 1
-                                  else None)
+    threads = options.threads or (1 if kind.one_core_per_worker else max(1, cores // jobs)
+                                  if jobs > 1 else None)
     seeds = list(range(options.seeds))
     data_dir = options.data_dir or data.default_data_dir(options.dataset)
     data.ensure_files(data_dir, options.mirrors, options.dataset)
@@ -299,20 +300,19 @@ def _build_report(options, say):
     asked = sections.asked(options)
     for section, asked_for in asked:
         specs += section.plan(base, asked_for, options)
-    # a finished report on SLURM is assembled without asking SLURM for jobs
-    start = options.cluster == "local" or bool(options.scheduler) or engine.unfinished(
-        specs, options.out)
-    with engine.Engine(options.scheduler, jobs, options.cluster, wait=options.slurm_wait,
-                       logs=os.path.join(options.out, "logs", "slurm"), start=start) as cluster:
+    # a finished report is assembled without asking a queue for jobs
+    start = not kind.asks_for_jobs or engine.unfinished(specs, options.out)
+    logs = os.path.join(options.out, "logs", kind.log_folder) if kind.log_folder else None
+    with engine.Engine(options.scheduler, jobs, options.cluster, logs, options.cluster_options,
+                       start) as cluster:
         if cluster.address is None:  # embedded: its workers use this checkout's environments
             todo = engine.to_train(specs, options.out, cluster)
             _set_up(sorted({run.env for run in todo if run.env}), say)
         outcome = engine.run_all(specs, options.out, cluster, options.data_dir, options.mirrors,
                                  say=say)
-        throughput = engine.measure_throughput(
+        throughput = bench.measure_throughput(
             options.out, min(options.steps, 1000), cores, cluster, options.data_dir,
-            options.dataset, say=say) if options.throughput and options.cluster == "local" \
-            else None  # a SLURM job has one core: nothing to set against
+            options.dataset, say=say) if options.throughput and kind.throughput else None
         described = cluster.describe() if start else (
             _recorded_engine(options.out) or cluster.describe())
     finished = sections.Finished(options.out, base, seeds, tuple(options.cells), envs,
@@ -340,12 +340,12 @@ def _recorded_engine(out):
 
 
 def _set_up(envs, say):
-    """Each environment ready here (set up once by ./run), or RunError saying why not."""
+    """Each environment ready here (set up once by ./run), or ToolError saying why not."""
     for env in envs:
         try:
             tfenvs.set_up(env, say)
         except ValueError as err:
-            raise engine.RunError(str(err))
+            raise ToolError(str(err))
 
 
 def assemble(options, finished, jobs, data_dir, outcome):
@@ -372,7 +372,7 @@ def assemble(options, finished, jobs, data_dir, outcome):
         ("settings", collections.OrderedDict([
             ("dataset", options.dataset), ("cells", list(options.cells)),
             ("seeds", finished.seeds), ("steps", options.steps),
-            ("batch_size", hparams.BATCH_SIZE), ("lr", hparams.LEARNING_RATE),
+            ("batch_size", finished.base.batch_size), ("lr", finished.base.lr),
             ("jobs", jobs), ("threads", finished.base.threads), ("tf", list(options.tf)),
             ("reference_env", finished.envs[0]), ("init_from", options.init_from)])),
         ("claims", claims.claims(by_cell, finished.chance)),

@@ -9,6 +9,8 @@ import shutil
 import stat
 import tempfile
 
+from tf1_lstm.util.errors import ToolError
+
 
 def remove_quietly(path):
     """Remove a file or directory tree this program made; a missing one is fine."""
@@ -164,7 +166,7 @@ def check_writable_dir(path):
     return None
 
 
-class Busy(Exception):
+class Busy(ToolError):
     """A directory another live process holds the lock of; the message names its PID."""
 
 

@@ -134,14 +134,20 @@ def problem(env, python):
     return None
 
 
+_COMPLETE = set()  # (env, its Python) found complete in this process: not asked again
+
+
 def ready(env):
-    """The Python of a complete environment `env` here; ValueError (one line) otherwise."""
+    """The Python of a complete environment `env` here; ValueError (one line) otherwise. A
+    complete one is asked once per process (a worker trains many runs in it)."""
     python = interpreter(env)
     if python is None:
         raise ValueError(missing(env))
-    trouble = problem(env, python)
-    if trouble:
-        raise ValueError(trouble)
+    if (env, python) not in _COMPLETE:
+        trouble = problem(env, python)
+        if trouble:
+            raise ValueError(trouble)
+        _COMPLETE.add((env, python))
     return python
 
 

@@ -13,7 +13,9 @@ import os
 import numpy as np
 
 from tf1_lstm.core.cells import IRNN, LSTM, RNN
-from tf1_lstm.studies import diagnose, engine, rules
+from tf1_lstm.studies import engine
+from tf1_lstm.studies.tools import diagnose
+from tf1_lstm.studies.verdicts import rules
 from tf1_lstm.util.files import read_json
 from tf1_lstm.util.text import number, percent
 

@@ -245,14 +245,39 @@ def _parallel_row(steps, cores, data_dir, say):
     scratch = make_scratch("bench")
     try:
         with engine.Engine(jobs=cores) as cluster:
-            parallel = engine.measure_throughput(scratch, steps, cores, cluster, data_dir,
-                                                 say=say)
+            parallel = measure_throughput(scratch, steps, cores, cluster, data_dir, say=say)
     finally:
         remove_quietly(scratch)
     say("  %-44s %8.1f steps/s together (%.2fx one %d-thread run)" % (
         "%d parallel single-threaded runs" % cores,
         parallel["parallel_single_thread_steps_per_sec"], parallel["ratio"], cores))
     return parallel
+
+
+def measure_throughput(out, steps, cores, engine, data_dir=None, dataset="mnist", say=print):
+    """Aggregate steps/s: one run using every core against `cores` single-threaded runs at once,
+    on the engine's workers. Short runs of the post's LSTM, stored in <out>/throughput/ and
+    reused like any other runs."""
+    from tf1_lstm.studies.engine import RunSpec, no_links, run_all
+    if cores < 2:
+        return None
+    where = os.path.join(out, "throughput")
+    no_links(out, [where])
+    base = RunSpec(name="", cell=LSTM, steps=steps, dataset=dataset)
+    single = [base._replace(name="one-run-%d-threads" % cores, seed=0, threads=cores)]
+    parallel = [base._replace(name="parallel-%d-of-%d" % (i + 1, cores), seed=i, threads=1)
+                for i in range(cores)]
+    say("report: measuring throughput (%d-step LSTM runs: 1 x %d threads, then %d x 1 thread)"
+        % (steps, cores, cores))
+    one = run_all(single, where, engine, data_dir, (), say=lambda line: None).metrics
+    many = run_all(parallel, where, engine, data_dir, (), say=lambda line: None).metrics
+    one_rate = one[single[0].name]["steps_per_sec"]
+    many_rate = sum(many[s.name]["steps_per_sec"] for s in parallel)
+    return collections.OrderedDict([
+        ("steps", steps), ("cores", cores),
+        ("one_run_all_threads_steps_per_sec", one_rate),
+        ("parallel_single_thread_steps_per_sec", many_rate),
+        ("ratio", many_rate / one_rate)])
 
 
 def run(options, say=print):

@@ -21,9 +21,10 @@ import numpy as np
 from tf1_lstm.core import data, hparams
 from tf1_lstm.core.cells import LSTM
 from tf1_lstm.core.settings import positive_int, steps_list
-from tf1_lstm.studies import engine, rules
-from tf1_lstm.studies.rules import CLAIMED_TEST_ACCURACY
-from tf1_lstm.studies.stats import describe, wilson
+from tf1_lstm.studies import engine
+from tf1_lstm.studies.verdicts import rules
+from tf1_lstm.studies.verdicts.rules import CLAIMED_TEST_ACCURACY
+from tf1_lstm.studies.verdicts.stats import describe, wilson
 from tf1_lstm.util.files import atomic_path
 from tf1_lstm.util.text import percent
 

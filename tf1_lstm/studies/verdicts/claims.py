@@ -1,11 +1,11 @@
 """The post's two claims against measured figures: each verdict by a stated rule
-(studies.rules), tested on both sides of every threshold in the fast tier."""
+(studies.verdicts.rules), tested on both sides of every threshold in the fast tier."""
 
 import collections
 
 from tf1_lstm.core import cells
-from tf1_lstm.studies import rules
-from tf1_lstm.studies.stats import describe
+from tf1_lstm.studies.verdicts import rules
+from tf1_lstm.studies.verdicts.stats import describe
 from tf1_lstm.util.text import percent
 
 CLAIMED_TEST_ACCURACY = rules.CLAIMED_TEST_ACCURACY
@@ -34,7 +34,8 @@ def _accuracy_claim(cell, accs, chance):
 
 
 def _training_claim(cell, accs, chance):
-    """Three levels, by the one definition of training (studies.rules) the ablations use too."""
+    """Three levels, by the one definition of training (studies.verdicts.rules), as the
+    ablations judge."""
     outcomes = [rules.outcome(a, chance["accuracy"]) for a in accs]
     counts = collections.OrderedDict((o, outcomes.count(o))
                                      for o in ("at chance", "in between", "learned"))

@@ -7,8 +7,8 @@ import collections
 
 import numpy as np
 
-from tf1_lstm.studies import claims
-from tf1_lstm.studies.stats import describe, welch
+from tf1_lstm.studies.verdicts import claims
+from tf1_lstm.studies.verdicts.stats import describe, welch
 from tf1_lstm.util.text import percent
 
 IDENTICAL, INDISTINGUISHABLE, DIFFERS, TOO_FEW = (
@@ -56,10 +56,10 @@ def bitwise(reference, other):
 
 def determinism(results, specs):
     """Did the repeated seed give the same printed values and test accuracy, bit for bit?"""
-    repeat = [s for s in specs if s.name.endswith("-repeat")]
+    repeat = [s for s in specs if s.repeat_of]
     if not repeat:
         return None
-    run = repeat[0].name[:-len("-repeat")]
+    run = repeat[0].repeat_of
     a, b = results[run], results[repeat[0].name]
     return collections.OrderedDict([
         ("run", run), ("repeat", repeat[0].name),

@@ -4,7 +4,7 @@ sets, two TensorFlows), each row marked where they differ, every verdict by its 
 import os
 
 from tf1_lstm.core import records
-from tf1_lstm.studies import causes, drift, stats
+from tf1_lstm.studies.verdicts import causes, drift, stats
 from tf1_lstm.util import cpuid
 from tf1_lstm.util.files import NotARegularFile, read_json
 
@@ -66,7 +66,7 @@ def whole(a, b):
 
 
 def as_a_whole(runs_a, runs_b):
-    """Per cell, B against A by the version report's rule (studies.drift)."""
+    """Per cell, B against A by the version report's rule (studies.verdicts.drift)."""
     lines = []
     for cell in sorted({r["cell"] for r in runs_a} | {r["cell"] for r in runs_b}):
         a = {r["seed"]: r for r in runs_a if r["cell"] == cell}
@@ -83,7 +83,7 @@ def as_a_whole(runs_a, runs_b):
 
 
 def explained(ra, rb, runs_a, runs_b):
-    """Each run both sides hold that differs bit for bit, explained by studies.causes' rule
+    """Each run both sides hold that differs bit for bit, explained by studies.verdicts.causes' rule
     from everything each side recorded of it (its run folder's records where they are
     beside the report.json, else its row, the report's settings and run_environments)."""
     lines = []

@@ -10,7 +10,9 @@ runs, determinism, throughput, what the runs ran on) are not optional and live i
 import collections
 from typing import Any, Callable, Dict, List, NamedTuple, Optional, Tuple
 
-from tf1_lstm.studies import ablation, drift, engine, explain
+from tf1_lstm.studies import engine
+from tf1_lstm.studies.sections import ablation, explain
+from tf1_lstm.studies.verdicts import drift
 
 
 class Finished(NamedTuple):

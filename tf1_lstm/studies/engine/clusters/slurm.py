@@ -1,4 +1,4 @@
-"""`report --cluster slurm`: the report's Dask workers as SLURM jobs, through dask-jobqueue.
+"""`--cluster slurm`: a study's Dask workers as SLURM jobs, through dask-jobqueue.
 
 One single-threaded worker per job, on this environment's Python; lost jobs are replaced
 (`adapt`), and closing the cluster cancels every job. Site settings (partition `queue`, account
@@ -13,8 +13,14 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
+from tf1_lstm.core.settings import positive_int
+from tf1_lstm.studies.engine.clusters import Kind
+from tf1_lstm.studies.engine.clusters.local import PRELOAD
+from tf1_lstm.util import interrupts
+from tf1_lstm.util.errors import ToolError
 from tf1_lstm.util.files import remove_quietly
 
 MEMORY = "2GB"  # per job, where jobqueue.slurm.memory is not configured: one training run
@@ -27,8 +33,61 @@ CONTROLLER_DOWN = ("Unable to contact slurm controller", "Socket timed out",
                    "Zero Bytes were transmitted or received")
 
 
-class SlurmError(Exception):
-    """SLURM cannot run the report's workers; the message is one line naming why and the fix."""
+class SlurmError(ToolError):
+    """SLURM cannot run the study's workers; the message is one line naming why and the fix."""
+
+
+class Slurm(Kind):
+    name = "slurm"
+    help = "SLURM jobs through dask-jobqueue, configured by its jobqueue.slurm settings"
+    flags = (("--slurm-wait", dict(type=positive_int, default=None, metavar="SECONDS",
+                                   help="how long SLURM jobs may pend before the report gives "
+                                        "up (default: %d)" % WAIT)),)
+    asks_for_jobs = True
+    throughput = False
+    job_env = "SLURM_JOB_ID"
+    log_folder = "slurm"
+
+    def wait(self):
+        wait = self.options.get("slurm_wait")
+        return WAIT if wait is None else wait
+
+    def start(self, engine):
+        import distributed
+        with interrupts.deferred():  # a stop waits until the jobs can be cancelled
+            cluster = start(self.jobs or 1, self.logs, self.wait())
+            engine.cluster, engine.client = cluster, distributed.Client(cluster)
+        wait_for_a_worker(engine.client, cluster, self.logs, self.wait())
+        threading.Thread(target=self.watch, args=(engine,), daemon=True).start()
+
+    def watch(self, engine):
+        """With no SLURM job running for --slurm-wait s (all died, none replaced in time), stop
+        the runs in flight, so that the study ends in one line instead of waiting for ever."""
+        since = None
+        while engine.client is not None and engine.lost is None:
+            try:
+                workers = engine.client.scheduler_info()["workers"]
+            except Exception:  # closing
+                return
+            since = None if workers else since or time.time()
+            if since and time.time() - since > self.wait():
+                engine.lost = not_running(engine.cluster, self.logs,
+                                          "has run for %d s" % self.wait())
+                engine.client.cancel(list(engine.submitted))
+                return
+            time.sleep(POLL)
+
+    def end(self, cluster):
+        try:
+            end_jobs(cluster)
+        except Exception:  # a cluster already closing: its own close cancels the jobs
+            pass
+
+    def where(self):
+        return "SLURM jobs"
+
+    def recorded_jobs(self):
+        return self.jobs
 
 
 def _config(key, default=None):
@@ -60,7 +119,7 @@ def start(jobs, logs, wait=WAIT, say=print):
         local_directory=_config("local-directory", WORKER_DIR), log_directory=logs,
         name="tf1-lstm", scheduler_options=dict({"dashboard_address": ":0"},
                                                 **_config("scheduler-options", {})),
-        extra=list(_config("extra", [])) + ["--preload", "tf1_lstm.studies.worker_logs"])
+        extra=list(_config("extra", [])) + ["--preload", PRELOAD])
     try:
         _test_only(cluster.job_script())
         cluster.adapt(minimum_jobs=jobs, maximum_jobs=jobs)

@@ -3,7 +3,8 @@
 A sample of the report's runs is trained again here, by default for a short prefix, with the
 settings and in the TensorFlow environment each recorded; every printed value is compared bit
 for bit, and counted: "identical" needs every value this machine printed to be on record and
-equal. Where a run parts, studies.causes says why (settings, then the fingerprints' factors).
+equal. Where a run parts, studies.verdicts.causes says why (settings, then the fingerprints'
+factors).
 The report's own figures are checked against its run folders first.
 """
 
@@ -13,7 +14,9 @@ import os
 from typing import NamedTuple, Optional, Tuple
 
 from tf1_lstm.core import hparams, records, settings
-from tf1_lstm.studies import causes, compare, drift, engine, stats
+from tf1_lstm.studies import engine
+from tf1_lstm.studies.tools import compare
+from tf1_lstm.studies.verdicts import causes, drift, stats
 from tf1_lstm.util import present, scratch, tfenvs
 from tf1_lstm.util.files import remove_quietly
 
@@ -72,11 +75,10 @@ def recorded_runs(report_dir):
             config, metrics = records.read_run_config(run_dir), records.read_metrics(run_dir)
         except records.RecordError as err:
             raise ValueError("%s: verify reads each run's records" % err)
-        values = {s.name: config.get(s.name, s.default) for s in settings.numbers()}
-        values["test_at"] = tuple(values["test_at"] or ())
-        env = engine.trained_in(config, metrics)
-        found.append(Recorded(engine.RunSpec(name=os.path.basename(row["run_dir"]),
-                                             env=env, **values), config, metrics, row))
+        spec = settings.from_record(config, engine.RunSpec, settings.numbers(),
+                                    name=os.path.basename(row["run_dir"]),
+                                    env=engine.trained_in(config, metrics))
+        found.append(Recorded(spec, config, metrics, row))
     return report, found
 
 
