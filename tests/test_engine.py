@@ -1,6 +1,7 @@
 """Studies on Dask distributed, with real clusters: an embedded one, and an external scheduler and
 workers started here as separate processes. No mocks: real runs, a real SIGKILL."""
 
+import json
 import os
 import signal
 import subprocess
@@ -14,7 +15,7 @@ from tf1_lstm.studies import engine
 from tf1_lstm.studies.engine.clusters.scheduler import versions_line
 from tf1_lstm.util.errors import ToolError
 
-from conftest import DATA_DIR, REPO, one_line
+from conftest import DATA_DIR, REPO, assert_no_traceback, one_line
 from dask_cluster import (BIN, QUICK, cluster, numbers, report, scheduler_address, start_report,
                           tagged_env, training_children, wait_for_workers, wait_until)
 
@@ -160,11 +161,11 @@ def test_sigterm_on_the_client_stops_every_run_on_the_workers(tmp_path, token):
 @pytest.mark.fast
 def test_a_worker_without_the_clients_folders_uses_its_own():
     run = engine.spec("lstm", 0, 10, 1)
-    argv = engine.train_command(run, "/x/run", "/no/such/folder", ("/no/such/mirror",
-                                                                   "https://mirror.example"))
-    assert "--data-dir" not in argv and argv[-2:] == ["--mirror", "https://mirror.example"]
-    argv = engine.train_command(run, "/x/run", DATA_DIR, (DATA_DIR,))
-    assert argv[-4:] == ["--data-dir", DATA_DIR, "--mirror", DATA_DIR]
+    record = engine.task(run, "/x/run", "/no/such/folder",
+                         ("/no/such/mirror", "https://mirror.example"))
+    assert record["data_dir"] is None and record["mirrors"] == ["https://mirror.example"]
+    record = engine.task(run, "/x/run", DATA_DIR, (DATA_DIR,))
+    assert record["data_dir"] == DATA_DIR and record["mirrors"] == [DATA_DIR]
 
 
 def _versions(**workers):
@@ -232,3 +233,37 @@ def test_a_worker_without_any_data_fails_its_run_in_one_short_line(tmp_path, tok
     # the folder is the worker's TF1_LSTM_DATA_DIR: setting it is not the fix, filling it is
     assert line.endswith("(that folder is the worker's TF1_LSTM_DATA_DIR: copy the files into "
                          "it)") and "urlopen" not in line and len(line) < 500, line
+
+
+def _task(folder, record):
+    """A training process started as a worker starts one, on this record: its exit code."""
+    (folder / "task.json").write_text(json.dumps(record))
+    done = subprocess.run([sys.executable, "-m", "tf1_lstm.cli.task", str(folder / "task.json"),
+                           str(folder / "result.json")], stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, universal_newlines=True, timeout=120)
+    assert_no_traceback(done.stdout, done.stderr)
+    assert len(done.stderr.strip().splitlines()) == 1, done.stderr
+    return done.returncode
+
+
+@pytest.mark.fast
+@pytest.mark.parametrize("change, said", [
+    ({"contract": 999}, "the study sent task contract 999, this worker's tf1-lstm speaks 1"),
+    ({"command": "report"}, "a task for command 'report', which is not one of train, diagnose"),
+])
+def test_a_task_record_the_worker_cannot_run_is_answered_in_its_result(tmp_path, change, said):
+    record = dict(engine.task(engine.spec("rnn", 0, 3, 1), str(tmp_path / "run")), **change)
+    assert _task(tmp_path, record) == 2
+    result = json.loads((tmp_path / "result.json").read_text())
+    assert result["exit"] == 2 and result["contract"] == 1, result
+    assert result["error"]["kind"] == "ToolError" and said in result["error"]["line"], result
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.fast
+def test_a_setting_no_run_can_have_is_refused_by_the_training_process(tmp_path):
+    record = engine.task(engine.spec("rnn", 0, 3, 1), str(tmp_path / "run"))
+    record["settings"]["steps"] = -5
+    assert _task(tmp_path, record) == 2
+    line = json.loads((tmp_path / "result.json").read_text())["error"]["line"]
+    assert "steps = -5, which no run can have" in line, line

@@ -219,7 +219,7 @@ def test_an_environment_holding_another_tensorflow_says_which(tmp_path, monkeypa
     spec = engine.spec("lstm", 0, 10, 1, env="tf2.15.1-py3.11")
     with pytest.raises(engine.RunError, match=r"holds TensorFlow 1\.15\.5 on Python 3\.\d+, "
                                               r"not 2\.15\.1 on 3\.11"):
-        engine.train_command(spec, str(tmp_path / "run"))
+        engine.task_command(spec, "task.json", "result.json")
 
 
 # --- 8, 11, 12, 16, 10: ./run --------------------------------------------------------------

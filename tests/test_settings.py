@@ -1,6 +1,7 @@
 """A run's settings are written once (core/settings.py): the flags, the resume conflicts, the
 reuse key, a worker's argv and RunConfig all come from the one table. No TensorFlow."""
 
+import json
 import os
 
 import pytest
@@ -42,18 +43,18 @@ SAMPLES = {"cell": "rnn", "steps": 1234, "batch_size": 100, "lr": 0.0015, "seed"
 
 
 def test_every_setting_crosses_to_a_worker_and_back_equal(tmp_path):
-    """A spec's values become the worker's argv, train's own parser reads them and train's own
-    checks make the RunConfig: each value comes back equal, for every row (a row the samples
-    lack fails here until it has one)."""
-    from tf1_lstm.cli import build_parser
+    """A spec becomes its task record, the record crosses as JSON, the training process reads
+    it and train's own checks make the RunConfig: each value comes back equal, for every row (a
+    row the samples lack fails here until it has one)."""
+    from tf1_lstm.cli import task
     rows = settings.numbers()
     assert sorted(SAMPLES) == sorted(s.name for s in rows), "add a sample for the new row"
     assert all(SAMPLES[s.name] != s.default for s in rows)
     run = engine.RunSpec(name="x", **SAMPLES)
-    argv = engine.train_command(run, str(tmp_path / "run"))
-    config, _ = train.new_run_config(build_parser().parse_args(argv[3:]))
+    record = json.loads(json.dumps(engine.task(run, str(tmp_path / "run"))))
+    config, _ = train.new_run_config(task.namespace(record))
     assert {s.name: getattr(config, s.name) for s in rows} == run.values() == SAMPLES
-    assert type(config) is RunConfig
+    assert type(config) is RunConfig and config.run_dir == str(tmp_path / "run")
 
 
 def test_every_flag_of_the_table_is_a_flag_of_train():
@@ -67,14 +68,17 @@ def test_every_flag_of_the_table_is_a_flag_of_train():
 
 def test_a_worker_trains_exactly_the_spec():
     run = engine.spec("rnn", 3, 500, 1, label="rnn-lr0.001", lr=0.001, test_at=(100, 200))
-    argv = engine.train_command(run, "/scratch/run")
-    assert argv[3:] == ["train", "--out", "/scratch/run", "--cell", "rnn", "--steps", "500",
-                        "--lr", "0.001", "--seed", "3", "--threads", "1", "--test-at",
-                        "100,200"]
-    lstm = engine.spec("lstm", 0, 10000, None, command="diagnose", flags=("--every", "200"))
-    argv = engine.train_command(lstm, "/r")
-    assert argv[3:] == ["diagnose", "--out", "/r", "--cell", "lstm", "--steps", "10000",
-                        "--seed", "0", "--every", "200"]  # the cell given: diagnose's is rnn
+    record = engine.task(run, "/scratch/run")
+    assert (record["command"], record["run_dir"], record["options"]) == (
+        "train", "/scratch/run", {})
+    assert record["settings"] == dict(engine.RunSpec(name="").values(), cell="rnn", steps=500,
+                                      lr=0.001, seed=3, threads=1, test_at=(100, 200))
+    lstm = engine.spec("lstm", 0, 10000, None, command="diagnose", options=(("every", 200),))
+    record = engine.task(lstm, "/r")
+    assert (record["command"], record["options"], record["settings"]["cell"]) == (
+        "diagnose", {"every": 200}, "lstm")  # the cell given: diagnose's is rnn
+    argv = engine.task_command(lstm, "/r/task.json", "/r/result.json")
+    assert argv[1:] == ["-m", "tf1_lstm.cli.task", "/r/task.json", "/r/result.json"]
 
 
 def test_a_spec_survives_the_trip_to_a_worker():

@@ -175,15 +175,15 @@ def test_a_worker_without_the_environment_says_what_to_set_up(tmp_path, monkeypa
     monkeypatch.setenv(tfenvs.ROOT_ENV, str(tmp_path))
     spec = engine.spec("lstm", 0, 10, 1, env="tf1.14.0-py3.7")
     with pytest.raises(engine.RunError, match=r"\./run setup --tf tf1\.14\.0-py3\.7"):
-        engine.train_command(spec, str(tmp_path / "run"))
+        engine.task_command(spec, "task.json", "result.json")
     (tmp_path / "tf1.14.0-py3.7" / "bin").mkdir(parents=True)
     python = tmp_path / "tf1.14.0-py3.7" / "bin" / "python"
     python.write_text("#!/bin/sh\nprintf tf1.14.0-py3.7\n")  # answers as a complete one would
     python.chmod(0o755)
     with pytest.raises(engine.RunError, match=r"was not set up to the end: set it up again"):
-        engine.train_command(spec, "r")  # no stamp: its set-up stopped before the end
+        engine.task_command(spec, "task.json", "result.json")  # no stamp: set-up cut short
     (tmp_path / "tf1.14.0-py3.7" / tfenvs.STAMP).write_text("done\n")
-    assert engine.train_command(spec, "r")[0] == str(python)
+    assert engine.task_command(spec, "task.json", "result.json")[0] == str(python)
 
 
 def test_run_script_refuses_an_unknown_environment_in_one_line():

@@ -67,6 +67,22 @@ def ensure_files(data_dir: str, mirrors: Sequence[str] = (),
     return paths
 
 
+class MissingData(DataError):
+    """Files a run needs that are not in its data folder and could not be fetched: what a
+    study's worker without data meets, told apart from other data errors by its fields."""
+
+    def __init__(self, dataset, data_dir, files, details):
+        self.summary = ("%s files missing from %s and not fetched: %s."
+                        % (dataset.title, data_dir, ", ".join(files)))
+        self.dataset = dataset.name  # whose data folder variable names the fix
+        super().__init__("%s Copy the .gz files there, or pass --mirror DIR_OR_URL or set %s. "
+                         "Details: %s" % (self.summary, dataset.mirror_env, " | ".join(details)))
+
+    def fields(self):
+        """What the worker contract carries back besides the line."""
+        return {"summary": self.summary, "dataset": self.dataset}
+
+
 def _fetch_missing(missing, data_dir, mirrors, dataset):
     """Fetch the missing files; a folder made for them and left empty is removed again."""
     made = not os.path.isdir(data_dir)
@@ -89,11 +105,8 @@ def _fetch_missing(missing, data_dir, mirrors, dataset):
         if made and not os.listdir(data_dir):
             remove_quietly(data_dir)
     if failed:
-        raise DataError(
-            "%s files missing from %s and not fetched: %s. Copy the .gz files there, or pass "
-            "--mirror DIR_OR_URL or set %s. Details: %s"
-            % (dataset.title, data_dir, ", ".join(n + ".gz" for n, _ in failed),
-               dataset.mirror_env, " | ".join(e for _, e in failed)))
+        raise MissingData(dataset, data_dir, [n + ".gz" for n, _ in failed],
+                          [e for _, e in failed])
     return paths
 
 

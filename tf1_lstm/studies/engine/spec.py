@@ -13,7 +13,8 @@ class RunError(ToolError):
 
 
 _SpecFields = NamedTuple("RunSpec", [
-    ("name", str), ("command", str), ("flags", Tuple[str, ...]), ("env", Optional[str]),
+    ("name", str), ("command", str), ("options", Tuple[Tuple[str, Any], ...]),
+    ("env", Optional[str]),
     ("repeat_of", Optional[str])] + [(s.name, Any) for s in settings.numbers()])
 _SpecFields.__new__.__defaults__ = ("train", (), None, None) + tuple(
     s.default for s in settings.numbers())
@@ -21,7 +22,8 @@ _SpecFields.__new__.__defaults__ = ("train", (), None, None) + tuple(
 
 class RunSpec(_SpecFields):
     """One run a study needs: `name` (its directory under <out>/runs/, e.g. lstm-seed3), the
-    `command` that trains it (train, or diagnose), that command's own `flags`, the TensorFlow
+    `command` that trains it (train, or diagnose), that command's own `options` ((name,
+    value) pairs, e.g. diagnose's every), the TensorFlow
     environment it trains in (`env`, util.tfenvs; None: the worker's own), the run it trains
     again with the same settings (`repeat_of`: its name; None: none), and a value for every
     setting that changes the numbers (core.settings), each the post's unless given."""

@@ -1,38 +1,49 @@
-"""On a worker: train one run as a `tf1-lstm train` subprocess in a scratch folder, and send
-back its files; stop it once the study no longer wants it."""
+"""On a worker: train one run in a process of its own in a scratch folder, and send back its
+files; stop it once the study no longer wants it.
 
+The worker contract: the run goes to that process as one JSON task record (CONTRACT: the spec
+whole, as values) and comes back as one result record (finished, or the error's kind, line and
+fields), never as argv text or log lines to parse."""
+
+import json
 import os
 import signal
 import socket
 import subprocess
 import time
 
-from tf1_lstm.core import datasets, settings
+from tf1_lstm.core import datasets
 from tf1_lstm.core.checkpoints import STEPS_DIR
 from tf1_lstm.studies.engine import clusters
 from tf1_lstm.studies.engine.spec import RunError
 from tf1_lstm.util import scratch, tfenvs
-from tf1_lstm.util.files import remove_quietly
+from tf1_lstm.util.files import remove_quietly, write_json
 
-LOG_TAIL = 6  # lines of a failed run's log quoted in the error
+LOG_TAIL = 6  # lines of a failed run's log quoted where a run ends without its result
 SCHEDULER_LOST = 10  # seconds a worker without its scheduler goes on training before it stops
-ALWAYS = ("cell", "seed", "steps")  # given even at their defaults: diagnose's cell is rnn
+CONTRACT = 1  # the task record's version: a training process that speaks another refuses it
+TASK_MODULE = "tf1_lstm.cli.task"  # the training process's side of the contract
 
 
-def train_command(run, run_dir, data_dir=None, mirrors=()):
-    """The argv that trains `run` into run_dir on this worker, with its environment's Python."""
+def task(run, run_dir, data_dir=None, mirrors=()):
+    """The task record of `run`: its training process gets the spec whole, as values (the
+    settings, the command's own options), never as argv text. A folder is where one machine
+    keeps things: a worker without the client's data folder (or mirror folder) uses its own
+    data, verified by checksum as always."""
+    return {"contract": CONTRACT, "command": run.command, "settings": run.values(),
+            "options": dict(run.options), "run_dir": run_dir,
+            "data_dir": data_dir if data_dir and os.path.isdir(data_dir) else None,
+            "mirrors": [m for m in mirrors if "://" in m or os.path.isdir(m)]}
+
+
+def task_command(run, record, result):
+    """The argv that starts `run`'s training process on this worker, in its environment's
+    Python, with its task record at `record` and its result to be written to `result`."""
     try:
         python = tfenvs.ready(run.env)
     except ValueError as err:
         raise RunError("run %s: %s" % (run.name, err))
-    argv = [python, "-m", "tf1_lstm", run.command, "--out", run_dir]
-    argv += settings.argv(run.values(), always=ALWAYS) + list(run.flags)
-    # A folder is where one machine keeps things: a worker without the client's data folder
-    # (or mirror folder) uses its own data, verified by checksum as always.
-    if data_dir and os.path.isdir(data_dir):
-        argv += ["--data-dir", data_dir]
-    return argv + [arg for mirror in mirrors if "://" in mirror or os.path.isdir(mirror)
-                   for arg in ("--mirror", mirror)]
+    return [python, "-m", TASK_MODULE, record, result]
 
 
 def _die_with_parent():
@@ -93,20 +104,33 @@ def _collect(run_dir):
     return files
 
 
-def _failure(run, code, log_text):
-    """One line for a run that failed on this worker: a worker without data says so and how to
-    give it some (the fetch errors behind it stay in the run's log); else the log's last lines."""
-    lines = [line.strip() for line in log_text.strip().splitlines()]
-    last = lines[-1] if lines else ""
-    if " files missing from " in last:
-        why = last.split(" Details: ")[0].split("error: ", 1)[-1]
-        env = datasets.get(run.dataset).data_dir_env
+def _failure(run, code, result, log_text):
+    """One line for a run that failed on this worker, from its result record: a worker without
+    data says so and how to give it some (the fetch errors behind it stay in the run's log);
+    another error is its own line; a process that ended without a result, its log's last
+    lines."""
+    error = (result or {}).get("error")
+    if error and error.get("kind") == "MissingData":
+        env = datasets.get(error.get("dataset")).data_dir_env
         fix = ("(that folder is the worker's %s: copy the files into it)" % env
                if os.environ.get(env) else "Or set %s on the worker to a folder holding them"
                % env)
         return ("run %s failed on worker %s, which lacks data: %s %s"
-                % (run.name, socket.gethostname(), why, fix))
+                % (run.name, socket.gethostname(), error["summary"], fix))
+    if error:
+        return "run %s failed (exit %d): %s" % (run.name, code, error["line"])
+    lines = [line.strip() for line in log_text.strip().splitlines()]
     return "run %s failed (exit %d): %s" % (run.name, code, " / ".join(lines[-LOG_TAIL:]))
+
+
+def _result_record(path):
+    """The training process's result record, or None where it ended without writing one."""
+    try:
+        with open(path) as f:
+            result = json.load(f)
+    except (OSError, ValueError):
+        return None
+    return result if isinstance(result, dict) else None
 
 
 def train_task(run, data_dir, mirrors):
@@ -118,16 +142,18 @@ def train_task(run, data_dir, mirrors):
         raise RunError("%s: this worker has lost its scheduler" % run.name)
     folder = scratch.make("task")
     run_dir, log_path = os.path.join(folder, run.name), os.path.join(folder, "train.log")
+    record, result = os.path.join(folder, "task.json"), os.path.join(folder, "result.json")
     try:
+        write_json(record, task(run, run_dir, data_dir, mirrors))
         with open(log_path, "w") as log:
-            proc = subprocess.Popen(train_command(run, run_dir, data_dir, mirrors), stdout=log,
+            proc = subprocess.Popen(task_command(run, record, result), stdout=log,
                                     stderr=subprocess.STDOUT, preexec_fn=_die_with_parent)
             scratch.lend(folder, proc.pid)
             _wait(proc, wanted)
         with open(log_path) as f:
             log_text = f.read()
         if proc.returncode != 0:
-            raise RunError(_failure(run, proc.returncode, log_text))
+            raise RunError(_failure(run, proc.returncode, _result_record(result), log_text))
         return {"name": run.name, "files": _collect(run_dir), "log": log_text,
                 "scratch": run_dir, "host": socket.gethostname(), "worker": worker.address,
                 "slurm_job": clusters.job_id(),

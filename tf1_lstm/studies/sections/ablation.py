@@ -77,7 +77,7 @@ def plan(base, chosen, report):
 
 def diagnostics_runs(base, seed):
     return [engine.named(base, c, seed, label="diagnose-" + c, command="diagnose",
-                         flags=("--every", str(diagnose.EVERY))) for c in COMPARED]
+                         options=(("every", diagnose.EVERY),)) for c in COMPARED]
 
 
 def summarise(finished, chosen):
