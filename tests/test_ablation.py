@@ -29,7 +29,7 @@ def test_gradient_through_time_matches_finite_differences(cell):
     with tf.Graph().as_default():
         tf.set_random_seed(1)
         m = model.build(RunConfig(cell=cell))
-        monitor = diagnose.Monitor(cell, every=1)
+        monitor = diagnose.Diagnostics(cell, every=1)
         monitor.build(m)
         with tf.Session() as sess:
             sess.run(m.init)

@@ -16,52 +16,52 @@ TF2 = dict(TF1, tensorflow="2.15.1")
 SETTINGS = {"cell": "lstm", "steps": 201, "seed": 0, "threads": 1, "lr": 0.01}
 
 
-def explain(a, b, settings_b=None):
-    return causes.explain(SETTINGS, settings_b or dict(SETTINGS), a, b)
+def account(a, b, settings_b=None):
+    return causes.account(SETTINGS, settings_b or dict(SETTINGS), a, b)
 
 
 def test_all_equal_and_all_known_is_a_defect():
-    assert explain(TF1, dict(TF1))[0] == causes.DEFECT
-    assert explain(TF2, dict(TF2))[0] == causes.DEFECT
+    assert account(TF1, dict(TF1))[0] == causes.DEFECT
+    assert account(TF2, dict(TF2))[0] == causes.DEFECT
 
 
 def test_a_setting_comes_first():
-    verdict, why = explain(TF1, dict(TF1, l1d_kib=32), dict(SETTINGS, steps=401))
+    verdict, why = account(TF1, dict(TF1, l1d_kib=32), dict(SETTINGS, steps=401))
     assert verdict == causes.EXPECTED
     assert why == "settings differ: steps 201 recorded, 401 here"  # not the cache size
     # a setting each side leaves at its default is no difference
-    assert explain(TF1, dict(TF1), dict(SETTINGS))[0] == causes.DEFECT
+    assert account(TF1, dict(TF1), dict(SETTINGS))[0] == causes.DEFECT
 
 
 def test_the_most_specific_factor_is_named_with_its_unit():
-    verdict, why = explain(dict(TF1, l1d_kib=32), TF1)
+    verdict, why = account(dict(TF1, l1d_kib=32), TF1)
     assert (verdict, why) == (causes.EXPECTED, "L1d size (CPUID) 32 KiB recorded, 48 KiB here")
-    verdict, why = explain(TF1, dict(TF1, intra_op_threads=2))
+    verdict, why = account(TF1, dict(TF1, intra_op_threads=2))
     assert (verdict, why) == (causes.EXPECTED, "intra-op threads x recorded, 2 here")
 
 
 def test_onednn_variables_act_in_tf2_only():
-    tf1 = explain(TF1, dict(TF1, onednn_max_cpu_isa="AVX2", mkl_cbwr="COMPATIBLE"))
+    tf1 = account(TF1, dict(TF1, onednn_max_cpu_isa="AVX2", mkl_cbwr="COMPATIBLE"))
     assert tf1[0] == causes.DEFECT
-    tf2 = explain(TF2, dict(TF2, onednn_max_cpu_isa="AVX2"))
+    tf2 = account(TF2, dict(TF2, onednn_max_cpu_isa="AVX2"))
     assert tf2 == (causes.EXPECTED, "ONEDNN_MAX_CPU_ISA None recorded, AVX2 here")
     # one side on TF 2: the TF version differs, and the TF 2 factors count
-    verdict, why = explain(TF1, dict(TF2, mkl_cbwr="COMPATIBLE"))
+    verdict, why = account(TF1, dict(TF2, mkl_cbwr="COMPATIBLE"))
     assert verdict == causes.EXPECTED and "TensorFlow version" in why and "MKL_CBWR" in why
 
 
 def test_a_factor_one_side_lacks_is_cannot_tell_not_a_defect():
     partial = {k: v for k, v in TF1.items() if k != "kernel_path"}
-    verdict, why = explain(partial, TF1)
+    verdict, why = account(partial, TF1)
     assert verdict == causes.CANNOT_TELL and why.endswith(": sgemm kernel path")
     # a None where CPUID could not be read is a reading that failed, not a value
-    verdict, why = explain(dict(TF1, l1d_kib=None), TF1)
+    verdict, why = account(dict(TF1, l1d_kib=None), TF1)
     assert verdict == causes.CANNOT_TELL and "L1d size (CPUID)" in why
     # a TF 2-only factor missing from TF 1.x records is no gap
     tf1_only = {k: v for k, v in TF1.items() if k not in causes.TF2_ONLY}
-    assert explain(tf1_only, TF1)[0] == causes.DEFECT
+    assert account(tf1_only, TF1)[0] == causes.DEFECT
     # a known difference explains even where something else is unknown
-    assert explain(dict(partial, numpy="y"), TF1)[0] == causes.EXPECTED
+    assert account(dict(partial, numpy="y"), TF1)[0] == causes.EXPECTED
 
 
 OLDER = {"versions": {"tensorflow": "1.15.5", "python": "3.7.16"},
@@ -77,7 +77,7 @@ def test_older_records_tell_threads_cpu_caches_and_kernel_path():
                      "inter_op_threads": 1, "cpu_vendor": "AuthenticAMD",
                      "family_model_stepping": "25/17/1", "l1d_kib": 32, "l2_kib": 1024,
                      "l3_kib": 32768, "kernel_path": "jit_avx512_common_gemm_f32"}
-    verdict, why = explain(found, TF1)
+    verdict, why = account(found, TF1)
     assert verdict == causes.EXPECTED and why.startswith(
         "sgemm kernel path jit_avx512_common_gemm_f32 recorded, x here; "
         "L1d size (CPUID) 32 KiB recorded, 48 KiB here")

@@ -9,7 +9,7 @@ from tf1_lstm.cli.flags import UsageError
 from tf1_lstm.core import cells, datasets, hparams, settings
 from tf1_lstm.util import interrupts
 
-EVERY = 100  # diagnose records every K steps unless told
+DIAGNOSE_EVERY = 100  # diagnose records every K steps unless told
 DIAGNOSED = cells.with_claim("cannot train")  # diagnose's cell unless told: the post's question
 
 
@@ -33,7 +33,7 @@ def register(commands):
                     "saturation and the forget gate; writes diagnostics.json and PNGs. The cell "
                     "is %s unless --cell says otherwise." % DIAGNOSED)
     flags.add_training(diagnose)
-    diagnose.add_argument("--every", type=flags.positive_int, default=EVERY, metavar="K",
+    diagnose.add_argument("--every", type=flags.positive_int, default=DIAGNOSE_EVERY, metavar="K",
                           help="record every K steps (default: %(default)s)")
     diagnose.set_defaults(func=cmd_diagnose, cell_unless_given=DIAGNOSED)
 
@@ -57,7 +57,7 @@ def cmd_train(args):
 def cmd_diagnose(args):
     from tf1_lstm.studies.tools import diagnose
     config, created = new_run_config(args)
-    monitor = diagnose.Monitor(config.cell, args.every, config.forget_bias)
+    monitor = diagnose.Diagnostics(config.cell, args.every, config.forget_bias)
     code = _train(config, created, monitor=monitor)
     if getattr(monitor, "result", None):
         print("diagnostics: %d records -> %s" % (

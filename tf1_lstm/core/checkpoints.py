@@ -24,7 +24,7 @@ from tf1_lstm.util.files import (atomic_dir, ensure_dir, is_leftover, locked, re
 FINAL_DIR = "model"
 STEPS_DIR = "checkpoints"
 PREFIX = "model.ckpt"
-EVERY = 1000  # default steps between resumable checkpoints
+CHECKPOINT_EVERY = 1000  # default steps between resumable checkpoints
 KEEP = 3  # step checkpoints kept; older ones are removed once a newer one is complete
 _STEP = re.compile(r"^step-(\d+)$")
 

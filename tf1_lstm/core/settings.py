@@ -124,9 +124,9 @@ SETTINGS = (
             "initial weights: own (this TensorFlow's seeding, the post's on 1.x) or tf1.15.5 "
             "(the op seeds TF 1.15.5 derives, so TF 2 starts from 1.15.5's weights; lstm and "
             "rnn cells)", numbers=True, valid=lambda v: v in INITS),
-    Setting("checkpoint_every", checkpoints.EVERY, "--checkpoint-every", non_negative_int,
-            "save a resumable checkpoint every N steps, keeping the last %d (0: only at the end)"
-            % checkpoints.KEEP),
+    Setting("checkpoint_every", checkpoints.CHECKPOINT_EVERY, "--checkpoint-every",
+            non_negative_int, "save a resumable checkpoint every N steps, keeping the last %d "
+            "(0: only at the end)" % checkpoints.KEEP),
     Setting("tensorboard", False, None, None, "write TensorBoard scalars and the graph"),
     Setting("data_dir", None, "--data-dir", None, "folder with the four IDX files", local=True),
     Setting("mirrors", (), "--mirror", None, "where to fetch missing files first", local=True),

@@ -77,7 +77,7 @@ def plan(base, chosen, report):
 
 def diagnostics_runs(base, seed):
     return [engine.named(base, c, seed, label="diagnose-" + c, command="diagnose",
-                         options=(("every", diagnose.EVERY),)) for c in COMPARED]
+                         options=(("every", diagnose.REPORT_EVERY),)) for c in COMPARED]
 
 
 def summarise(finished, chosen):
@@ -257,7 +257,7 @@ def render(section):
 def _diagnostics_lines(diagnostics):
     lines = []
     lines += ["", "Diagnostics (medians over records every %d steps, first seed):"
-              % diagnose.EVERY, "",
+              % diagnose.REPORT_EVERY, "",
               "| cell | ‖∂L/∂h_1‖ / ‖∂L/∂h_28‖ | saturated (|h|>0.99) | mean forget gate | "
               "global grad norm median / max | first non-finite step |",
               "| --- | --- | --- | --- | --- | --- |"]

@@ -93,7 +93,7 @@ def explained(ra, rb, runs_a, runs_b):
             continue
         (settings_a, factors_a), (settings_b, factors_b) = (
             _recorded(report, row) for report, row in ((ra, a), (rb, b)))
-        verdict, why = causes.explain(settings_a, settings_b, factors_a, factors_b,
+        verdict, why = causes.account(settings_a, settings_b, factors_a, factors_b,
                                       sides=("in A", "in B"))
         label = "%s seed %d" % key[:2] + (" " + key[2] if key[2] else "")
         lines.append("%s differs bit for bit -- %s: %s" % (label, verdict, why))

@@ -21,14 +21,14 @@ from tf1_lstm.util.figures import pyplot, save_figure
 from tf1_lstm.util.files import write_json
 
 SATURATED = 0.99  # |h| above this: a tanh unit in its flat region, passing ~no gradient
-EVERY = 200  # steps between records of the report's diagnose runs
+REPORT_EVERY = 200  # steps between records of the report's diagnose runs
 
 
 def _sigmoid(x):
     return 1.0 / (1.0 + np.exp(-x))
 
 
-class Monitor(monitor.Monitor):
+class Diagnostics(monitor.Monitor):
     """Records diagnostics every `every` steps; stops the run at the first non-finite value."""
 
     stop_status = DIVERGED  # what training records when after_step asks it to stop

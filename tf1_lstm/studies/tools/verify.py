@@ -284,7 +284,7 @@ def judged(run, mine, config, steps, full):
         recorded = causes.setting_values(run.config)
         if not full:  # a prefix: the steps trained after it cannot change it
             here["steps"] = recorded["steps"]
-        verdict, why = causes.explain(recorded, here, causes.recorded_factors(
+        verdict, why = causes.account(recorded, here, causes.recorded_factors(
             run.metrics, run.config.get("threads")), causes.recorded_factors(mine))
         return "%s, %s" % (DIFFERS, verdict), "%s at step %d: %s %r recorded, %r here -- %s: %s" \
             % ((DIFFERS,) + parted + (verdict, why))

@@ -95,7 +95,7 @@ def _caches(text):
     return found
 
 
-def explain(settings_a, settings_b, factors_a, factors_b, sides=("recorded", "here")):
+def account(settings_a, settings_b, factors_a, factors_b, sides=("recorded", "here")):
     """(verdict, one line) for a seed whose two runs printed other numbers, by RULE."""
     def named(diffs):
         return "; ".join("%s %s %s, %s %s" % (name, _shown(key, a), sides[0], _shown(key, b),
