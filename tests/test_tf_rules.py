@@ -178,12 +178,15 @@ def test_a_worker_without_the_environment_says_what_to_set_up(tmp_path, monkeypa
         engine.task_command(spec, "task.json", "result.json")
     (tmp_path / "tf1.14.0-py3.7" / "bin").mkdir(parents=True)
     python = tmp_path / "tf1.14.0-py3.7" / "bin" / "python"
-    python.write_text("#!/bin/sh\nprintf tf1.14.0-py3.7\n")  # answers as a complete one would
-    python.chmod(0o755)
+    asked = tmp_path / "asked"
+    python.write_text("#!/bin/sh\necho >> %s\nprintf tf1.14.0-py3.7\n" % asked)  # answers as a
+    python.chmod(0o755)  # complete one would, and counts the questions
     with pytest.raises(engine.RunError, match=r"was not set up to the end: set it up again"):
         engine.task_command(spec, "task.json", "result.json")  # no stamp: set-up cut short
     (tmp_path / "tf1.14.0-py3.7" / tfenvs.STAMP).write_text("done\n")
-    assert engine.task_command(spec, "task.json", "result.json")[0] == str(python)
+    for _ in range(3):  # a worker trains many runs in it: asked once
+        assert engine.task_command(spec, "task.json", "result.json")[0] == str(python)
+    assert asked.read_text().count("\n") == 1
 
 
 def test_run_script_refuses_an_unknown_environment_in_one_line():
