@@ -13,8 +13,13 @@ from tf1_lstm.util import interrupts, tfenvs
 
 
 def register(commands):
+    _report_parser(commands)
+    _compare_parser(commands)
+    _verify_parser(commands)
+
+
+def _report_parser(commands):
     from tf1_lstm.studies import report, sections
-    from tf1_lstm.studies.engine import clusters
     defaults = report.ReportOptions(out=None)
     parser = commands.add_parser(
         "report", help="many seeds, LSTM vs RNN, verdicts on the post's claims",
@@ -26,23 +31,7 @@ def register(commands):
                         help="comma-separated cells (default: %s)" % ",".join(defaults.cells))
     parser.add_argument("--steps", type=flags.settings.steps, default=defaults.steps,
                         help="training steps per run (default: %(default)s)")
-    parser.add_argument("--jobs", type=flags.positive_int, default=None,
-                        help="workers, each training one run at a time: of the embedded Dask "
-                             "cluster (default: one per core; at most two per core), or SLURM "
-                             "jobs with --cluster slurm (default: as many as cores here)")
-    kinds = [clusters.get(name) for name in clusters.offered()]
-    parser.add_argument("--cluster", choices=[k.name for k in kinds], default=clusters.DEFAULT,
-                        help="where the workers run without --scheduler: %s" % " or ".join(
-                            "%s (%s)" % (k.name, k.help) for k in kinds))
-    for kind in kinds:
-        for name, options in kind.flags:
-            parser.add_argument(name, **options)
-    parser.add_argument("--scheduler", type=flags.address, default=None, metavar="ADDRESS",
-                        help="run on the Dask cluster at ADDRESS (tcp://HOST:PORT or "
-                             "tls://HOST:PORT; also $DASK_SCHEDULER_ADDRESS) instead of an "
-                             "embedded one")
-    parser.add_argument("--threads", type=flags.settings.threads, default=None,
-                        help="TF threads per run (default: cores / jobs; 1 on a cluster)")
+    _cluster_flags(parser)
     parser.add_argument("--no-repeat", action="store_true",
                         help="skip the determinism check (one seed trained twice)")
     parser.add_argument("--no-throughput", action="store_true",
@@ -61,6 +50,31 @@ def register(commands):
                         help="report directory (default: reports/<time>/)")
     parser.set_defaults(func=cmd_report)
 
+
+def _cluster_flags(parser):
+    """Where the report's runs train: workers, the cluster kinds (and their own flags), a
+    scheduler, threads per run."""
+    from tf1_lstm.studies.engine import clusters
+    parser.add_argument("--jobs", type=flags.positive_int, default=None,
+                        help="workers, each training one run at a time: of the embedded Dask "
+                             "cluster (default: one per core; at most two per core), or SLURM "
+                             "jobs with --cluster slurm (default: as many as cores here)")
+    kinds = [clusters.get(name) for name in clusters.offered()]
+    parser.add_argument("--cluster", choices=[k.name for k in kinds], default=clusters.DEFAULT,
+                        help="where the workers run without --scheduler: %s" % " or ".join(
+                            "%s (%s)" % (k.name, k.help) for k in kinds))
+    for kind in kinds:
+        for name, options in kind.flags:
+            parser.add_argument(name, **options)
+    parser.add_argument("--scheduler", type=flags.address, default=None, metavar="ADDRESS",
+                        help="run on the Dask cluster at ADDRESS (tcp://HOST:PORT or "
+                             "tls://HOST:PORT; also $DASK_SCHEDULER_ADDRESS) instead of an "
+                             "embedded one")
+    parser.add_argument("--threads", type=flags.settings.threads, default=None,
+                        help="TF threads per run (default: cores / jobs; 1 on a cluster)")
+
+
+def _compare_parser(commands):
     compare = commands.add_parser(
         "compare", help="compare two reports (e.g. the container's and a local one)",
         description="Side by side: settings, claims, per-run test accuracy, versions, "
@@ -71,6 +85,8 @@ def register(commands):
                          help="more reports for the claims-by-machine-class table")
     compare.set_defaults(func=cmd_compare)
 
+
+def _verify_parser(commands):
     from tf1_lstm.studies.tools import verify
     defaults = verify.VerifyOptions(report=None)
     check = commands.add_parser(
