@@ -75,7 +75,6 @@ def embedded(tmp_path_factory):
     return _numbers(out)[1]
 
 
-@ON_37
 def test_a_report_through_slurm_equals_the_embedded_one(env, embedded, tmp_path):
     out = str(tmp_path / "report")
     code, stdout, err = run_cli(REPORT + ["--cluster", "slurm", "--jobs", "2", "--out", out],
