@@ -98,11 +98,14 @@ def wait_for_workers(address, n, prefix, env):
                    check=True, timeout=120)
 
 
+TASK = "tf1_lstm.cli.task"  # a run's training process: python -m tf1_lstm.cli.task ...
+
+
 def training_children(proc):
-    """`tf1-lstm train` processes started under a worker process."""
+    """The training processes of runs started under a worker process."""
     try:
         return [p for p in psutil.Process(proc.pid).children(recursive=True)
-                if "train" in p.cmdline() and "tf1_lstm" in p.cmdline()]
+                if TASK in p.cmdline()]
     except psutil.NoSuchProcess:
         return []
 

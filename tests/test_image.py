@@ -98,7 +98,7 @@ def test_a_report_in_the_container_equals_the_local_one(tmp_path):
 
 def _trainings_in(container):
     proc = docker("top", container, "-eo", "pid,args", check=False)
-    return [line for line in proc.stdout.splitlines() if "tf1_lstm train" in line]
+    return [line for line in proc.stdout.splitlines() if "tf1_lstm.cli.task" in line]
 
 
 def test_containers_of_the_image_as_workers(tmp_path, token):

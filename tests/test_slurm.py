@@ -141,9 +141,10 @@ def test_all_jobs_lost_mid_report_keeps_the_finished_runs(env, slurm, tmp_path):
                                                   "--slurm-wait", "10", "--out", out],
                env=dict(os.environ, **env))
     runs = os.path.join(out, "runs")
-    deadline = time.time() + 300
+    deadline = time.time() + 900  # a busy machine starts jobs late
     while time.time() < deadline and not (os.path.isdir(runs) and os.listdir(runs)):
         time.sleep(0.5)
+    assert os.path.isdir(runs) and os.listdir(runs), "no run finished: nothing to keep"
     node = "nodename=" + slurm_cluster.NODE
     slurm.scontrol("update", node, "state=drain", "reason=test")
     try:
