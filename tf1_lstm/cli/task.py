@@ -7,6 +7,7 @@ import os
 import sys
 
 from tf1_lstm.core import settings
+from tf1_lstm.studies.engine.worker import CONTRACT
 from tf1_lstm.util import interrupts
 from tf1_lstm.util.errors import ToolError
 from tf1_lstm.util.files import read_json, write_json
@@ -43,7 +44,6 @@ def run(record):
     """Train the record's run with its command's own job; that job's exit code."""
     from tf1_lstm.cli import train
     from tf1_lstm.core import fetch
-    from tf1_lstm.studies.engine.worker import CONTRACT
     if record.get("contract") != CONTRACT:
         raise ToolError("the study sent task contract %r, this worker's tf1-lstm speaks %d: "
                         "install the study's tf1-lstm version on the workers"
@@ -81,7 +81,6 @@ def main(argv):
             raise
         interrupts.say_interrupted("tf1-lstm task", err)
         code, outcome = 130, {"exit": 130}
-    from tf1_lstm.studies.engine.worker import CONTRACT
     write_json(result, dict(outcome, contract=CONTRACT))
     return code
 
