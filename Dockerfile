@@ -6,7 +6,7 @@ ARG BASE=tensorflow/tensorflow:1.15.5-gpu-py3
 FROM ${BASE}
 
 ARG BASE
-ARG IMAGE_TAG=tf1-lstm:0.8.0
+ARG IMAGE_TAG=tf1-lstm:0.9.0
 ARG GIT_COMMIT=unknown
 
 # The base ships TF 1.15.5 (as tensorflow-gpu in the GPU image): everything else comes from

@@ -273,7 +273,8 @@ def test_two_set_ups_of_one_venv_take_turns(tmp_path):
 
 
 @pytest.mark.parametrize("args, says", [
-    (["setup", "--tf", "2.15.1", "--bogus-flag"], "setup takes only --tf NAME, not '--bogus-flag'"),
+    (["setup", "--tf", "2.15.1", "--bogus-flag"],
+     "setup takes only --tf NAME or --env NAME, not '--bogus-flag'"),
     (["--tf", "2.15.1", "setup", "--tf", "1.13.2"], "--tf given twice"),
     (["--tf", "../envs/tf2.15.1-py3.11", "setup"], "no TensorFlow environment "
                                                    "'../envs/tf2.15.1-py3.11' here"),

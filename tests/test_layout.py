@@ -1,5 +1,6 @@
-"""The layout is the architecture: the post's program (`core`) imports nothing from the use of a
-trained model (`serving`) or from the studies, and `util` imports none of the three."""
+"""The layout is the architecture: the post's program (`core`) and the sister posts' (`posts`)
+import nothing from the use of a trained model (`serving`) or from the studies, and `util`
+imports none of them."""
 
 import ast
 import os
@@ -12,10 +13,11 @@ from conftest import REPO
 pytestmark = pytest.mark.fast
 PACKAGE = os.path.join(REPO, "tf1_lstm")
 ALLOWED = {  # subpackage -> the tf1_lstm subpackages its modules may import
-    "cli": {"cli", "core", "serving", "studies", "util"},
+    "cli": {"cli", "core", "posts", "serving", "studies", "util"},
     "core": {"core", "util"},
+    "posts": {"core", "posts", "util"},  # the sister posts' programs: no harness either
     "serving": {"core", "serving", "util"},
-    "studies": {"core", "serving", "studies", "util"},
+    "studies": {"core", "posts", "serving", "studies", "util"},
     "util": {"util"},
 }
 

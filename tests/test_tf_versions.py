@@ -256,7 +256,7 @@ def test_an_embedded_report_sets_up_the_environment_it_lacks(tmp_path):
                               "--out", str(tmp_path / "r")],
                              env_extra={tfenvs.ROOT_ENV: str(envs)}, timeout=1800)
     assert code == 0, err
-    assert "setting up TensorFlow environment tf1.15.5-py3.6" in out
+    assert "setting up environment tf1.15.5-py3.6" in out
     assert os.access(str(envs / "tf1.15.5-py3.6" / "bin" / "python"), os.X_OK)
     with open(str(tmp_path / "r" / "runs" / "rnn-seed0-tf1.15.5-py3.6" / "config.json")) as f:
         assert json.load(f)["environment"] == "tf1.15.5-py3.6"

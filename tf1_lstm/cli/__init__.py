@@ -5,12 +5,12 @@ import os
 import sys
 
 from tf1_lstm import __version__
-from tf1_lstm.cli import bench, data, flags, serving, study, train
+from tf1_lstm.cli import bench, data, flags, posts, serving, study, train
 from tf1_lstm.core import fetch
 from tf1_lstm.util import interrupts
 from tf1_lstm.util.errors import ToolError
 
-GROUPS = (train, study, serving, bench, data)  # in the order --help lists them
+GROUPS = (train, study, serving, bench, data, posts)  # in the order --help lists them
 
 
 def build_parser():

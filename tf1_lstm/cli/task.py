@@ -31,10 +31,16 @@ ALWAYS = ("cell", "seed", "steps")  # typed even at their defaults: diagnose's c
 def typed(record, args):
     """The command line that trains the record's run alone: config.json records it as the
     run's command (how to rerun any run of a study by hand)."""
-    values = {s.name: getattr(args, s.name) for s in settings.numbers()}
-    argv = ["tf1-lstm", record["command"], "--out", args.run_dir]
-    argv += settings.argv(values, always=ALWAYS)
-    for name, value in sorted((record.get("options") or {}).items()):
+    options = dict(record.get("options") or {})
+    if record["command"] == "post":  # a sister post: its own flags (posts.run adds ./run --env)
+        argv = ["tf1-lstm", "post", options.pop("post"), "--out", args.run_dir, "--seed",
+                str(args.seed)]
+        argv += ["--threads", str(args.threads)] if args.threads else []
+    else:
+        values = {s.name: getattr(args, s.name) for s in settings.numbers()}
+        argv = ["tf1-lstm", record["command"], "--out", args.run_dir]
+        argv += settings.argv(values, always=ALWAYS)
+    for name, value in sorted(options.items()):
         argv += ["--" + name.replace("_", "-"), str(value)]
     argv += ["--data-dir", args.data_dir] if args.data_dir else []
     return argv + [arg for mirror in args.mirrors for arg in ("--mirror", mirror)]
@@ -42,13 +48,13 @@ def typed(record, args):
 
 def run(record):
     """Train the record's run with its command's own job; that job's exit code."""
-    from tf1_lstm.cli import train
+    from tf1_lstm.cli import posts, train
     from tf1_lstm.core import fetch
     if record.get("contract") != CONTRACT:
         raise ToolError("the study sent task contract %r, this worker's tf1-lstm speaks %d: "
                         "install the study's tf1-lstm version on the workers"
                         % (record.get("contract"), CONTRACT))
-    jobs = {"train": train.cmd_train, "diagnose": train.cmd_diagnose}
+    jobs = {"train": train.cmd_train, "diagnose": train.cmd_diagnose, "post": posts.cmd_post}
     if record.get("command") not in jobs:
         raise ToolError("the study sent a task for command %r, which is not one of %s"
                         % (record.get("command"), ", ".join(jobs)))

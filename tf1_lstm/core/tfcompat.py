@@ -81,8 +81,8 @@ def _start_up_notices_muted():
 
 
 def _installed_major():
-    from tf1_lstm.util.tfenvs import installed_tf_version
-    return version_tuple(installed_tf_version() or "0")[0]
+    from tf1_lstm.util.tfenvs import installed_version
+    return version_tuple(installed_version() or "0")[0]
 
 
 def _tf1(tensorflow):

@@ -1,6 +1,7 @@
-"""The TensorFlow environments a run can be trained in: one venv per pinned requirements file.
+"""The environments a run can be trained in: one venv per pinned requirements file.
 
-An environment is named tf<TF version>-py<Python X.Y>, e.g. tf2.15.1-py3.11. The default,
+A TensorFlow environment is named tf<TF version>-py<Python X.Y>, e.g. tf2.15.1-py3.11; a
+PyTorch one (for the sister posts, tf1_lstm.posts) torch<version>-py<X.Y>. The default,
 tf1.15.5-py3.7, is the project's own venv (requirements.txt); every other one has
 envs/<name>.txt in the checkout and is set up by `./run setup --tf <name>` into
 .venvs/<name>/ (or $TF1_LSTM_ENVS/<name>/, where a worker keeps them elsewhere).
@@ -17,60 +18,73 @@ DEFAULT = "tf1.15.5-py3.7"  # the post's TF on the project's Python: the faithfu
 ROOT_ENV = "TF1_LSTM_ENVS"  # a folder holding the environments' venvs, if not the checkout's
 REQUIREMENTS = "envs"       # <checkout>/envs/<name>.txt: each environment's exact pins
 STAMP = ".tf1-lstm-setup"   # in a venv: written by ./run as the last step of a finished set-up
-_NAME = re.compile(r"^tf(\d+\.\d+\.\d+)-py(\d+\.\d+)$")
+_NAME = re.compile(r"^(tf|torch)(\d+\.\d+\.\d+)-py(\d+\.\d+)$")
 TF_DISTRIBUTIONS = ("tensorflow", "tensorflow-cpu", "tensorflow-gpu")
+TF, TORCH = "tf", "torch"  # the frameworks an environment holds: its name's prefix
+FRAMEWORKS = {TF: "TensorFlow", TORCH: "PyTorch"}
 
 
-def name(tf_version, python=None):
-    """tf<version>-py<X.Y> of a TF version on a Python (this one's unless given)."""
+def name(version, python=None, framework=TF):
+    """<framework><version>-py<X.Y> of a framework's version (a local build tag such as +cpu
+    left out) on a Python (this one's unless given)."""
     python = python or "%d.%d" % sys.version_info[:2]
-    return "tf%s-py%s" % (tf_version, python)
+    return "%s%s-py%s" % (framework, version.split("+")[0], python)
 
 
 def parse(text):
-    """(TF version, Python X.Y) of an environment's name; ValueError if it is not one."""
+    """(framework version, Python X.Y) of an environment's name; ValueError if it is not one."""
     match = _NAME.match(text or "")
     if not match:
         raise ValueError("%r is not an environment name (tf<VERSION>-py<X.Y>, e.g. %s)"
                          % (text, DEFAULT))
-    return match.group(1), match.group(2)
+    return match.group(2), match.group(3)
+
+
+def framework(env):
+    """TF or TORCH: what environment `env` (a name) holds."""
+    match = _NAME.match(env or "")
+    return match.group(1) if match else None
 
 
 def requirements_dir():
     return os.path.join(checkout_root(), REQUIREMENTS)
 
 
-def known():
-    """Every environment this checkout has pins for, the default first."""
+def known(frameworks=(TF,)):
+    """Every environment of `frameworks` this checkout has pins for, the default first."""
     found = []
     folder = requirements_dir()
     if os.path.isdir(folder):
         found = sorted(f[:-4] for f in os.listdir(folder)
-                       if f.endswith(".txt") and _NAME.match(f[:-4]))
+                       if f.endswith(".txt") and framework(f[:-4]) in frameworks)
     return [DEFAULT] + [n for n in found if n != DEFAULT]
 
 
-def resolve(text):
-    """The environment `text` names: a full name, or a TF version (the first environment with
-    it, the default first). ValueError naming the known ones otherwise."""
-    names = known()
+def resolve(text, frameworks=(TF,)):
+    """The environment `text` names: a full name, or its name without the Python (torch2.13.0),
+    or a TF version (the first environment with it, the default first). ValueError naming the
+    known ones otherwise."""
+    names = known(frameworks)
     for candidate in (text, "tf" + text):
         if candidate in names:
             return candidate
     for candidate in names:
-        if parse(candidate)[0] == text:
+        version = parse(candidate)[0]
+        if text in (version if framework(candidate) == TF else None,
+                    framework(candidate) + version):
             return candidate
     raise ValueError("no TensorFlow environment %r here: choose from %s (or a TF version "
                      "among them)" % (text, ", ".join(names)))
 
 
-def installed_tf_version():
-    """The installed TensorFlow's version, read from its package metadata (no TF import)."""
+def installed_version(distributions=TF_DISTRIBUTIONS):
+    """The version of the first installed of `distributions` (TensorFlow's by default), read
+    from its package metadata (no import)."""
     try:
         from importlib import metadata
     except ImportError:  # Python 3.6 and 3.7: the backport (pinned in requirements.txt)
         import importlib_metadata as metadata
-    for dist in TF_DISTRIBUTIONS:
+    for dist in distributions:
         try:
             return metadata.version(dist)
         except metadata.PackageNotFoundError:
@@ -79,9 +93,13 @@ def installed_tf_version():
 
 
 def own():
-    """This interpreter's environment name (None without TensorFlow)."""
-    version = installed_tf_version()
-    return name(version) if version else None
+    """This interpreter's environment name: its TensorFlow's, else its PyTorch's (None with
+    neither)."""
+    version = installed_version()
+    if version:
+        return name(version)
+    version = installed_version(("torch",))
+    return name(version, framework=TORCH) if version else None
 
 
 def root():
@@ -108,29 +126,27 @@ def problem(env, python):
     is wrong and how to fix it. A run would otherwise fail deep inside, or train on another TF."""
     if python == sys.executable:
         return None
-    fix = "set it up again with `./run setup --tf %s`" % env
+    fix = "set it up again with `%s`" % setup_command(env)
     venv = os.path.dirname(os.path.dirname(python))
     if not os.path.isfile(os.path.join(venv, STAMP)):
-        return "the TensorFlow environment %s at %s was not set up to the end: %s" % (
-            env, venv, fix)
+        return "the %s %s at %s was not set up to the end: %s" % (kind(env), env, venv, fix)
     try:
         done = subprocess.run([python, "-m", __name__, "own"], stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, universal_newlines=True, timeout=60,
                               cwd=os.sep)  # not the caller's folder: it may hold a tf1_lstm
     except (OSError, subprocess.SubprocessError) as err:
-        return "the TensorFlow environment %s at %s does not run (%s): %s" % (env, venv, err, fix)
+        return "the %s %s at %s does not run (%s): %s" % (kind(env), env, venv, err, fix)
     if done.returncode != 0:
         why = (done.stderr.strip().splitlines() or ["no TensorFlow"])[-1]
-        return "the TensorFlow environment %s at %s is incomplete (%s): %s" % (
-            env, venv, why, fix)
-    found = _NAME.match(done.stdout.strip())
-    if not found:
-        return "the TensorFlow environment %s at %s answers %r, not its name: %s" % (
-            env, venv, done.stdout.strip()[:40], fix)
-    found = found.groups()
-    if found != parse(env):
-        return ("the TensorFlow environment %s at %s holds TensorFlow %s on Python %s, not %s "
-                "on %s: %s" % ((env, venv) + found + parse(env) + (fix,)))
+        return "the %s %s at %s is incomplete (%s): %s" % (kind(env), env, venv, why, fix)
+    found = done.stdout.strip()
+    if not _NAME.match(found):
+        return "the %s %s at %s answers %r, not its name: %s" % (
+            kind(env), env, venv, found[:40], fix)
+    if found != env:
+        return "the %s %s at %s holds %s %s on Python %s, not %s on %s: %s" % (
+            (kind(env), env, venv, FRAMEWORKS[framework(found)]) + parse(found) + parse(env)
+            + (fix,))
     return None
 
 
@@ -163,35 +179,52 @@ def set_up(env, say=print):
     if not os.path.isfile(script) or not os.path.isfile(os.path.join(requirements_dir(),
                                                                      env + ".txt")):
         raise ValueError(missing(env))
-    say("report: setting up TensorFlow environment %s (one-time; a few minutes)" % env)
+    say("report: setting up environment %s (one-time; a few minutes%s)" % (env, download(env)))
     done = subprocess.run([script, "setup", "--tf", env], stdout=subprocess.PIPE,
                           stderr=subprocess.STDOUT, universal_newlines=True)
     tail = " / ".join(done.stdout.strip().splitlines()[-3:])
     if done.returncode != 0:
-        raise ValueError("could not set up TensorFlow environment %s (%s): run ./run setup "
-                         "--tf %s to see why" % (env, tail or "no output", env))
+        raise ValueError("could not set up %s %s (%s): run %s to see why"
+                         % (kind(env), env, tail or "no output", setup_command(env)))
     ready(env)
 
 
 def missing(env):
     """One line for a machine that lacks `env`: what to set up, and where (or, where this
     checkout has no pins for it, that it cannot be set up from here)."""
-    if env not in known():
-        return ("this checkout has no pins for TensorFlow environment %s (no %s/%s.txt), so it "
-                "cannot be set up here: use a checkout that has them, or one of %s"
-                % (env, REQUIREMENTS, env, ", ".join(known())))
-    return ("this machine has no TensorFlow environment %s: set it up with `./run setup --tf %s`"
-            " in the checkout its workers run from (or put its venv under $%s/%s)"
-            % (env, env, ROOT_ENV, env))
+    every = known((TF, TORCH))
+    if env not in every:
+        return ("this checkout has no pins for %s %s (no %s/%s.txt), so it cannot be set up "
+                "here: use a checkout that has them, or one of %s"
+                % (kind(env), env, REQUIREMENTS, env, ", ".join(every)))
+    size = " (%s)" % download(env)[2:] if download(env) else ""
+    return ("this machine has no %s %s: set it up with `%s`%s in the checkout its workers run "
+            "from (or put its venv under $%s/%s)"
+            % (kind(env), env, setup_command(env), size, ROOT_ENV, env))
+
+
+def download(env):
+    """What setting `env` up downloads, where it is large: '; ...' or ''."""
+    return "; the CPU build of PyTorch, about 200 MB" if framework(env) == TORCH else ""
+
+
+def kind(env):
+    """What an environment is called in a message."""
+    return "%s environment" % FRAMEWORKS.get(framework(env), "TensorFlow")
+
+
+def setup_command(env):
+    """The command that sets `env` up: --tf for TensorFlow's, --env for any other."""
+    return "./run setup --%s %s" % ("env" if framework(env) == TORCH else "tf", env)
 
 
 def main(argv):
     """For ./run, which must resolve a name before any venv exists (one rule, this one):
     `resolve TEXT` prints the environment's name, `default` the default's, `own` this
-    Python's (exit 3 without an importable TensorFlow). A bad name: one line, exit 2."""
+    Python's (exit 3 without an importable TensorFlow or PyTorch). A bad name: one line, exit 2."""
     if argv[:1] == ["resolve"] and len(argv) == 2:
         try:
-            print(resolve(argv[1]))
+            print(resolve(argv[1], (TF, TORCH)))
         except ValueError as err:
             print(err, file=sys.stderr)
             return 2
@@ -201,7 +234,8 @@ def main(argv):
         return 0
     if argv == ["own"]:
         import importlib.util
-        found = importlib.util.find_spec("tensorflow") and own()
+        found = (importlib.util.find_spec("tensorflow") or importlib.util.find_spec("torch")) \
+            and own()
         print(found or "")
         return 0 if found else 3
     print("usage: python -m tf1_lstm.util.tfenvs resolve TEXT | default | own", file=sys.stderr)

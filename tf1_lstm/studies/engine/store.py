@@ -14,10 +14,17 @@ from tf1_lstm.util.files import (UnsafePath, atomic_dir, ensure_dir, read_json, 
 MARKER = "engine.json"  # in every run directory the engine writes: where it was trained
 
 
+def same_numbers(config, run):
+    """Was a run with this config.json made with the settings of `run` (a sister post's: its
+    post and epochs too)?"""
+    return settings.same_numbers(config, run.values()) and (
+        run.command != "post" or config.get("post") == dict(run.options))
+
+
 def same_settings(config, run, metrics=None):
     """Was a run with this config.json (and metrics.json) made with the settings of `run`, in
     its environment?"""
-    return settings.same_numbers(config, run.values()) and \
+    return same_numbers(config, run) and \
         (run.env is None or trained_in(config, metrics) == run.env)
 
 
@@ -26,6 +33,8 @@ def trained_in(config, metrics=None):
     the versions in their metrics.json."""
     if config.get("environment"):
         return config["environment"]
+    if (metrics or {}).get("environment"):  # a sister post's run records it there too
+        return metrics["environment"]
     versions = (metrics or {}).get("versions") or {}
     if not isinstance(versions, dict) or not versions.get("tensorflow"):
         return None
@@ -66,7 +75,7 @@ def finished(run_dir, run, own=()):
     if config is None:
         raise RunError("%s holds something that is not a finished tf1-lstm run: %s"
                        % (run_dir, keep))
-    if not settings.same_numbers(config, run.values()):
+    if not same_numbers(config, run):
         raise RunError("%s holds a run made with other settings: %s" % (run_dir, keep))
     try:
         metrics = records.read_metrics(run_dir)

@@ -11,7 +11,7 @@ import collections
 from typing import Any, Callable, Dict, List, NamedTuple, Optional, Tuple
 
 from tf1_lstm.studies import engine
-from tf1_lstm.studies.sections import ablation, explain
+from tf1_lstm.studies.sections import ablation, explain, posts
 from tf1_lstm.studies.verdicts import drift
 
 
@@ -59,6 +59,8 @@ SECTIONS = (
             explain.render, explain.plot, alone=explain.ALONE),
     Section("ablation", ablation.FLAGS, ablation.options, ablation.plan, ablation.summarise,
             ablation.render, ablation.plot, alone=ablation.ALONE),
+    Section("posts", posts.FLAGS, posts.options, posts.plan, posts.summarise, posts.render,
+            posts.plot, alone=posts.ALONE),
     Section("tf_versions", drift.FLAGS, drift.options, drift.plan, drift.summarise,
             drift.render, drift.plot),
 )

@@ -1,8 +1,10 @@
 """`tf1-lstm compare`: two reports side by side (container and local, two machines, two data
 sets, two TensorFlows), each row marked where they differ, every verdict by its printed rule."""
 
+import collections
 import os
 
+from tf1_lstm import posts
 from tf1_lstm.core import records
 from tf1_lstm.studies.verdicts import causes, drift, stats
 from tf1_lstm.util import cpuid
@@ -178,6 +180,7 @@ def compare(a, b, *more):
               for runs in (runs_a, runs_b)))
     lines += as_a_whole(ra["runs"], rb["runs"])
     lines += explained(ra, rb, runs_a, runs_b)
+    _post_rows(row, ra, rb)
     _environment_rows(row, ra, rb)
     return lines + by_class([ra, rb] + others, ["A", "B"] + [
         chr(ord("C") + i) for i in range(len(others))])
@@ -244,6 +247,23 @@ def _claim_rows(row, claims_a, claims_b):
                           for side in (a, b)))
         row("  verdict", *(side[claim]["verdict"] if claim in side else ABSENT
                            for side in (a, b)))
+
+
+def _post_rows(row, ra, rb):
+    """The sister posts of a report with --posts: each post's verdict, each of its runs' test
+    accuracy (the TF post's runs are the report's own rows)."""
+    found = [collections.OrderedDict((r["post"], r) for r in (report.get("posts") or {}).get(
+        "rows", [])) for report in (ra, rb)]
+    for post in _union(*found):
+        row("post %s verdict" % post, *(f[post]["verdict"] if post in f else ABSENT
+                                        for f in found))
+        if post == posts.THE_POST:
+            continue
+        accuracies = [dict(zip(f[post]["runs"], f[post]["per_seed"])) if post in f else {}
+                      for f in found]
+        for run in _union(*accuracies):
+            row("%s test accuracy" % os.path.basename(run),
+                *("%.4f" % a[run] if run in a else ABSENT for a in accuracies))
 
 
 def _environment_rows(row, ra, rb):

@@ -13,6 +13,7 @@ import itertools
 import os
 from typing import NamedTuple, Optional, Tuple
 
+from tf1_lstm import posts
 from tf1_lstm.core import hparams, records, settings
 from tf1_lstm.studies import engine
 from tf1_lstm.studies.tools import compare
@@ -25,7 +26,8 @@ UNFINISHED = "not verifiable: the record is of an unfinished run"
 INCOMPLETE = "not verified: the record holds fewer logged points than this run printed"
 DISAGREES = "report.json disagrees with its run folder"
 RULE = ("a run is identical only if the record holds every value this machine printed up to "
-        "the verified step (train accuracy and loss at each logged step, and with --full the "
+        "the verified step (train accuracy and loss at each logged step, a sister post's at "
+        "each epoch, and with --full the "
         "test accuracy, also against report.json's) and each equals it bit for bit; a record "
         "with fewer of them, or of an unfinished run, is not verified; a report.json whose "
         "figures differ from its run folders' fails; a difference is explained by this rule: "
@@ -66,7 +68,7 @@ def recorded_runs(report_dir):
         raise ValueError("%s lists no runs: there is nothing to verify; pass a report whose "
                          "runs finished" % path)
     found = []
-    for row in interleaved(report["runs"]):
+    for row in interleaved(report["runs"] + post_rows(report)):
         if not isinstance(row.get("run_dir"), str):
             raise ValueError("%s: a run of %s seed %s has no run_dir: was it edited? Restore "
                              "the original" % (path, row["cell"], row["seed"]))
@@ -78,8 +80,26 @@ def recorded_runs(report_dir):
         spec = settings.from_record(config, engine.RunSpec, settings.numbers(),
                                     name=os.path.basename(row["run_dir"]),
                                     env=engine.trained_in(config, metrics))
+        if row.get("post"):  # a sister post's run: its own command and options
+            spec = spec._replace(command="post", options=tuple(sorted(
+                config["post"].items(), key=lambda kv: kv[0] != "post")))
+            row = dict(row, curve=metrics["curve"])  # report.json keeps its accuracy only
         found.append(Recorded(spec, config, metrics, row))
     return report, found
+
+
+def post_rows(report):
+    """A row per sister post's run of the report's --posts section (the TF post's are its
+    runs): its group (`cell`), seed, folder and the test accuracy report.json gives it."""
+    rows = []
+    for section_row in (report.get("posts") or {}).get("rows", []):
+        if section_row["post"] == posts.THE_POST:
+            continue
+        for run_dir, accuracy in zip(section_row["runs"], section_row["per_seed"]):
+            seed = int(run_dir.rsplit("-seed", 1)[1])
+            rows.append({"cell": "post" + section_row["post"], "seed": seed, "run_dir": run_dir,
+                         "test_accuracy": accuracy, "post": section_row["post"]})
+    return rows
 
 
 def interleaved(rows):
@@ -170,9 +190,9 @@ def parting(recorded, measured, steps, full):
 def as_a_whole(chosen, measured):
     """With --full: per cell, the retrained runs against the recorded ones by drift.RULE."""
     lines = []
-    for cell in sorted({run.spec.cell for run in chosen}):
+    for cell in sorted({group(run) for run in chosen}):
         pairs = [(run.metrics, mine) for run, mine in zip(chosen, measured)
-                 if run.spec.cell == cell]
+                 if group(run) == cell]
         recorded, here = [p[0] for p in pairs], [p[1] for p in pairs]
         bits = drift.bitwise(recorded, here)
         interval = stats.welch([m["test_accuracy"] for m in recorded],
@@ -182,17 +202,23 @@ def as_a_whole(chosen, measured):
     return lines + ["rule: " + drift.RULE]
 
 
+def group(run):
+    """The report's group a run belongs to: its cell, or a sister post's (post000, ...)."""
+    return run.row.get("cell") or run.spec.cell
+
+
 def verify(options, say=print):
     """Check the report against its run folders, train the sample again and compare; (exit
     status, lines): 0 only where every sampled run is identical and the report agrees."""
     _, found = recorded_runs(options.report)
     disagree = disagreements(found)
     chosen, unfinished = sample(found, options, say)
-    specs = [r.spec._replace(steps=r.spec.steps if options.full else
-                             min(options.steps, r.spec.steps)) for r in chosen]
+    specs = [prefix(r.spec, options) for r in chosen]
     say("verify: training %d of the report's %d runs again, %s" % (
-        len(specs), len(found), "whole" if options.full else "the first %d steps"
-        % max([s.steps for s in specs] or [options.steps])))
+        len(specs), len(found), "whole" if options.full else "the first %d steps%s"
+        % (max([s.steps for s in specs if s.command != "post"] or [options.steps]),
+           " (a sister post's run: its first epoch)" if any(
+               s.command == "post" for s in specs) else "")))
     sizes = presented_sizes(chosen) if options.present_caches else None
     if sizes:
         say("verify: presenting the recorded cache sizes to CPUID (%s): the sizes are made "
@@ -211,11 +237,32 @@ def verify(options, say=print):
         if verdicts.get(name, IDENTICAL) == IDENTICAL:
             verdicts[name] = DISAGREES
     verdicts = collections.Counter(verdicts.values())
-    if measured:
-        lines.append(this_machine(measured[0].get("fingerprint") or {}))
+    tf_runs = [m for m in measured if not (m.get("fingerprint") or {}).get("framework")]
+    if tf_runs:
+        lines.append(this_machine(tf_runs[0].get("fingerprint") or {}))
     lines.append("verdict: %s" % "; ".join("%d %s" % (n, v) for v, n in sorted(verdicts.items())))
     lines.append("rule: " + RULE)
     return (0 if set(verdicts) == {IDENTICAL} else 1), lines
+
+
+def prefix(spec, options):
+    """The part of a recorded run trained again: whole with --full, else its first
+    options.steps steps (a sister post's run: its first epoch)."""
+    if options.full:
+        return spec
+    if spec.command == "post":
+        return spec._replace(options=tuple((k, 1 if k == "epochs" else v)
+                                           for k, v in spec.options))
+    return spec._replace(steps=min(options.steps, spec.steps))
+
+
+def compared_below(spec, recorded):
+    """The steps below which values are compared: a post's prefix ends after its first epoch."""
+    if spec.command == "post":
+        epochs = dict(spec.options)["epochs"]
+        done = [p["step"] for p in recorded["curve"] if p.get("epoch", 0) <= epochs]
+        return (max(done) + 1) if done else 0
+    return spec.steps
 
 
 def presented_sizes(chosen):
@@ -267,7 +314,7 @@ def judge(chosen, measured, configs, specs, full):
     lines, verdicts = [], collections.OrderedDict()
     width = max([len(run.spec.name) for run in chosen] or [0]) + 2
     for run, mine, config, spec in zip(chosen, measured, configs, specs):
-        verdict, line = judged(run, mine, config, spec.steps, full)
+        verdict, line = judged(run, mine, config, compared_below(spec, run.metrics), full)
         verdicts[run.spec.name] = verdict
         lines.append("%-*s %s" % (width, run.spec.name, line))
     if full and chosen:

@@ -7,6 +7,7 @@ every field that says something (threads, machine.cpu, machine.cpu_id).
 """
 
 from tf1_lstm.core import fingerprint, settings
+from tf1_lstm.posts import run as post_run
 from tf1_lstm.util import cpuid
 
 EXPECTED = "expected"
@@ -15,9 +16,10 @@ DEFECT = "not explained by anything recorded"
 RULE = ("a difference is %s where a setting that changes the numbers differs (settings first), "
         "else where a recorded factor that acts in the runs' TensorFlow differs (TF 1.x: "
         "kernel path, cache sizes, CPU, threads, build, Python, NumPy; TF 2 also oneDNN, "
-        "ONEDNN_MAX_CPU_ISA, MKL_CBWR); %s where one side did not record such a factor; and %s "
-        "(a reproducibility defect) only where every one is recorded on both sides and equal"
-        % (EXPECTED, CANNOT_TELL, DEFECT))
+        "ONEDNN_MAX_CPU_ISA, MKL_CBWR; a sister post's run: its framework's version, build and "
+        "CPU kernels, cache sizes, CPU, threads, Python); %s where one side did not record such "
+        "a factor; and %s (a reproducibility defect) only where every one is recorded on both "
+        "sides and equal" % (EXPECTED, CANNOT_TELL, DEFECT))
 
 # Factors only TensorFlow 2's oneDNN reads; TF 1.15.5's numbers do not move with them (measured).
 TF2_ONLY = ("onednn", "onednn_max_cpu_isa", "mkl_cbwr")
@@ -26,7 +28,12 @@ DATA = "data (IDX SHA-256)"
 
 def acting(recorded, measured):
     """(key, name) of the fingerprint factors that act in the two runs' TensorFlow: all of
-    them where either side is TF 2 or unknown, TF 1.x's where both are 1.x."""
+    them where either side is TF 2 or unknown, TF 1.x's where both are 1.x; a sister post's
+    run (its fingerprint names its framework): those of its framework."""
+    framework = recorded.get("framework") or measured.get("framework")
+    if framework:
+        return [(key, name) for key, name in post_run.FACTORS
+                if key not in post_run.BY_FRAMEWORK.get(framework, ())]
     tf1 = all(str(fp.get("tensorflow") or "").startswith("1.") for fp in (recorded, measured))
     return [(key, name) for key, name in fingerprint.FACTORS if not (tf1 and key in TF2_ONLY)]
 

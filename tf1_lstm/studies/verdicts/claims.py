@@ -65,3 +65,22 @@ def _training_claim(cell, accs, chance):
 
 
 JUDGES = {"reaches 99%": _accuracy_claim, "cannot train": _training_claim}  # by Cell.claim
+
+
+def figure_claim(claimed, accs, shortened=False):
+    """A sister post's test accuracy claim against its runs: the same tolerance as the TF
+    post's "about 99%" (REPRODUCED_WITHIN). A shortened run is measured, not judged."""
+    stats = describe(accs)
+    rule = ("reproduced if the mean over seeds is at least the claimed figure minus %.1f "
+            "points; runs shortened by --epochs are not judged" % (100 * REPRODUCED_WITHIN))
+    if claimed is None:
+        verdict, gap = "no figure claimed", None
+    elif shortened:
+        verdict, gap = "not judged (shortened)", 100 * (claimed - stats["mean"])
+    else:
+        gap = 100 * (claimed - stats["mean"])
+        verdict = "reproduced" if stats["mean"] >= claimed - REPRODUCED_WITHIN else \
+            "not reproduced"
+    return collections.OrderedDict([("claimed", claimed), ("measured", stats),
+                                    ("per_seed", list(accs)), ("rule", rule),
+                                    ("verdict", verdict), ("gap_points", gap)])

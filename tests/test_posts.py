@@ -1,0 +1,397 @@
+"""The sister posts (tf1_lstm.posts): each port's model against its post's figures, torch-only
+stand-ins for torchvision held to torchvision's documented semantics on fixed inputs, seeded
+runs that repeat bit for bit, `report --posts` end to end, and the refusals.
+
+The ports run in their own environments (./run setup --env torch2.13.0, ./run setup --tf
+2.15.1); .ci/run sets both up and names them in TF1_LSTM_TEST_TORCH and TF1_LSTM_TEST_TF2, which
+makes their absence a failure rather than a skip.
+"""
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import time
+
+import pytest
+
+from tf1_lstm import posts
+from tf1_lstm.studies import engine
+from tf1_lstm.studies.sections import posts as section
+from tf1_lstm.studies.verdicts import causes, claims
+from tf1_lstm.util import tfenvs
+
+from conftest import DATA_DIR, REPO, assert_no_traceback, one_line, run_cli
+
+NEEDED = {posts.TORCH_ENV: "TF1_LSTM_TEST_TORCH", posts.KERAS_ENV: "TF1_LSTM_TEST_TF2"}
+
+
+def python_of(env):
+    """The environment's Python; a skip where it is not set up, a failure where CI needs it."""
+    python = tfenvs.interpreter(env)
+    if python is None:
+        if os.environ.get(NEEDED[env]):
+            pytest.fail("%s=%s, but it is not set up: %s"
+                        % (NEEDED[env], env, tfenvs.setup_command(env)))
+        pytest.skip("needs the %s environment: %s" % (env, tfenvs.setup_command(env)))
+    return python
+
+
+def in_env(env, code, timeout=300):
+    """Run Python `code` in environment `env`; its stdout (fails on a traceback)."""
+    proc = subprocess.run([python_of(env), "-c", code], cwd=os.sep, stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, universal_newlines=True, timeout=timeout)
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout
+
+
+def run_post(args, timeout=600, **popen):
+    """`./run --env ENV post ...` of the post named in args; (code, out, err)."""
+    env = posts.get(args[0]).env
+    python_of(env)
+    proc = subprocess.run([os.path.join(REPO, "run"), "--env", env, "post"] + list(args),
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          universal_newlines=True, timeout=timeout, **popen)
+    assert_no_traceback(proc.stdout, proc.stderr)
+    return proc.returncode, proc.stdout, proc.stderr
+
+
+# --- each port against its post ---------------------------------------------------------------
+
+SHAPES = """
+import importlib, json
+from tf1_lstm import posts
+from tf1_lstm.posts import run
+found = {}
+for post in posts.POSTS:
+    if post.env != %r:
+        continue
+    port = importlib.import_module("tf1_lstm.posts." + post.module)
+    model = port.build(post.id)
+    try:
+        import torch
+        out = tuple(model(torch.zeros(3, 28, 28)).shape)
+    except ImportError:
+        import numpy as np
+        out = tuple(model(np.zeros((3, 28, 28), np.float32)).shape)
+    found[post.id] = [run.parameters(model), list(out)]
+print(json.dumps(found))
+"""
+
+
+@pytest.mark.parametrize("env", [posts.TORCH_ENV, posts.KERAS_ENV])
+def test_each_ports_model_has_its_posts_size_and_output(env):
+    """LSTM(28, 128) + Linear(128, 10) = 82,186 parameters in PyTorch: every port's model is
+    counted by its own framework, and maps 28 rows of 28 pixels to 10 scores."""
+    found = json.loads(in_env(env, SHAPES % env).strip().splitlines()[-1])
+    expected = {p.id: p.parameters for p in posts.POSTS if p.env == env}
+    assert {k: v[0] for k, v in found.items()} == expected
+    assert all(v[1] == [3, 10] for v in found.values()), found
+    if env == posts.TORCH_ENV:  # the figures by hand: 4 gates x (input + hidden + 2 biases)
+        assert found["000"][0] == 4 * 128 * (28 + 128 + 2) + 128 * 10 + 10 == 82186
+        assert found["001"][0] == 4 * 64 * (28 + 64 + 2) + 64 * 10 + 10
+        assert found["002"][0] == 4 * 128 * (28 + 128 + 2) + 4 * 128 * (128 + 128 + 2) + 1290
+
+
+def test_post_001_as_printed_refuses_its_own_batches():
+    """The docs quote this error: the loaders' (B, 1, 28, 28) batches fed straight to nn.LSTM."""
+    out = in_env(posts.TORCH_ENV, """
+import torch
+from tf1_lstm.posts.post001 import LSTMNet
+try:
+    LSTMNet()(torch.zeros(2, 1, 28, 28))
+except Exception as err:
+    print(type(err).__name__, err)
+""")
+    assert "Expected input to be 2D or 3D, got 4D instead" in out, out
+
+
+TORCHVISION_SEMANTICS = """
+import json, numpy as np, torch
+from torch.utils.data import DataLoader
+from tf1_lstm.posts.run import arrays
+from tf1_lstm.posts.torchdata import MNIST, Compose, Normalize, ToTensor
+pixels = np.array([[0, 255], [51, 128]], np.uint8)
+t = ToTensor()(torch.from_numpy(pixels))
+by_hand = pixels.astype(np.float32)[None] / np.float32(255)
+n = Normalize((0.1307,), (0.3081,))(t)
+n_by_hand = (by_hand - np.float32(0.1307)) / np.float32(0.3081)
+images, labels, _, _ = arrays(%r, ())
+data = MNIST(images, labels, transform=Compose([ToTensor(), Normalize((0.5,), (0.5,))]))
+image, label = data[0]
+x, y = next(iter(DataLoader(MNIST(images, labels, transform=ToTensor()), batch_size=100)))
+print(json.dumps({
+    "shape": list(t.shape), "dtype": str(t.dtype),
+    "equal": bool((t.numpy() == by_hand).all()),
+    "normalized": bool((n.numpy() == n_by_hand).all()),
+    "unchanged": bool((t.numpy() == by_hand).all()),
+    "item": [type(label).__name__, label, list(image.shape), float(image.min()),
+             float(image.max())],
+    "first_labels": labels[:5].tolist(),
+    "batch": [list(x.shape), str(x.dtype), list(y.shape), str(y.dtype)],
+    "len": len(data)}))
+"""
+
+
+def test_the_torchvision_stand_ins_keep_torchvisions_semantics():
+    """ToTensor: an 8-bit (H, W) image -> float32 (1, H, W), pixel / 255; Normalize: (x - mean)
+    / std per channel on a copy; datasets.MNIST: (transformed image, int label), 60,000 train
+    items in file order; DataLoader's default collation: (100, 1, 28, 28) float32, int64."""
+    found = json.loads(in_env(posts.TORCH_ENV, TORCHVISION_SEMANTICS % DATA_DIR).splitlines()[-1])
+    assert found["shape"] == [1, 2, 2] and found["dtype"] == "torch.float32"
+    assert found["equal"] and found["normalized"] and found["unchanged"]
+    assert found["item"] == ["int", 5, [1, 28, 28], -1.0, 1.0]
+    assert found["first_labels"] == [5, 0, 4, 1, 9] and found["len"] == 60000
+    assert found["batch"] == [[100, 1, 28, 28], "torch.float32", [100], "torch.int64"]
+
+
+# --- seeded runs -----------------------------------------------------------------------------
+
+def numbers_of(run_dir):
+    with open(os.path.join(run_dir, "metrics.json")) as f:
+        m = json.load(f)
+    return m["test_accuracy"], [dict(p, elapsed=None) for p in m["curve"]], m["tested"]
+
+
+@pytest.mark.parametrize("post_id", ["000", "004"])
+def test_a_post_seeded_twice_gives_the_same_numbers(tmp_path, post_id):
+    """One seed, one environment, one thread (the default): the same numbers bit for bit;
+    another seed: other numbers (so this can fail). The run records its determinism switches
+    and the command that trains it again."""
+    runs, home = {}, tmp_path / "home"
+    home.mkdir()
+    for name, seed in (("a", 3), ("b", 3), ("c", 4)):
+        out = str(tmp_path / name)
+        code, stdout, err = run_post([post_id, "--seed", str(seed), "--epochs", "1",
+                                      "--out", out, "--data-dir", DATA_DIR],
+                                     env=dict(os.environ, HOME=str(home)))
+        assert code == 0, err
+        assert "post %s: epoch 1/1 in" % post_id in stdout
+        runs[name] = numbers_of(out)
+    assert runs["a"] == runs["b"]
+    assert runs["a"][0] != runs["c"][0] and runs["a"][1] != runs["c"][1]
+    assert not os.listdir(str(home))  # no ~/.keras, no cache: nothing outside --out
+    with open(str(tmp_path / "a" / "config.json")) as f:
+        config = json.load(f)
+    post = posts.get(post_id)
+    assert config["post"] == {"post": post_id, "epochs": 1} and config["seed"] == 3
+    assert config["threads"] == 1
+    assert config["command"] == "./run --env %s post %s --seed 3 --epochs 1 --out %s " \
+        "--data-dir %s" % (post.env, post_id, tmp_path / "a", DATA_DIR)
+    assert config["parameters"] == post.parameters and config["environment"] == post.env
+    assert config["determinism"] and all(config["determinism"].values())
+
+
+def test_a_post_stopped_midway_says_so_and_keeps_its_record(tmp_path):
+    """SIGTERM (as a cluster or Ctrl-C stops it): exit 130, one line, status interrupted."""
+    out = str(tmp_path / "run")
+    python_of(posts.TORCH_ENV)
+    proc = subprocess.Popen([os.path.join(REPO, "run"), "--env", posts.TORCH_ENV, "post", "002",
+                             "--seed", "0", "--out", out, "--data-dir", DATA_DIR],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            universal_newlines=True)
+    deadline = time.time() + 120
+    while not os.path.exists(os.path.join(out, "config.json")) and time.time() < deadline:
+        time.sleep(0.5)
+    time.sleep(3)  # inside the first epoch
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    line = one_line(proc.returncode, err, expected=130)
+    assert "interrupted" in line and out in line
+    with open(os.path.join(out, "metrics.json")) as f:
+        assert json.load(f)["status"] == "interrupted"
+
+
+# --- report --posts --------------------------------------------------------------------------
+
+QUICK_POSTS = ["report", "--posts", "000,004", "--seeds", "1", "--epochs", "1", "--steps", "20",
+               "--cells", "lstm", "--no-repeat", "--no-throughput", "--jobs", "2",
+               "--data-dir", DATA_DIR]
+
+
+@pytest.fixture(scope="module")
+def posts_report(tmp_path_factory):
+    """A quick --posts report: the TF post's LSTM for 20 steps, posts 000 and 004 one epoch."""
+    python_of(posts.TORCH_ENV)
+    python_of(posts.KERAS_ENV)
+    out = str(tmp_path_factory.mktemp("posts") / "report")
+    code, _, err = run_cli(QUICK_POSTS + ["--out", out])
+    assert code == 0, err
+    return out
+
+
+def test_report_posts_fills_every_row_and_reuses_its_runs(posts_report):
+    out = posts_report
+    with open(os.path.join(out, "report.json")) as f:
+        rows = json.load(f)["posts"]["rows"]
+    assert [r["post"] for r in rows] == ["003", "000", "004"]
+    assert [r["verdict"] for r in rows] == ["not judged (shortened)"] * 2 + ["no figure claimed"]
+    assert rows[1]["length"] == "1 of 10 epochs" and rows[2]["framework"] == "Keras"
+    assert all(0.1 < r["measured"]["mean"] <= 1 for r in rows)
+    assert rows[1]["fingerprint"]["framework"] == "PyTorch" and rows[1]["fingerprint"]["threads"]
+    with open(os.path.join(out, "runs", "post000-seed0", "config.json")) as f:
+        config = json.load(f)
+    assert config["command"].startswith("./run --env %s post 000 --out " % posts.TORCH_ENV)
+    assert "--seed 0 --threads 1 --epochs 1" in config["command"]
+    with open(os.path.join(out, "report.md")) as f:
+        md = f.read()
+    assert "## Five posts, five claims" in md and "| 000 | PyTorch |" in md
+    assert os.path.isfile(os.path.join(out, "posts.png"))
+    code, stdout, err = run_cli(QUICK_POSTS + ["--out", out])  # again: every run is reused
+    assert code == 0, err
+    assert "3 already finished, 0 to train" in stdout + err
+
+
+def test_verify_trains_the_posts_runs_again_and_names_a_difference(posts_report, tmp_path):
+    """Identical where every compared value is equal (each post's first epoch and, --full,
+    its test accuracy); a value edited in a record: differs, and with every setting and factor
+    equal, a defect."""
+    code, out, err = run_cli(["verify", posts_report, "--runs", "3", "--full"])
+    assert code == 0, out + err
+    for name in ("lstm-seed0", "post000-seed0", "post004-seed0"):
+        assert any(line.startswith(name) and "identical" in line for line in out.splitlines())
+    assert "verdict: 3 identical" in out
+    edited = str(tmp_path / "edited")
+    shutil.copytree(posts_report, edited)
+    path = os.path.join(edited, "runs", "post000-seed0", "metrics.json")
+    with open(path) as f:
+        metrics = json.load(f)
+    metrics["curve"][0]["loss"] += 1e-6
+    with open(path, "w") as f:
+        json.dump(metrics, f)
+    code, out, err = run_cli(["verify", edited, "--runs", "2"])
+    assert code == 1, out + err
+    line = [x for x in out.splitlines() if x.startswith("post000-seed0")][0]
+    assert "differs at step 600: loss" in line and "not explained by anything recorded" in line
+
+
+def test_compare_sets_the_posts_side_by_side(posts_report):
+    other = os.path.join(REPO, "reports", "intel-tf1.15.5-5seeds-10000steps")
+    code, out, err = run_cli(["compare", posts_report, other])
+    assert code == 0, err
+    lines = out.splitlines()
+    assert any(x.startswith("post 000 verdict") and "not judged (shortened)" in x
+               and "absent" in x and x.endswith("<- differs") for x in lines), out
+    assert any(x.startswith("post004-seed0 test accuracy") for x in lines), out
+    code, out, err = run_cli(["compare", posts_report, posts_report])
+    assert code == 0 and "post 004 verdict" in out and "<- differs" not in out, out + err
+
+
+@pytest.mark.parametrize("args, expected", [
+    (["--posts", "--tf", "2.15.1"], "make the --posts section in a report of their own"),
+    (["--epochs", "2"], "--epochs shortens the sister posts: add --posts"),
+    (["--posts", "--dataset", "fashion-mnist"],
+     "--dataset fashion-mnist does not apply to the sister posts"),
+    (["--posts", "--cells", "rnn"], "--cells rnn does not apply to the sister posts"),
+])
+def test_report_posts_refuses_what_does_not_apply(tmp_path, args, expected):
+    out = str(tmp_path / "r")
+    code, _, err = run_cli(["report", "--seeds", "1", "--out", out] + args)
+    assert expected in one_line(code, err)
+    assert not os.path.exists(os.path.join(out, "runs"))
+
+
+def test_a_post_outside_its_environment_names_the_command_that_runs_it(tmp_path):
+    code, _, err = run_cli(["post", "000", "--out", str(tmp_path / "r")])
+    line = one_line(code, err)
+    assert "post 000 is a PyTorch program" in line
+    assert "./run --env %s post 000" % posts.TORCH_ENV in line
+
+
+def test_the_run_script_keeps_the_pytorch_environment_to_the_posts():
+    proc = subprocess.run([os.path.join(REPO, "run"), "--env", "torch2.13.0", "train"],
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True)
+    line = one_line(proc.returncode, proc.stderr)
+    assert "holds PyTorch for the sister posts" in line and "report --posts" in line
+
+
+@pytest.mark.fast
+def test_a_worker_without_the_pytorch_environment_is_told_how_to_get_it(tmp_path, monkeypatch):
+    monkeypatch.setenv(tfenvs.ROOT_ENV, str(tmp_path))
+    with pytest.raises(ValueError) as err:
+        tfenvs.ready(posts.TORCH_ENV)
+    line = str(err.value)
+    assert "no PyTorch environment %s" % posts.TORCH_ENV in line
+    assert "./run setup --env %s" % posts.TORCH_ENV in line and "about 200 MB" in line
+
+
+@pytest.mark.fast
+def test_environment_names_tell_their_framework():
+    assert tfenvs.resolve("torch2.13.0", (tfenvs.TF, tfenvs.TORCH)) == posts.TORCH_ENV
+    assert tfenvs.framework(posts.TORCH_ENV) == tfenvs.TORCH
+    assert posts.TORCH_ENV not in tfenvs.known()  # --tf offers TensorFlow's only
+    with pytest.raises(ValueError, match="no TensorFlow environment 'torch2.13.0'"):
+        tfenvs.resolve("torch2.13.0")
+    assert tfenvs.name("2.13.0+cpu", "3.11", tfenvs.TORCH) == posts.TORCH_ENV
+
+
+# --- the rule and the run store, on fixed inputs ---------------------------------------------
+
+@pytest.mark.fast
+@pytest.mark.parametrize("accs, shortened, verdict", [
+    ([0.9760, 0.9770], False, "reproduced"),        # mean 97.65: 0.42 points under 98.07
+    ([0.9750, 0.9752], False, "not reproduced"),    # mean 97.51: 0.56 points under
+    ([0.9900], False, "reproduced"),                # above the claim
+    ([0.9900], True, "not judged (shortened)"),
+])
+def test_a_posts_claim_is_judged_by_its_printed_rule(accs, shortened, verdict):
+    found = claims.figure_claim(0.9807, accs, shortened)
+    assert found["verdict"] == verdict
+    assert "at least the claimed figure minus 0.5 points" in found["rule"]
+
+
+@pytest.mark.fast
+def test_a_post_without_a_figure_is_measured_not_judged():
+    found = claims.figure_claim(None, [0.98, 0.99])
+    assert found["verdict"] == "no figure claimed" and found["gap_points"] is None
+    assert found["measured"]["n"] == 2
+
+
+@pytest.mark.fast
+def test_a_post_run_is_reused_only_with_its_post_epochs_and_seed():
+    run = section.run_of(posts.get("000"), 2, 1, None)
+    config = {"post": {"post": "000", "epochs": 10}, "seed": 2, "threads": 1,
+              "environment": posts.TORCH_ENV}
+    assert engine.same_settings(config, run)
+    assert not engine.same_settings(dict(config, post={"post": "000", "epochs": 1}), run)
+    assert not engine.same_settings(dict(config, post={"post": "001", "epochs": 10}), run)
+    assert not engine.same_settings(dict(config, seed=3), run)
+    assert not engine.same_settings(dict(config, environment=posts.KERAS_ENV), run)
+
+
+@pytest.mark.fast
+def test_a_posts_difference_is_accounted_by_its_frameworks_factors():
+    """A sister post's fingerprint names its framework: the factors of that framework decide,
+    TensorFlow's are not asked for."""
+    same = {"seed": 0}
+    torch = {"framework": "PyTorch", "version": "2.13.0+cpu", "git": "g", "cpu_capability":
+             "AVX512", "l1d_kib": 48, "l2_kib": 2048, "l3_kib": 1, "cpu_vendor": "GenuineIntel",
+             "family_model_stepping": "6/167/1", "threads": 1, "python": "3.11.7"}
+    assert causes.account(same, same, torch, dict(torch))[0] == causes.DEFECT
+    verdict, line = causes.account(same, same, torch, dict(torch, threads=2))
+    assert verdict == causes.EXPECTED and line == "threads 1 recorded, 2 here"
+    verdict, line = causes.account(same, same, torch, dict(torch, cpu_capability="AVX2"))
+    assert verdict == causes.EXPECTED and "CPU kernels" in line
+    lacking = {k: v for k, v in torch.items() if k != "git"}
+    verdict, line = causes.account(same, same, torch, lacking)
+    assert verdict == causes.CANNOT_TELL and "framework build" in line
+    keras = dict(torch, framework="Keras", version="2.15.0", tensorflow="2.15.1")
+    del keras["cpu_capability"]
+    assert causes.account(same, same, keras, dict(keras))[0] == causes.DEFECT
+
+
+@pytest.mark.fast
+def test_a_long_posts_section_says_so_before_it_starts(capsys):
+    """Over an hour of one core at the measured seconds per epoch: one line first; under it,
+    nothing."""
+    from tf1_lstm.studies.report import ReportOptions
+    base = engine.RunSpec(name="", threads=1)
+    runs = section.plan(base, section.PostsOptions(posts.IDS[:4], None),
+                        ReportOptions(out="x", seeds=5))
+    assert len(runs) == 20 and {r.env for r in runs} == {posts.TORCH_ENV, posts.KERAS_ENV}
+    line = capsys.readouterr().out
+    hours = sum(p.epochs * p.seconds_per_epoch * 5 for p in posts.POSTS[:4]) / 3600
+    assert hours > 1 and "report: the sister posts take about %.1f h" % hours in line
+    section.plan(base, section.PostsOptions(("000",), 1), ReportOptions(out="x", seeds=1))
+    assert capsys.readouterr().out == ""

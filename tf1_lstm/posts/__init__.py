@@ -1,0 +1,96 @@
+"""The sister posts: four other blog posts' programs on the same task (a digit read as 28 rows
+of 28 pixels), each ported faithfully to its own framework, one module per post.
+
+The posts live in ../shared/seeds beside the checkout; 003 is this project's post, whose program
+is tf1_lstm.core. A port keeps its post's names, sizes, optimizer, loss, epochs, batch,
+transforms, shuffling and evaluation; what the post does not show or gets wrong is a labelled
+change (`changes`), listed in docs/posts.md. `tf1-lstm report --posts` trains them over seeds.
+"""
+
+from typing import NamedTuple, Optional, Tuple
+
+TORCH_ENV = "torch2.13.0-py3.11"  # envs/<name>.txt: the CPU build of PyTorch
+KERAS_ENV = "tf2.15.1-py3.11"     # Keras 2.15 inside TensorFlow 2.15.1, as the post imports it
+THREADS = 1  # a post's threads unless told: PyTorch's CPU LSTM did not repeat its numbers for
+#              one seed with 2 threads under load (docs/posts.md); with 1 it does
+
+
+class Post(NamedTuple):
+    """One sister post and its port."""
+    id: str                  # its number among the seeds ("004-stacked": a variant it shows)
+    framework: str           # "PyTorch" or "Keras"
+    env: str                 # the environment it trains in (util.tfenvs)
+    module: str              # its port: tf1_lstm.posts.<module>
+    model: str               # the model, as the post builds it
+    settings: str            # the post's training settings, in short
+    epochs: int              # the post's own length
+    claimed: Optional[float]  # the test accuracy it reports (None: it gives no figure)
+    claim: str               # the claim in the post's words
+    changes: Tuple[str, ...]  # every line added or changed to make it run, with the reason
+    parameters: int          # trainable parameters of its model (checked by the tests)
+    seconds_per_epoch: float  # measured on the Intel class, 1 thread, two runs at once
+    #                          (docs/posts.md): what a report says before a long post starts
+
+
+POSTS = (
+    Post("000", "PyTorch", TORCH_ENV, "post000",
+         "nn.LSTM(28, 128, 1, batch_first=True) + Linear(128, 10), zero (h0, c0)",
+         "batch 100, 10 epochs, lr 0.01", 10, 0.9807, "Test Accuracy to test: 98.07 %",
+         ("the loop, optimizer, loss and transforms are not shown: those of the tutorial the "
+          "code follows (its hyperparameter names, printed model and log lines are "
+          "yunjey/pytorch-tutorial's recurrent_neural_network): ToTensor, shuffled train "
+          "loader, Adam(lr), CrossEntropyLoss, images.reshape(-1, 28, 28), test in eval mode "
+          "without gradients",), 82186, 14.8),
+    Post("001", "PyTorch", TORCH_ENV, "post001",
+         "nn.LSTM(28, 64, 1, batch_first=True) + Linear(64, 10)",
+         "ToTensor + Normalize((0.1307,), (0.3081,)), Adam(0.001), 10 epochs, batch 64 (chosen)",
+         10, 0.9726, "Accuracy: 9726/10000 (97%)",
+         ("batch size not shown: 64 for both loaders (PyTorch's MNIST example), train "
+          "shuffled, test in order",
+          "inputs.view(-1, 28, 28) before the model, in train_model and test_model: as printed "
+          "the loaders' (B, 1, 28, 28) batches reach nn.LSTM, which refuses 4-D input",
+          "import torch.nn.functional as F: test_model calls F.cross_entropy without it "
+          "(NameError)"), 24714, 13.1),
+    Post("002", "PyTorch", TORCH_ENV, "post002",
+         "nn.LSTM(28, 128, 2, batch_first=True) + Linear(128, 10)",
+         "ToTensor, batch 100, shuffled, Adam(1e-3), 30 epochs, squeeze(1)", 30, 0.9908,
+         "训练30个周期在测试集达到99.08%准确率 (Acc: 0.990800)",
+         ("`for data in test_loader:  一次循环读入一个batch` as printed is a SyntaxError (the "
+          "comment lost its #): the # restored",
+          "torch.save/torch.load of RNN.pth in the run folder, not the working folder",
+          "the last part (one test image drawn with matplotlib and moved to the GPU "
+          "unconditionally) left out: it prints one prediction, no figure of the claim"),
+         214282, 50.8),
+    Post("004", "Keras", KERAS_ENV, "post004",
+         "subclassed Model: layers.LSTM(128) + Dense(10, softmax)",
+         "/255, one-hot, Adam(), categorical_crossentropy, 5 epochs, batch 64, validation on "
+         "the test set", 5, None, "prints `Test accuracy:`, no figure given",
+         ("the page lost the code's line breaks (`...layers, modelsclass LSTMModel...`): "
+          "restored",
+          "mnist.load_data() downloads: the same arrays from the verified IDX files",
+          "fit(..., verbose=2): a line per epoch in the run's log, not a progress bar"), 81674,
+         26.3),
+    Post("004-stacked", "Keras", KERAS_ENV, "post004",
+         "variant: LSTM(128, return_sequences=True) + LSTM(128) + Dense(10, softmax)",
+         "as 004", 5, None, "\"增加更多层\" (more layers): no figure given",
+         ("as 004; the post shows the class only: trained as 004 is",), 213258, 90.6),
+    Post("004-dropout", "Keras", KERAS_ENV, "post004",
+         "variant: LSTM(128, dropout=0.2, recurrent_dropout=0.2) + Dense(10, softmax)",
+         "as 004", 5, None, "\"防止模型过拟合\" (against overfitting): no figure given",
+         ("as 004; the post shows the class only: trained as 004 is",), 81674, 89.8),
+)
+IDS = tuple(p.id for p in POSTS)
+THE_POST = "003"  # this project's post: its program is tf1_lstm.core, its runs the faithful ones
+
+
+def get(post_id):
+    """The Post with this id; ValueError naming the ids otherwise."""
+    for post in POSTS:
+        if post.id == post_id:
+            return post
+    raise ValueError("no sister post %r: choose from %s" % (post_id, ", ".join(IDS)))
+
+
+def environments():
+    """The environments the posts train in."""
+    return sorted({p.env for p in POSTS})
