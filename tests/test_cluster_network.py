@@ -16,11 +16,10 @@ import pytest
 
 from tf1_lstm.util import scratch as scratch_folders
 
-from conftest import REPO, assert_no_traceback, run_cli
+from conftest import REPO, assert_no_traceback, on_37, run_cli
 from dask_cluster import QUICK, cluster, numbers, tagged_env, training_children, wait_until
 
-ON_37 = pytest.mark.skipif(sys.version_info < (3, 7), reason="the Python 3.7 suite runs it: a "
-                           "cut link is met by the same engine code on 3.6 (CI's time)")
+ON_37 = on_37("a cut link is met by the same engine code on 3.6 (CI's time)")
 TLS_ENV = ("DASK_DISTRIBUTED__COMM__TLS__CA_FILE", "DASK_DISTRIBUTED__COMM__TLS__CLIENT__CERT",
            "DASK_DISTRIBUTED__COMM__TLS__CLIENT__KEY")
 

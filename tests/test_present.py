@@ -5,18 +5,16 @@ CPU or a compiler is missing, the tests skip with the reason and the flag refuse
 
 import json
 import os
-import sys
 
 import pytest
 
 from tf1_lstm.util import cpuid, present
 
-from conftest import DATA_DIR, REPO, one_line, run_cli
+from conftest import DATA_DIR, REPO, on_37, one_line, run_cli
 
 WHY = present.unavailable()
 needs_faulting = pytest.mark.skipif(WHY is not None, reason=WHY or "")
-ON_37 = pytest.mark.skipif(sys.version_info < (3, 7), reason="the Python 3.7 suite runs it: "
-                           "the shim is the same under 3.6's TF 1.15.5")
+ON_37 = on_37("the shim is the same under 3.6's TF 1.15.5")
 
 
 @pytest.mark.fast

@@ -15,12 +15,11 @@ import pytest
 from tf1_lstm.util import tfenvs
 
 import slurm_cluster
-from conftest import DATA_DIR, REPO, Cli, one_line, run_cli
+from conftest import DATA_DIR, REPO, Cli, on_37, one_line, run_cli
 
 WHY = slurm_cluster.missing()
 pytestmark = pytest.mark.skipif(WHY is not None, reason=WHY or "")
-ON_37 = pytest.mark.skipif(sys.version_info < (3, 7), reason="the Python 3.7 suite runs it: "
-                           "3.6's client differs in nothing it checks")
+ON_37 = on_37("3.6's client differs in nothing it checks")
 REPORT = ["report", "--seeds", "1", "--steps", "1001", "--threads", "1", "--no-repeat",
           "--no-throughput", "--data-dir", DATA_DIR]
 

@@ -15,10 +15,9 @@ import pytest
 from tf1_lstm.studies.tools import compare, verify
 from tf1_lstm.studies.verdicts import causes
 
-from conftest import DATA_DIR, one_line, run_cli
+from conftest import DATA_DIR, on_37, one_line, run_cli
 
-ON_37 = pytest.mark.skipif(sys.version_info < (3, 7), reason="the Python 3.7 suite runs it: "
-                           "verify's code is the same on 3.6, whose runs test_train checks")
+ON_37 = on_37("verify's code is the same on 3.6, whose runs test_train checks")
 REPORT = ["report", "--jobs", "2", "--threads", "1", "--no-repeat", "--no-throughput",
           "--data-dir", DATA_DIR]
 
