@@ -10,7 +10,10 @@ import pytest
 
 from tf1_lstm.studies.tools import bench
 
-from conftest import DATA_DIR, REPO, run_cli
+from conftest import DATA_DIR, REPO, on_37, run_cli
+
+ON_37 = on_37("the proofs are TF 1.15.5's arithmetic, the same build on 3.6, and bench --quick "
+              "below proves each variant again before it times it")
 
 PROVE = ("import json, sys; from tf1_lstm.studies.tools import bench; "
          "print(json.dumps(bench.prove_equal(sys.argv[1], sys.argv[2] == 'xla', sys.argv[3])))")
@@ -24,6 +27,7 @@ def prove(impl, xla, flags):
     return json.loads(out.strip().splitlines()[-1])
 
 
+@ON_37
 @pytest.mark.parametrize("variant", bench.VARIANTS,
                          ids=lambda v: v.impl + ("-xla" if v.xla else ""))
 def test_variant_equals_the_faithful_graph(variant):
@@ -33,6 +37,7 @@ def test_variant_equals_the_faithful_graph(variant):
     assert proof["step_weights_max_abs_diff"] > 0.0  # reported, and really measured
 
 
+@ON_37
 def test_the_proof_catches_a_mislabelled_gate():
     """A transplant that mislabels two gates (the realistic way a variant goes wrong) fails."""
     from tf1_lstm.core import hparams
@@ -49,6 +54,7 @@ def test_the_proof_catches_a_mislabelled_gate():
     assert not bench.is_equal(proof), proof
 
 
+@ON_37
 def test_xla_is_really_on_when_enabled():
     """Without the CPU flag, global_jit_level does nothing here: results are bit-identical."""
     assert max(prove("basic", True, "").values()) == 0.0
@@ -83,6 +89,7 @@ def test_train_with_a_fused_kernel(tmp_path):
                     str(tmp_path / "x")])[0] == 2
 
 
+@on_37("it times the embedded report's engine code, which 3.6 runs in test_study_safety")
 def test_scheduling_bench_splits_the_fixed_cost(tmp_path):
     """The engine's figures are printed as written, each part of the fixed cost measured."""
     out = str(tmp_path / "sched.json")

@@ -87,3 +87,16 @@ def test_help_and_version():
     assert code == 0 and "--seed" in out and "--cell {lstm,rnn,irnn}" in out
     code, out, _ = run_cli(["--version"])
     assert code == 0 and out.startswith("tf1-lstm ")
+
+
+@pytest.mark.fast
+def test_ctrl_c_while_the_flags_are_read_is_one_line(capsys, monkeypatch):
+    """Found under load on Python 3.6: a Ctrl-C 0.5 s after the start arrived while the flags'
+    parser was being built, before main's own handling, and printed a traceback."""
+    def interrupted():
+        raise KeyboardInterrupt
+    monkeypatch.setattr(cli, "build_parser", interrupted)
+    assert cli.main(["report"]) == 130
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err == "tf1-lstm: interrupted while starting; nothing was done\n"

@@ -10,7 +10,9 @@ import shutil
 
 import pytest
 
-from conftest import DATA_DIR, REPO, run_cli
+from conftest import DATA_DIR, REPO, on_37, run_cli
+
+pytestmark = on_37("a package copy shows where an entry goes, whatever the Python")
 
 TOY = '''
 

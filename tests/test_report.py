@@ -16,7 +16,10 @@ from tf1_lstm.studies.verdicts.stats import describe
 from tf1_lstm.util import environment, tfenvs
 from tf1_lstm.util.text import percent
 
-from conftest import DATA_DIR, REPO, run_cli
+from conftest import DATA_DIR, REPO, on_37, run_cli
+
+ON_37 = on_37("a report's assembly is arithmetic on its runs' records; a report made "
+              "on 3.6 is test_study_safety's, and test_image's in the CUDA 10 image")
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -42,6 +45,7 @@ def quick(tmp_path_factory):
     return out, rep, stdout
 
 
+@ON_37
 def test_every_file_and_key(quick):
     out, rep, _ = quick
     for name in ("report.md", "report.json", "learning_curves.png", "test_accuracy.png"):
@@ -56,6 +60,7 @@ def test_every_file_and_key(quick):
         [("lstm", 0), ("lstm", 1), ("rnn", 0), ("rnn", 1)]
 
 
+@ON_37
 def test_the_claims_follow_their_rules(quick):
     rep = quick[1]
     lstm, rnn = rep["claims"]
@@ -67,6 +72,7 @@ def test_the_claims_follow_their_rules(quick):
     assert sum(rnn["outcomes"].values()) == 2
 
 
+@ON_37
 def test_determinism_throughput_and_engine(quick):
     _, rep, stdout = quick
     assert rep["determinism"]["identical"] is True
@@ -79,6 +85,7 @@ def test_determinism_throughput_and_engine(quick):
     assert len(landed) == 19  # every run as it lands (the throughput runs are not listed)
 
 
+@ON_37
 def test_the_environment_record(quick):
     env = quick[1]["environment"]
     tf = tfcompat.import_tensorflow()
@@ -88,6 +95,7 @@ def test_the_environment_record(quick):
     assert any(line.startswith("tensorflow==") for line in env["pip_freeze"])
 
 
+@ON_37
 def test_report_md_and_the_ablation_section(quick):
     out, rep, _ = quick
     md = open(os.path.join(out, "report.md")).read()
@@ -107,6 +115,7 @@ def test_report_md_and_the_ablation_section(quick):
             "the forget gate's +1 bias", "gating is required"} <= set(hypotheses)
 
 
+@ON_37
 def test_figures_are_valid_pngs(quick):
     import matplotlib.image
     out = quick[0]
@@ -118,6 +127,7 @@ def test_figures_are_valid_pngs(quick):
         assert height > 200 and width > 300
 
 
+@ON_37
 def test_resume_recomputes_only_what_is_missing(quick, tmp_path):
     out, rep, _ = quick
     copy = str(tmp_path / "copy")
@@ -137,6 +147,7 @@ def test_resume_recomputes_only_what_is_missing(quick, tmp_path):
         in text
 
 
+@ON_37
 def test_the_cpu_beyond_its_name_is_recorded_and_compared(quick):
     """Two VMs both called "AMD EPYC" gave different seeded runs: family, caches and SIMD flags
     are what can tell them apart, so the report records them and compare shows them."""
@@ -193,6 +204,7 @@ def whole_lines(a, b):
     return {line.split()[0]: line for line in text.splitlines() if " as a whole " in line}, text
 
 
+@ON_37
 def test_compare_one_run_on_a_side_is_too_few_runs(quick, tmp_path):
     out, stdout = derived_report(quick, tmp_path, "--seeds", "1")
     assert "2 runs, 2 already finished, 0 to train" in stdout
@@ -204,6 +216,7 @@ def test_compare_one_run_on_a_side_is_too_few_runs(quick, tmp_path):
         .split()[-3:] == ["absent", "<-", "differs"]
 
 
+@ON_37
 def test_compare_pairs_claims_and_cells_by_name(quick, tmp_path):
     out, _ = derived_report(quick, tmp_path, "--seeds", "2", "--cells", "rnn")
     lines, text = whole_lines(quick[0], out)
@@ -217,6 +230,7 @@ def test_compare_pairs_claims_and_cells_by_name(quick, tmp_path):
     assert lines["rnn"].startswith("rnn as a whole (B - A): identical; ")
 
 
+@ON_37
 def test_compare_other_threads_follows_the_printed_rule(quick, tmp_path):
     """Two threads per run change the numbers: whatever the verdict, it is the rule's."""
     out, stdout = derived_report(quick, tmp_path, "--seeds", "2", "--cells", "lstm",
@@ -234,6 +248,7 @@ def test_compare_other_threads_follows_the_printed_rule(quick, tmp_path):
         verdict, drift.interval_text(interval))), lines["lstm"]
 
 
+@ON_37
 def test_the_runs_table_says_which_batch_and_the_rerun_line_repeats_a_row(quick, tmp_path):
     out, rep, _ = quick
     md = open(os.path.join(out, "report.md")).read()
@@ -255,6 +270,7 @@ def test_the_runs_table_says_which_batch_and_the_rerun_line_repeats_a_row(quick,
         [(p["loss"], p["train_accuracy"]) for p in first["curve"]]
 
 
+@ON_37
 def test_the_report_names_what_its_runs_ran_on(quick):
     out, rep, _ = quick
     envs = rep["run_environments"]

@@ -21,8 +21,10 @@ from tf1_lstm.core.training import RunConfig
 from tf1_lstm.studies import report
 from tf1_lstm.util import tfenvs
 
-from conftest import REPO, assert_no_traceback, one_line, run_cli
+from conftest import REPO, assert_no_traceback, on_37, one_line, run_cli
 from dask_cluster import cluster, tagged_env
+
+ON_37 = on_37("each environment trains on its own Python, whichever suite starts it")
 
 TF2 = os.environ.get("TF1_LSTM_TEST_TF2") or "tf2.15.1-py3.11"
 TF2_PYTHON = tfenvs.interpreter(TF2)
@@ -92,6 +94,7 @@ def test_tf2_trains_with_the_same_lines_and_files(tmp_path):
     assert c2["parameters"] == c1["parameters"] == 108910
 
 
+@ON_37
 def test_tf2_runs_evaluate_on_its_own_run(tmp_path):
     run_dir = str(tmp_path / "run")
     assert tf2_cli(["train", "--steps", "20", "--seed", "1", "--out", run_dir]).returncode == 0
@@ -100,6 +103,7 @@ def test_tf2_runs_evaluate_on_its_own_run(tmp_path):
     assert "test accuracy" in proc.stdout
 
 
+@ON_37
 def test_tf2_refuses_the_contrib_kernels_in_one_line(tmp_path):
     proc = tf2_cli(["train", "--steps", "5", "--impl", "block", "--out", str(tmp_path / "r")])
     line = one_line(proc.returncode, proc.stderr)
@@ -159,6 +163,7 @@ def test_init_from_1155_leaves_the_1155_graph_as_it_is():
     assert defs[0] == defs[1]
 
 
+@ON_37
 def test_tf2_draws_other_weights_unless_started_from_1155s(tmp_path):
     ours = initial_weights(3, "own")
     for init_from, same in (("own", False), ("tf1.15.5", True)):
@@ -175,6 +180,7 @@ def test_tf2_draws_other_weights_unless_started_from_1155s(tmp_path):
         assert all(equal[k] for k in ours if k.endswith(("bias", "biases")))  # zeros
 
 
+@ON_37
 def test_a_version_report_trains_each_environment_and_judges_it(tmp_path):
     out = str(tmp_path / "r")
     args = ["report", "--tf", "1.15.5,%s" % TF2, "--seeds", "2", "--cells", "lstm",

@@ -26,7 +26,13 @@ def build_parser():
 
 def main(argv=None):
     interrupts.install()  # again, for callers that reach main() without __main__.run()
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)  # a loaded machine takes a moment here too
+    except BaseException as err:
+        if not interrupts.is_interruption(err):
+            raise
+        interrupts.say_interrupted("tf1-lstm", err, "while starting; nothing was done")
+        return 130
     # TF's C++ start-up chatter and contrib's deprecation notices would bury the original lines.
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     try:

@@ -81,7 +81,7 @@ def installed_version(distributions=TF_DISTRIBUTIONS):
     """The version of the first installed of `distributions` (TensorFlow's by default), read
     from its package metadata (no import)."""
     try:
-        from importlib import metadata
+        from importlib import metadata  # novm: Python 3.8+; the backport below before
     except ImportError:  # Python 3.6 and 3.7: the backport (pinned in requirements.txt)
         import importlib_metadata as metadata
     for dist in distributions:

@@ -130,9 +130,9 @@ def checked_result(result, run):
     problem = _result_problem(result, run)
     if problem is None:
         try:
-            config = json.loads(result["files"]["config.json"].decode("utf-8"))
+            config = json.loads(result["files"]["config.json"].decode("utf-8"))  # novm: bytes
             metrics = records.check_metrics(json.loads(
-                result["files"]["metrics.json"].decode("utf-8")), "its metrics.json")
+                result["files"]["metrics.json"].decode("utf-8")), "its metrics.json")  # novm
             if not isinstance(config, dict) or not same_settings(config, run, metrics) or \
                     metrics["status"] not in finished_statuses(run):
                 problem = "it is not a finished run with the settings that were sent"
