@@ -286,6 +286,20 @@ def test_run_refuses_what_it_does_not_know_in_one_line(args, says):
     assert not os.path.exists(os.path.join(REPO, "envs", ".venvs"))
 
 
+def test_run_alone_prints_its_whole_header():
+    """The usage is the script's header comment, every line of it (a fixed line range had
+    fallen two lines short of it)."""
+    code, out, err = run_script([], timeout=60)
+    header = []
+    with open(os.path.join(REPO, "run")) as f:
+        for line in f.readlines()[1:]:
+            if not line.startswith("#"):
+                break
+            header.append(line[2:].rstrip("\n"))
+    assert code == 2 and (out + err).splitlines() == header, out + err
+    assert header[-1].startswith("TF1_LSTM_PYTHON=3.6 TF1_LSTM_VENV=.venv36 ./run test")
+
+
 def test_run_takes_a_full_name_as_report_does():
     code, _, err = run_script(["--tf", "1.15.5-py3.7", "setup"], timeout=120)
     assert code == 0 and err.strip().splitlines()[-1] == "run: %s is ready" % os.environ.get(
