@@ -11,10 +11,7 @@ def run():
     try:
         from tf1_lstm.cli import main
     except BaseException as err:
-        if not interrupts.is_interruption(err):
-            raise
-        interrupts.say_interrupted("tf1-lstm", err, "while starting; nothing was done")
-        return 130
+        return interrupts.while_starting(err)
     return main()
 
 

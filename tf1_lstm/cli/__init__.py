@@ -29,10 +29,7 @@ def main(argv=None):
     try:
         args = build_parser().parse_args(argv)  # a loaded machine takes a moment here too
     except BaseException as err:
-        if not interrupts.is_interruption(err):
-            raise
-        interrupts.say_interrupted("tf1-lstm", err, "while starting; nothing was done")
-        return 130
+        return interrupts.while_starting(err)
     # TF's C++ start-up chatter and contrib's deprecation notices would bury the original lines.
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     try:

@@ -109,6 +109,15 @@ def received():
     return _received[-1] if _received else None
 
 
+def while_starting(err):
+    """Exit code 130 after the one line, for an interruption before a command began (while
+    importing or reading the flags); any other error is raised again."""
+    if not is_interruption(err):
+        raise err
+    say_interrupted("tf1-lstm", err, "while starting; nothing was done")
+    return 130
+
+
 def say_interrupted(command, err, detail=None):
     """The one line an interruption ends with, and nothing under it."""
     unwind_quietly(err)
