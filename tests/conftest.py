@@ -120,6 +120,24 @@ class Cli(subprocess.Popen):
         return out, err
 
 
+def catches(pid, signum):
+    """Has process `pid` a handler of its own for `signum` now (/proc's SigCgt)? The first
+    moment a command controls: a signal sent after it is the tool's to handle."""
+    try:
+        with open("/proc/%d/status" % pid) as f:
+            mask = next(line.split()[1] for line in f if line.startswith("SigCgt:"))
+    except (OSError, StopIteration):
+        return False
+    return bool(int(mask, 16) >> (signum - 1) & 1)
+
+
+def when_it_catches(proc, signum, timeout=60):
+    """Wait (busy, so as not to miss the moment) until `proc` catches `signum`."""
+    deadline = time.time() + timeout
+    while not catches(proc.pid, signum):
+        assert proc.poll() is None and time.time() < deadline, "it never took over the signal"
+
+
 def one_line(code, err, expected=2):
     """The error contract: the exit code, exactly one line on stderr, no traceback."""
     lines = [line for line in err.strip().splitlines() if line.strip()]

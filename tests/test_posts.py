@@ -17,12 +17,13 @@ import time
 import pytest
 
 from tf1_lstm import posts
+from tf1_lstm.core import records
 from tf1_lstm.studies import engine
 from tf1_lstm.studies.sections import posts as section
 from tf1_lstm.studies.verdicts import causes, claims
 from tf1_lstm.util import tfenvs
 
-from conftest import DATA_DIR, REPO, assert_no_traceback, one_line, run_cli
+from conftest import DATA_DIR, REPO, Cli, assert_no_traceback, one_line, run_cli
 
 NEEDED = {posts.TORCH_ENV: "TF1_LSTM_TEST_TORCH", posts.KERAS_ENV: "TF1_LSTM_TEST_TF2"}
 
@@ -248,8 +249,8 @@ def test_report_posts_fills_every_row_and_reuses_its_runs(posts_report):
 
 def test_verify_trains_the_posts_runs_again_and_names_a_difference(posts_report, tmp_path):
     """Identical where every compared value is equal (each post's first epoch and, --full,
-    its test accuracy); a value edited in a record: differs, and with every setting and factor
-    equal, a defect."""
+    its test accuracy); a run that recorded another value (its record sealed so, as a run
+    that printed it would be): differs, and with every setting and factor equal, a defect."""
     code, out, err = run_cli(["verify", posts_report, "--runs", "3", "--full"])
     assert code == 0, out + err
     for name in ("lstm-seed0", "post000-seed0", "post004-seed0"):
@@ -263,6 +264,10 @@ def test_verify_trains_the_posts_runs_again_and_names_a_difference(posts_report,
     metrics["curve"][0]["loss"] += 1e-6
     with open(path, "w") as f:
         json.dump(metrics, f)
+    seal = records.seal(os.path.dirname(path))
+    report = _json(os.path.join(edited, "report.json"))
+    report["posts"]["rows"][1]["seals"] = [seal]
+    _write(os.path.join(edited, "report.json"), report)
     code, out, err = run_cli(["verify", edited, "--runs", "2"])
     assert code == 1, out + err
     line = [x for x in out.splitlines() if x.startswith("post000-seed0")][0]
@@ -274,6 +279,13 @@ def test_compare_sets_the_posts_side_by_side(posts_report):
     code, out, err = run_cli(["compare", posts_report, other])
     assert code == 0, err
     lines = out.splitlines()
+    # each environment's framework and what its runs recorded (#39, case 11)
+    assert "  framework" in out and "PyTorch" in out and "Keras" in out, out
+    assert any(x.strip().startswith("pytorch ") and "2.13.0" in x for x in lines), out
+    assert not any(x.strip().startswith("tensorflow ") and " None" in x for x in lines), out
+    # a 20-step report against a 10,000-step one: no machine verdict (#39, case 5)
+    assert "the reports differ in settings (seeds 0 in A, 0,1,2,3,4 in B; steps 20 in A, " \
+        "10000 in B" in out, out
     assert any(x.startswith("post 000 verdict") and "not judged (shortened)" in x
                and "absent" in x and x.endswith("<- differs") for x in lines), out
     assert any(x.startswith("post004-seed0 test accuracy") for x in lines), out
@@ -336,10 +348,10 @@ def test_environment_names_tell_their_framework():
     ([0.9760, 0.9770], False, "reproduced"),        # mean 97.65: 0.42 points under 98.07
     ([0.9750, 0.9752], False, "not reproduced"),    # mean 97.51: 0.56 points under
     ([0.9900], False, "reproduced"),                # above the claim
-    ([0.9900], True, "not judged (shortened)"),
+    ([0.9900], claims.SHORTENED, "not judged (shortened)"),
 ])
 def test_a_posts_claim_is_judged_by_its_printed_rule(accs, shortened, verdict):
-    found = claims.figure_claim(0.9807, accs, shortened)
+    found = claims.figure_claim(0.9807, accs, shortened or None)
     assert found["verdict"] == verdict
     assert "at least the claimed figure minus 0.5 points" in found["rule"]
 
@@ -370,8 +382,19 @@ def test_a_posts_difference_is_accounted_by_its_frameworks_factors():
     same = {"seed": 0}
     torch = {"framework": "PyTorch", "version": "2.13.0+cpu", "git": "g", "cpu_capability":
              "AVX512", "l1d_kib": 48, "l2_kib": 2048, "l3_kib": 1, "cpu_vendor": "GenuineIntel",
-             "family_model_stepping": "6/167/1", "threads": 1, "python": "3.11.7"}
+             "family_model_stepping": "6/167/1", "threads": 1, "python": "3.11.7",
+             "onednn_max_cpu_isa": None, "mkl_cbwr": None, "tf_enable_onednn_opts": None,
+             "aten_cpu_capability": None, "omp_num_threads": None, "mkl_num_threads": None}
     assert causes.account(same, same, torch, dict(torch))[0] == causes.DEFECT
+    # the variables its framework reads (#39, case 6): set on one side, the difference is named
+    verdict, line = causes.account(same, same, torch, dict(torch, onednn_max_cpu_isa="SSE41"))
+    assert verdict == causes.EXPECTED and line == "ONEDNN_MAX_CPU_ISA None recorded, SSE41 here"
+    # TF_ENABLE_ONEDNN_OPTS is Keras' (TensorFlow 2's), not PyTorch's
+    assert causes.account(same, same, torch, dict(torch, tf_enable_onednn_opts="0"))[0] == \
+        causes.DEFECT
+    older = {k: v for k, v in torch.items() if k != "omp_num_threads"}  # a 0.9.0 record
+    verdict, line = causes.account(same, same, older, dict(torch))
+    assert verdict == causes.CANNOT_TELL and line.endswith("OMP_NUM_THREADS")
     verdict, line = causes.account(same, same, torch, dict(torch, threads=2))
     assert verdict == causes.EXPECTED and line == "threads 1 recorded, 2 here"
     verdict, line = causes.account(same, same, torch, dict(torch, cpu_capability="AVX2"))
@@ -382,6 +405,8 @@ def test_a_posts_difference_is_accounted_by_its_frameworks_factors():
     keras = dict(torch, framework="Keras", version="2.15.0", tensorflow="2.15.1")
     del keras["cpu_capability"]
     assert causes.account(same, same, keras, dict(keras))[0] == causes.DEFECT
+    verdict, line = causes.account(same, same, keras, dict(keras, tf_enable_onednn_opts="0"))
+    assert verdict == causes.EXPECTED and line == "TF_ENABLE_ONEDNN_OPTS None recorded, 0 here"
 
 
 @pytest.mark.fast
@@ -398,3 +423,197 @@ def test_a_long_posts_section_says_so_before_it_starts(capsys):
     assert hours > 1 and "report: the sister posts take about %.1f h" % hours in line
     section.plan(base, section.PostsOptions(("000",), 1), ReportOptions(out="x", seeds=1))
     assert capsys.readouterr().out == ""
+
+
+# --- every record checked before it is believed (#39) -----------------------------------------
+
+def _json(path):
+    with open(path) as f:
+        return json.load(f)
+
+
+def _write(path, record):  # as tf1-lstm writes it: only the edited value differs
+    with open(path, "w") as f:
+        f.write(json.dumps(record, indent=2) + "\n")
+
+
+def _other(value):
+    """Another JSON value in place of `value`."""
+    if isinstance(value, bool) or value is None:
+        return not value
+    if isinstance(value, (int, float)):
+        return value + 1
+    if isinstance(value, str):
+        return value + "x"
+    if isinstance(value, list):
+        return value[:-1] if value else [0]
+    return dict(value, edited=True)
+
+
+def _copy(report, tmp_path, name="copy"):
+    copy = str(tmp_path / name)
+    shutil.copytree(report, copy)
+    return copy
+
+
+RUNS = ("lstm-seed0", "post000-seed0", "post004-seed0")
+
+
+def test_any_edited_field_of_any_run_is_never_believed(posts_report, tmp_path):
+    """Every top-level field of config.json and metrics.json of each run (the TF post's and
+    two frameworks'), edited one at a time: verify sets that run apart, compare leaves it out
+    of every verdict; the same copy untouched is believed."""
+    from tf1_lstm.studies.tools import compare, verify
+    copy = _copy(posts_report, tmp_path)
+    _, found = verify.recorded_runs(copy)
+    assert [r.doubt for r in found] == [None] * 3  # untouched: believed
+    edits = 0
+    for run in RUNS:
+        for name in ("config.json", "metrics.json"):
+            path = os.path.join(copy, "runs", run, name)
+            with open(path, "rb") as f:
+                original = f.read()
+            for key, value in json.loads(original.decode()).items():
+                _write(path, dict(json.loads(original.decode()), **{key: _other(value)}))
+                edits += 1
+                try:
+                    _, found = verify.recorded_runs(copy)
+                except ValueError as err:  # a value tf1-lstm never writes: refused outright
+                    assert name in str(err), err
+                    continue
+                finally:
+                    with open(path, "wb") as f:
+                        f.write(original)
+                doubted = [r.spec.name for r in found if r.doubt]
+                assert doubted == [run], (run, name, key)
+    assert edits > 60
+    # compare, once per run: the edited run is counted apart and never in a verdict
+    for run in RUNS:
+        path = os.path.join(copy, "runs", run, "metrics.json")
+        with open(path, "rb") as f:
+            original = f.read()
+        _write(path, dict(json.loads(original.decode()), test_accuracy=0.99))
+        lines = compare.compare(posts_report, copy)
+        with open(path, "wb") as f:
+            f.write(original)
+        apart = [line for line in lines if line.startswith("B: ") and "not believed" in line]
+        assert len(apart) == 1 and "%s/metrics.json changed after the run finished" % run \
+            in apart[0], lines
+        assert not any("as a whole" in line and "identical" in line for line in lines), lines
+
+
+def test_an_edited_run_is_trained_again_and_kept_aside(posts_report, tmp_path):
+    """report resumed over a post run whose config.json says 10 epochs (it trained 1) and a TF
+    run whose metrics.json was given 99%: neither is reused, both are moved aside whole
+    (nothing deleted) and trained again, to the untouched report's numbers bit for bit."""
+    copy = _copy(posts_report, tmp_path)
+    config = os.path.join(copy, "runs", "post000-seed0", "config.json")
+    _write(config, dict(_json(config), post={"post": "000", "epochs": 10}))
+    metrics = os.path.join(copy, "runs", "lstm-seed0", "metrics.json")
+    _write(metrics, dict(_json(metrics), test_accuracy=0.99))
+    code, out, err = run_cli(QUICK_POSTS + ["--out", copy])
+    assert code == 0, err
+    moved = [line for line in out.splitlines() if "not believed: moved to" in line]
+    assert len(moved) == 2 and "changed after the run finished" in moved[0], out
+    assert "3 runs, 1 already finished, 2 to train" in out
+    aside = sorted(n for n in os.listdir(os.path.join(copy, "runs")) if ".changed-" in n)
+    assert [n.split(".")[0] for n in aside] == ["lstm-seed0", "post000-seed0"]
+    assert _json(os.path.join(copy, "runs", aside[0], "metrics.json"))["test_accuracy"] == 0.99
+    again, before = _json(os.path.join(copy, "report.json")), \
+        _json(os.path.join(posts_report, "report.json"))
+    assert again["runs"][0]["test_accuracy"] == before["runs"][0]["test_accuracy"]
+    assert again["posts"]["rows"][1]["per_seed"] == before["posts"]["rows"][1]["per_seed"]
+
+
+def test_verify_counts_an_edited_run_apart_never_as_a_defect(posts_report, tmp_path):
+    copy = _copy(posts_report, tmp_path)
+    path = os.path.join(copy, "runs", "post000-seed0", "metrics.json")
+    _write(path, dict(_json(path), test_accuracy=0.99))
+    code, out, err = run_cli(["verify", copy, "--runs", "3", "--full", "--data-dir", DATA_DIR])
+    assert code == 1, out + err
+    assert "post000-seed0 not believed: %s changed after the run finished" % path in out, out
+    assert causes.DEFECT not in out.split("\nrule: ")[0] and "2 identical; 1 not believed" in out
+
+
+def test_the_claims_table_and_the_posts_table_give_one_verdict(posts_report):
+    report = _json(os.path.join(posts_report, "report.json"))
+    assert report["claims"][0]["verdict"] == report["posts"]["rows"][0]["verdict"] == \
+        claims.SHORTENED
+    assert report["claims"][0]["rule"] == report["posts"]["rows"][0]["rule"]
+
+
+def test_two_posts_into_one_out_at_once_lose_no_run(tmp_path):
+    """post takes the run lock train takes: one of two runs into one --out trains; the other
+    is one line, and the folder holds the one that said complete."""
+    python_of(posts.TORCH_ENV)
+    out = str(tmp_path / "r")
+    procs = [subprocess.Popen([os.path.join(REPO, "run"), "--env", posts.TORCH_ENV, "post", "000",
+                               "--seed", str(seed), "--epochs", "1", "--out", out,
+                               "--data-dir", DATA_DIR], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, universal_newlines=True)
+             for seed in (0, 1)]
+    done = [p.communicate(timeout=600) + (p.returncode,) for p in procs]
+    assert sorted(d[2] for d in done) == [0, 2], done
+    winner = [seed for seed, d in zip((0, 1), done) if d[2] == 0][0]
+    loser = [d for d in done if d[2] == 2][0]
+    line = one_line(2, loser[1])
+    assert "is being trained by PID" in line or "already holds files" in line, line
+    assert _json(os.path.join(out, "config.json"))["seed"] == winner
+    assert _json(os.path.join(out, "metrics.json"))["seed"] == winner
+    assert os.path.isfile(os.path.join(out, "seal.json"))
+
+
+@pytest.mark.parametrize("args, says", [
+    (["--posts", "000,000"], "'000,000' names 000 more than once: give each post once"),
+    (["--posts", "000", "--epochs", "100000000000"], "must be between 1 and 1000"),
+])
+def test_report_posts_refuses_a_post_twice_and_absurd_epochs(tmp_path, args, says):
+    out = str(tmp_path / "r")
+    code, _, err = run_cli(["report", "--seeds", "1", "--out", out] + args)
+    assert says in one_line(code, err)
+    assert not os.path.exists(out)
+
+
+def test_post_refuses_absurd_epochs_and_a_keras_error_is_one_line(tmp_path):
+    code, _, err = run_post(["000", "--epochs", "100000000000", "--out", str(tmp_path / "a")])
+    assert "must be between 1 and 1000" in one_line(code, err)
+    python_of(posts.KERAS_ENV)  # TensorFlow's start-up lines come after every refusal, if at all
+    code, _, err = run_post(["004", "--data-dir", str(tmp_path / "nowhere"), "--out",
+                             str(tmp_path / "b")])
+    assert "MNIST files missing from" in one_line(code, err)
+
+
+def test_verify_under_another_onednn_cap_names_it(posts_report):
+    """ONEDNN_MAX_CPU_ISA, which PyTorch's and Keras' oneDNN read, is in each post run's
+    fingerprint: a difference under it is expected and named, never a defect."""
+    report = _json(os.path.join(posts_report, "report.json"))
+    for row in report["posts"]["rows"][1:]:
+        assert "onednn_max_cpu_isa" in row["fingerprint"], row["fingerprint"]
+    code, out, err = run_cli(["verify", posts_report, "--runs", "3", "--data-dir", DATA_DIR],
+                             env_extra={"ONEDNN_MAX_CPU_ISA": "SSE41"})
+    assert causes.DEFECT not in out.split("\nrule: ")[0], out
+    for line in out.splitlines():
+        if line.startswith("post") and "differs" in line:
+            assert "ONEDNN_MAX_CPU_ISA None recorded, SSE41 here" in line, line
+
+
+def test_sigterm_to_the_whole_group_mid_run_is_one_line(tmp_path):
+    """What `timeout`, SLURM and systemd send: SIGTERM to the process group, client and
+    workers alike, at states seen in the output (a run stored; a post training): one line,
+    never asyncio's "never retrieved" blocks of the workers' lost connections."""
+    python_of(posts.TORCH_ENV)
+    for later in (0, 3, 6):
+        out = str(tmp_path / ("r%d" % later))
+        log = str(tmp_path / ("out%d" % later))
+        with open(log, "w") as sink:
+            proc = Cli(["report", "--posts", "000", "--seeds", "2", "--epochs", "1", "--steps",
+                        "20", "--cells", "lstm", "--no-repeat", "--no-throughput",
+                        "--data-dir", DATA_DIR, "--out", out], stdout=sink,
+                       start_new_session=True)
+            deadline = time.time() + 300
+            while "lstm-seed1 " not in open(log).read() and time.time() < deadline:
+                time.sleep(0.2)
+            time.sleep(later)
+            os.killpg(proc.pid, signal.SIGTERM)
+            _, err = proc.communicate(timeout=120)
+        assert "interrupted" in one_line(proc.returncode, err, expected=130), later

@@ -413,11 +413,17 @@ def test_out_that_is_not_utf8_is_refused_before_training(tmp_path):
 @pytest.mark.parametrize("edit, command, expected", [
     ('[1]', "evaluate", "is not a run's config"),
     ('"cell": "gru"', "predict", "has cell='gru', which tf1-lstm never writes"),
-    ('"cell": "rnn"', "predict", "does not fit its config.json (cell=rnn"),
+    ('"cell": "rnn"', "predict", "config.json changed after the run finished: restore it as "
+                                 "the run left it, or train the run again"),
+    ('"cell": "rnn", unsealed', "predict", "does not fit its config.json (cell=rnn"),
 ])
 def test_hand_edited_config(tmp_path, run_dir, edit, command, expected):
+    """A run's seal names an edit first; a run older than seals, the model's misfit."""
     copy = str(tmp_path / "run")
     shutil.copytree(run_dir, copy)
+    if edit.endswith(", unsealed"):
+        edit = edit[:-len(", unsealed")]
+        os.remove(os.path.join(copy, "seal.json"))
     path = os.path.join(copy, "config.json")
     with open(path) as f:
         text = f.read()
@@ -434,7 +440,8 @@ def _stopped_run(tmp_path, run_dir):
     """A copy of the finished run turned back into a stopped one (no metrics, no model)."""
     copy = str(tmp_path / "stopped")
     shutil.copytree(run_dir, copy)
-    os.remove(os.path.join(copy, "metrics.json"))
+    for name in ("metrics.json", "seal.json"):
+        os.remove(os.path.join(copy, name))
     shutil.rmtree(os.path.join(copy, "model"))
     return copy
 

@@ -66,9 +66,11 @@ def test_the_claims_follow_their_rules(quick):
     lstm, rnn = rep["claims"]
     mean = lstm["measured"]["mean"]
     assert lstm["measured"]["n"] == 2
-    assert lstm["verdict"] == ("reproduced" if mean >= 0.985 else "not reproduced")
+    # runs shorter than the post's 10,000 steps: measured, not judged (the rules: test_rules)
+    assert lstm["verdict"] == rnn["verdict"] == "not judged (shortened)"
     assert abs(lstm["gap_points"] - 100 * (0.99 - mean)) < 1e-9
     assert rnn["chance"] == rep["chance"]["accuracy"] == 0.1135  # digit 1: 1135 of 10000
+    assert all(len(r["seal"]) == 64 for r in rep["runs"])  # each run's seal, as made
     assert sum(rnn["outcomes"].values()) == 2
 
 

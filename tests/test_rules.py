@@ -48,6 +48,19 @@ def test_rnn_claim_three_levels(accs, verdict, at_chance):
     assert claim["seeds_within"] == at_chance == claim["outcomes"]["at chance"]
 
 
+@pytest.mark.parametrize("steps, verdicts", [
+    (9999, ["not judged (shortened)"] * 2), (10000, ["reproduced", "reproduced"]),
+    (10001, ["not judged (lengthened)"] * 2), (20, ["not judged (shortened)"] * 2)])
+def test_a_claim_on_runs_of_another_length_is_not_judged(steps, verdicts):
+    """One rule for every claim: the claims table and the posts table alike (#39, case 4)."""
+    found = claims.claims({"lstm": runs(0.99, 0.99), "rnn": runs(0.098, 0.098)},
+                          {"accuracy": CHANCE, "class": 1}, steps)
+    assert [c["verdict"] for c in found] == verdicts
+    same = claims.figure_claim(claims.CLAIMED_TEST_ACCURACY, [0.99, 0.99],
+                               claims.not_judged(steps, 10000))
+    assert same["verdict"] == verdicts[0] and same["rule"] == found[0]["rule"]
+
+
 def test_rnn_claim_note_names_what_each_other_seed_did():
     (claim,) = claims.claims({"rnn": runs(0.0982, 0.1032, 0.2318, 0.0974, 0.0974)},
                              {"accuracy": CHANCE, "class": 1})

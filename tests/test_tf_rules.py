@@ -102,7 +102,7 @@ def test_the_section_judges_each_environment_against_the_reference():
     by_env = {"tf1.15.5-py3.7": {"lstm": [run(0.97), run(0.98)]},
               "tf2.15.1-py3.11": {"lstm": [run(0.971), run(0.981)]},
               "tf1.14.0-py3.7": {"lstm": [run(0.97), run(0.98)]}}
-    section = drift.section(by_env, "tf1.15.5-py3.7", chance)
+    section = drift.section(by_env, "tf1.15.5-py3.7", chance, 10000)
     verdicts = {env: row["cells"]["lstm"]["verdict"]
                 for env, row in section["environments"].items()}
     assert verdicts == {"tf1.15.5-py3.7": drift.IDENTICAL, "tf2.15.1-py3.11":

@@ -27,7 +27,7 @@ def short_run(tmp_path, name, **overrides):
 def test_run_directory_holds_config_metrics_and_checkpoint(tmp_path):
     metrics = short_run(tmp_path, "run")
     run_dir = str(tmp_path / "run")
-    assert sorted(f for f in os.listdir(run_dir)) == ["config.json", "metrics.json", "model"]
+    assert sorted(os.listdir(run_dir)) == ["config.json", "metrics.json", "model", "seal.json"]
     config = read(run_dir, "config.json")
     assert config["seed"] == 4 and config["seed_source"] == "given" and config["numpy_seed"] == 4
     assert config["parameters"] == 108910 and config["batch_size"] == 64 and config["lr"] == 0.01

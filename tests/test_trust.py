@@ -2,12 +2,15 @@
 checked before a byte of it is written, a scratch folder goes once its processes are gone. No
 TensorFlow: the fast tier."""
 
+import hashlib
+import json
 import os
 import subprocess
 import sys
 
 import pytest
 
+from tf1_lstm.core import records
 from tf1_lstm.studies import engine
 from tf1_lstm.studies.engine import worker
 from tf1_lstm.util import files, scratch
@@ -40,14 +43,34 @@ def test_atomic_dir_touches_nothing_beside_its_target(tmp_path):
 
 
 def real_result():
-    """What train_task returns, made from a real finished run."""
-    return {"name": RUN.name, "files": worker._collect(COMMITTED), "log": "log",
+    """What train_task returns, made from a real finished run (sealed, as a run is now)."""
+    found = worker._collect(COMMITTED)
+    found[records.SEAL] = json.dumps({"files": {name: hashlib.sha256(found[name]).hexdigest()
+                                                for name in ("config.json", "metrics.json")},
+                                      "digest": ""}).encode()
+    return {"name": RUN.name, "files": found, "log": "log",
             "scratch": "/nowhere/" + RUN.name, "host": "h", "worker": "tcp://w:1",
             "task_seconds": 1.0, "finished_at": 0.0}
 
 
 def test_a_real_result_is_accepted():
     assert engine.checked_result(real_result(), RUN)["name"] == RUN.name
+
+
+def _metrics_edited(result):
+    metrics = json.loads(result["files"]["metrics.json"].decode())  # novm: bytes
+    metrics["test_accuracy"] = 0.99
+    result["files"]["metrics.json"] = json.dumps(metrics).encode()
+
+
+def _steps_edited(result):  # a record that disagrees with itself, sealed so
+    _metrics_edited(result)
+    files = json.loads(result["files"][records.SEAL].decode())["files"]  # novm: bytes
+    metrics = json.loads(result["files"]["metrics.json"].decode())  # novm: bytes
+    metrics["steps_done"] = 401
+    result["files"]["metrics.json"] = json.dumps(metrics).encode()
+    files["metrics.json"] = hashlib.sha256(result["files"]["metrics.json"]).hexdigest()
+    result["files"][records.SEAL] = json.dumps({"files": files}).encode()
 
 
 @pytest.mark.parametrize("change, why", [
@@ -61,6 +84,9 @@ def test_a_real_result_is_accepted():
     (lambda r: r["files"].pop("metrics.json"), "missing or malformed"),
     (lambda r: r["files"].update({"metrics.json": b'{"status": "complete"}'}), "has no"),
     (lambda r: r["files"].update({"config.json": b'{"cell": "rnn"}'}), "not a finished run"),
+    (lambda r: r["files"].pop(records.SEAL), "it has no readable seal.json"),
+    (_metrics_edited, "its metrics.json is not what its seal says"),
+    (_steps_edited, "its records disagree: steps_done 401 in metrics.json, 10000 by config"),
 ])
 def test_a_bad_result_is_refused(change, why):
     result = real_result()

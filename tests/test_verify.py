@@ -12,6 +12,7 @@ import sys
 
 import pytest
 
+from tf1_lstm.core import records
 from tf1_lstm.studies.tools import compare, verify
 from tf1_lstm.studies.verdicts import causes
 
@@ -37,20 +38,24 @@ def made(tmp_path_factory):
                    "2")
 
 
-def _copy(made, tmp_path, edit, run="rnn-seed0", in_step=True):
-    """A copy of the report whose run's metrics.json went through edit, report.json's row of it
-    kept in step unless told (a record that says other things throughout); run=None:
-    report.json edited."""
+def _copy(made, tmp_path, edit, run="rnn-seed0", in_step=True, sealed=True):
+    """A copy of the report whose run's metrics.json went through edit, sealed again and
+    report.json's row of it kept in step unless told (a run that recorded other things
+    throughout, not a record edited after it finished); run=None: report.json edited."""
     copy = str(tmp_path / "copy")
     shutil.copytree(made, copy)
     path = os.path.join(copy, *(("runs", run, "metrics.json") if run else ("report.json",)))
     record = _edited(path, edit)
-    if run and in_step:
+    if run and sealed:
+        seal = records.seal(os.path.dirname(path))
+
         def follow(report):
             row = next(r for r in report["runs"] if r["run_dir"] == "runs/" + run)
-            row.pop("fingerprint", None)
-            row.update({k: record[k] for k in ("curve", "test_accuracy", "fingerprint")
-                        if k in record})
+            row["seal"] = seal
+            if in_step:
+                row.pop("fingerprint", None)
+                row.update({k: record[k] for k in ("curve", "test_accuracy", "fingerprint")
+                            if k in record})
         _edited(os.path.join(copy, "report.json"), follow)
     return copy
 
@@ -140,6 +145,34 @@ def test_a_run_without_a_fingerprint_is_read_for_its_older_fields(made, tmp_path
             else "Intel Xeon"
     code, out, err = _verify(_copy(made, tmp_path / "older", older))
     assert code == 1 and "%s: CPU vendor" % causes.EXPECTED in _line(out), out
+
+
+@ON_37
+def test_a_record_edited_after_its_run_finished_is_not_believed(made, tmp_path):
+    """#39: an edit to a finished run's record (its seal no longer holds), or to report.json's
+    seal of it: verify trains the other run only and counts this one apart; compare leaves it
+    out of every verdict; never identical, never a defect."""
+    copy = _copy(made, tmp_path, _nudge, sealed=False)
+    code, out, err = _verify(copy, "--runs", "2")
+    assert code == 1, err
+    assert _line(out) == "rnn-seed0 %s: %s changed after the run finished" % (
+        verify.NOT_BELIEVED, os.path.join(copy, "runs", "rnn-seed0", "metrics.json"))
+    assert "rnn-seed1   identical" in out and "verdict: 1 identical; 1 not believed" in out
+    assert causes.DEFECT not in out.split("\nrule: ")[0]
+    code, out, err = run_cli(["compare", made, copy])
+    assert code == 0, err
+    assert "B: rnn seed 0 not believed, left out of every verdict" in out, out
+    assert "not believed" in next(x for x in out.splitlines()
+                                  if x.startswith("rnn seed 0 test accuracy")), out
+    assert "rnn as a whole (B - A): identical" not in out and causes.DEFECT not in out
+
+    def other_seal(report):
+        report["runs"][1]["seal"] = "0" * 64
+    copy = _copy(made, tmp_path / "seal", other_seal, run=None)
+    code, out, err = _verify(copy, "--runs", "2")
+    assert code == 1 and _line(out, "rnn-seed1").endswith(
+        "its seal is not the one report.json holds for it: the run or report.json changed "
+        "after the report was made"), out
 
 
 @ON_37
@@ -252,9 +285,13 @@ def test_an_edited_report_json_is_one_line_naming_it(made, tmp_path, edit, says)
 def test_runs_of_an_environment_without_pins_are_not_offered_a_set_up(made, tmp_path):
     copy = str(tmp_path / "copy")
     shutil.copytree(made, copy)
-    for run in ("rnn-seed0", "rnn-seed1"):
+    seals = {}
+    for run in ("rnn-seed0", "rnn-seed1"):  # runs made there (sealed so)
         _edited(os.path.join(copy, "runs", run, "config.json"),
                 lambda config: config.update(environment="tf9.9.9-py3.7"))
+        seals["runs/" + run] = records.seal(os.path.join(copy, "runs", run))
+    _edited(os.path.join(copy, "report.json"), lambda report: [
+        row.update(seal=seals[row["run_dir"]]) for row in report["runs"]])
     for extra in ([], ["--set-up"]):
         code, _, err = _verify(copy, *extra)
         line = one_line(code, err)
@@ -373,6 +410,26 @@ def _classed(vendor, l1d, verdict, fms="6/167/1"):
             "claims": [{"claim": "c", "verdict": verdict}],
             "runs": [{"cell": "lstm", "seed": 0, "environment": "tf1.15.5-py3.7",
                       "fingerprint": fingerprint if vendor else {}}]}
+
+
+@pytest.mark.fast
+@pytest.mark.parametrize("change, summary", [
+    ({}, "holds on the 2 classes compared"),
+    ({"steps": 401}, "the reports differ in settings (steps 10000 in A, 401 in B): no verdict "
+                     "across machines"),
+    ({"threads": 2}, "the reports differ in settings (threads 1 in A, 2 in B)"),
+    ({"seeds": [0, 1]}, "the reports differ in settings (seeds 0,1,2,3,4 in A, 0,1 in B)"),
+    ({"jobs": 1, "cells": ["lstm"]}, "holds on the 2 classes compared"),  # numbers unchanged
+])
+def test_a_machine_verdict_needs_equal_settings(change, summary):
+    """#39: two classes give a machine verdict only where the reports' settings are equal."""
+    reports = [_classed("GenuineIntel", 48, "reproduced"), _classed("AuthenticAMD", 32,
+                                                                    "reproduced")]
+    for report in reports:
+        report["settings"].update(seeds=[0, 1, 2, 3, 4], steps=10000, threads=1, jobs=2)
+    reports[1]["settings"].update(change)
+    lines = compare.by_class(reports, ["A", "B"])
+    assert summary in lines[-2], lines
 
 
 @pytest.mark.fast

@@ -1,6 +1,5 @@
 """`post`: one sister post's program (tf1_lstm.posts), in its own framework's environment."""
 
-import signal
 import sys
 
 from tf1_lstm.cli import flags
@@ -20,7 +19,7 @@ def register(commands):
                       help="the post: %s" % ", ".join(posts.IDS))
     post.add_argument("--seed", type=flags.settings.seed, default=None,
                       help="the framework's global seed (default: drawn and recorded)")
-    post.add_argument("--epochs", type=flags.positive_int, default=None,
+    post.add_argument("--epochs", type=flags.settings.epochs, default=None,
                       help="epochs (default: the post's own; fewer is a shortened run)")
     post.add_argument("--threads", type=flags.settings.threads, default=posts.THREADS,
                       help="the framework's threads (default: %(default)s: PyTorch's CPU LSTM "
@@ -40,14 +39,16 @@ def cmd_post(args):
                          "post %s`%s" % (post.id, post.framework, post.env, post.id,
                                          "" if tfenvs.interpreter(post.env) else
                                          " (set it up first: %s)" % tfenvs.setup_command(post.env)))
-    from tf1_lstm.posts import run
+    try:
+        from tf1_lstm.posts import run
+    except ImportError as err:
+        raise UsageError(tfenvs.cannot_import(err))
     seed = run.draw_seed() if args.seed is None else args.seed
     run_dir = args.run_dir or "runs/post%s-seed%d" % (post.id, seed)
     flags.writable_dir(run_dir, "--out", must_be_empty=True)
     try:
-        with interrupts.handled(signal.SIGTERM):
-            status = run.train(post, seed, args.epochs or post.epochs, args.threads, run_dir,
-                               args.data_dir, args.mirrors)
+        status = run.train(post, seed, args.epochs or post.epochs, args.threads, run_dir,
+                           args.data_dir, args.mirrors)
     except KeyboardInterrupt as err:
         interrupts.say_interrupted("tf1-lstm post", err, "(its records say so in %s; a new "
                                    "--out trains it again)" % run_dir)

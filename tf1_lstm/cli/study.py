@@ -2,7 +2,6 @@
 
 import os
 import shutil
-import signal
 import sys
 import time
 
@@ -176,8 +175,7 @@ def _options(args, out):
 def _report(args, out):
     from tf1_lstm.studies import report
     try:
-        with interrupts.handled(signal.SIGTERM):
-            report.build_report(_options(args, out))
+        report.build_report(_options(args, out))
     except OSError as err:  # out of space, or the disk failed under a write
         raise UsageError(_write_failed(err, out))
     except KeyboardInterrupt as err:
@@ -226,8 +224,7 @@ def cmd_verify(args):
                                    mirrors=tuple(args.mirrors), jobs=args.jobs,
                                    present_caches=args.present_caches)
     try:
-        with interrupts.handled(signal.SIGTERM):
-            status, lines = verify.verify(options)
+        status, lines = verify.verify(options)
     except (ValueError, engine.RunError) as err:
         raise UsageError("cannot verify %s: %s" % (args.report, err))
     except (KeyError, TypeError, AttributeError, IndexError) as err:

@@ -1,7 +1,6 @@
 """`train` (the post's program) and `diagnose` (the same run, watched): their flags and jobs."""
 
 import os
-import signal
 import sys
 
 from tf1_lstm.cli import flags
@@ -109,8 +108,7 @@ def new_run_config(args):
 def _train(config, created=False, resume=False, monitor=None):
     from tf1_lstm.core import training
     try:
-        with interrupts.handled(signal.SIGTERM):
-            training.train(config, resume=resume, monitor=monitor)
+        training.train(config, resume=resume, monitor=monitor)
     except training.Interrupted as err:
         print("tf1-lstm: %s" % err, file=sys.stderr)
         return 130

@@ -32,6 +32,24 @@ FACTORS = (
     ("python", "Python version"),
     ("numpy", "NumPy version"),
 )
+# Environment variables that change a framework's kernels, arithmetic or threads: (field,
+# variable, the frameworks that read it: "tf2" for TensorFlow 2, or a sister post's framework).
+# TensorFlow 1.15.5's numbers do not move with them (measured); each run records every one.
+VARIABLES = (
+    ("onednn_max_cpu_isa", "ONEDNN_MAX_CPU_ISA", ("tf2", "PyTorch", "Keras")),
+    ("mkl_cbwr", "MKL_CBWR", ("tf2", "PyTorch", "Keras")),
+    ("tf_enable_onednn_opts", "TF_ENABLE_ONEDNN_OPTS", ("tf2", "Keras")),
+    ("aten_cpu_capability", "ATEN_CPU_CAPABILITY", ("PyTorch",)),
+    ("omp_num_threads", "OMP_NUM_THREADS", ("PyTorch",)),
+    ("mkl_num_threads", "MKL_NUM_THREADS", ("PyTorch",)),
+)
+
+
+def variables():
+    """{field: value or None (unset)} of every VARIABLES row in this process."""
+    return collections.OrderedDict((field, os.environ.get(name)) for field, name, _ in VARIABLES)
+
+
 # Also recorded, as context: the environment's name, the CPU's brand string, whether it runs
 # under a hypervisor, the container image (a container changes the numbers only through the
 # factors above), and cache sizes presented to CPUID (util.present).
@@ -56,8 +74,7 @@ def of_this_process(threads):
         ("intra_op_threads", pools), ("inter_op_threads", pools),
         ("tensorflow", versions["tensorflow"]), ("tensorflow_git", versions["tensorflow_git"]),
         ("onednn", tfcompat.recorded()["onednn"]),
-        ("onednn_max_cpu_isa", os.environ.get("ONEDNN_MAX_CPU_ISA")),
-        ("mkl_cbwr", os.environ.get("MKL_CBWR")),
+    ] + list(variables().items()) + [
         ("python", versions["python"]), ("numpy", versions["numpy"]),
         ("environment", tfenvs.name(versions["tensorflow"])),
         ("cpu_brand", cpu.get("brand") or proc_model),

@@ -1,16 +1,22 @@
-"""A run directory's two records, config.json and metrics.json, read back and checked.
+"""A run directory's two records, config.json and metrics.json, read back and checked, and the
+seal that says they are as the run left them.
 
 Whatever reads a run back (resume, evaluate, predict, a study reusing it, a study storing what a
 worker sent) goes through here, so a hand-edited or damaged record ends in one line naming the
-file and the field, never in a traceback deep inside a figure.
+file and the field, never in a traceback deep inside a figure. A finished run is sealed (SEAL:
+the SHA-256 of each record a reader judges from); a reader believes a finished run's numbers
+only through `believed`, which checks the seal and the records against each other.
 """
 
+import collections
+import hashlib
+import json
 import os
-from typing import Any
+from typing import Any, Optional
 
 from tf1_lstm.core import settings
 from tf1_lstm.util.errors import ToolError
-from tf1_lstm.util.files import read_json
+from tf1_lstm.util.files import read_json, write_json
 
 COMPLETE, INTERRUPTED = "complete", "interrupted"
 DIVERGED = "diverged"  # a diagnose run its monitor stopped at a non-finite value
@@ -19,6 +25,12 @@ STATUSES = (COMPLETE, INTERRUPTED, DIVERGED)
 
 class RecordError(ToolError):
     """A config.json or metrics.json that tf1-lstm did not write as it is; names the field."""
+
+
+class NotBelieved(RecordError):
+    """A finished run whose records changed after it was sealed, or disagree with each other:
+    its numbers are judged by no one (a study trains it again, verify and compare count it
+    apart)."""
 
 
 def _optional(check):
@@ -103,3 +115,109 @@ def check_metrics(record: Any, path: str) -> dict:
         if not ok(record[key]):
             raise _edited(path, key, record[key])
     return record
+
+
+# --- the seal ------------------------------------------------------------------------------------
+
+SEAL = "seal.json"  # in a finished run's folder: the digest of each record below
+SEALED = ("config.json", "metrics.json", "diagnostics.json")  # what a reader judges from
+UNSEALED = "unsealed"  # a run finished before seals were made (0.9.0 and older)
+
+
+def _sha256(path):
+    with open(path, "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()
+
+
+def _digests(run_dir):
+    """{record: SHA-256} of the sealed records the folder holds."""
+    return collections.OrderedDict((name, _sha256(os.path.join(run_dir, name)))
+                                   for name in SEALED
+                                   if os.path.isfile(os.path.join(run_dir, name)))
+
+
+def _digest(files):
+    """One digest for the whole seal: what report.json keeps of each run."""
+    text = "".join("%s %s\n" % pair for pair in sorted(files.items()))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def seal(run_dir: str) -> str:
+    """Seal a finished run's records as they are now; the seal's digest."""
+    files = _digests(run_dir)
+    digest = _digest(files)
+    write_json(os.path.join(run_dir, SEAL), collections.OrderedDict([
+        ("made_by", "tf1-lstm"), ("digest", digest), ("files", files)]))
+    return digest
+
+
+def unsealed_blob(blobs: dict) -> Optional[str]:
+    """For a run sent as {path: bytes}: the first sealed record whose bytes are not those its
+    seal names (or "seal.json" where it has none); None where the seal holds."""
+    try:
+        files = json.loads(blobs[SEAL].decode("utf-8"))["files"]  # novm: bytes.decode
+    except (KeyError, ValueError, TypeError, AttributeError):
+        return SEAL
+    for name in SEALED:
+        blob = blobs.get(name)
+        if (files.get(name) if isinstance(files, dict) else None) != (
+                None if blob is None else hashlib.sha256(blob).hexdigest()):
+            return name
+    return None
+
+
+def seal_of(run_dir: str) -> str:
+    """The digest of the run's seal, UNSEALED where it has none; NotBelieved naming the first
+    record that changed after the run finished (or a damaged seal)."""
+    path = os.path.join(run_dir, SEAL)
+    if not os.path.lexists(path):
+        return UNSEALED
+    try:
+        found = read_json(path)
+    except (OSError, ValueError):
+        found = None
+    files = found.get("files") if isinstance(found, dict) else None
+    if not isinstance(files, dict) or found.get("digest") != _digest(files):
+        raise NotBelieved("%s is damaged: its records cannot be checked" % path)
+    digest = found["digest"]
+    now = _digests(run_dir)
+    for name in SEALED:
+        if files.get(name) != now.get(name):
+            raise NotBelieved("%s %s after the run finished" % (
+                os.path.join(run_dir, name), "changed" if name in files and name in now
+                else "appeared" if name in now else "was removed"))
+    return digest
+
+
+def inconsistency(config: dict, metrics: dict) -> Optional[str]:
+    """Where a finished run's config.json and metrics.json do not describe the same run (one
+    of them edited), the first such field; else None."""
+    post = config.get("post")
+    if isinstance(post, dict):  # a sister post's run
+        pairs = [("post", metrics.get("post"), post.get("post")),
+                 ("epochs_done", metrics.get("epochs_done"), post.get("epochs")),
+                 ("seed", metrics.get("seed"), config.get("seed"))]
+        if metrics.get("epochs_done") != len(metrics.get("curve") or []):
+            return "epochs_done %r, but %d epochs in its curve" % (
+                metrics.get("epochs_done"), len(metrics.get("curve") or []))
+    else:
+        pairs = [("cell", metrics.get("cell"), config.get("cell")),
+                 ("seed", metrics.get("seed"), config.get("seed"))]
+        if metrics.get("status") == COMPLETE:  # a diverged run stopped early by design
+            pairs.append(("steps_done", metrics.get("steps_done"), config.get("steps")))
+    for key, found, wanted in pairs:
+        if found != wanted:
+            return "%s %r in metrics.json, %r by config.json" % (key, found, wanted)
+    return None
+
+
+def believed(run_dir: str, config: dict, metrics: dict) -> str:
+    """The seal of a finished run whose records were read as config and metrics: UNSEALED for
+    a run older than seals; NotBelieved (one line) where a record changed after the run
+    finished or the two disagree."""
+    digest = seal_of(run_dir)
+    wrong = inconsistency(config, metrics)
+    if wrong:
+        raise NotBelieved("%s: its records disagree (%s): one was edited after the run "
+                          "finished" % (run_dir, wrong))
+    return digest

@@ -16,6 +16,7 @@ from tf1_lstm.core import cells, checkpoints, datasets, hparams
 MAX_SEED = 2 ** 31 - 2  # TF truncates seeds modulo 2**31 - 1
 MAX_STEPS = 1000000     # ~9 hours of the LSTM here; more is a typo, not a study
 MAX_THREADS = 256       # the most cores a machine has today: repeating its runs needs its count
+MAX_EPOCHS = 1000       # a sister post's epochs: the longest post trains 30; more is a typo
 
 
 class Setting(NamedTuple):
@@ -64,6 +65,8 @@ steps = number(int, "a whole number", lambda v: 0 < v <= MAX_STEPS,
                "between 1 and %d (about 9 hours of LSTM training here)" % MAX_STEPS)
 threads = number(int, "a whole number", lambda v: 0 < v <= MAX_THREADS,
                  "between 1 and %d" % MAX_THREADS)
+epochs = number(int, "a whole number", lambda v: 0 < v <= MAX_EPOCHS,
+                "between 1 and %d (the longest sister post trains 30)" % MAX_EPOCHS)
 
 
 def steps_list(text):

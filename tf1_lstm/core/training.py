@@ -17,7 +17,7 @@ from typing import Any, NamedTuple, Optional, TextIO
 
 from tf1_lstm.core import checkpoints, data, datasets, fingerprint, hparams, settings, tfcompat
 from tf1_lstm.core.monitor import Monitor
-from tf1_lstm.core.records import COMPLETE, INTERRUPTED, read_run_config
+from tf1_lstm.core.records import COMPLETE, INTERRUPTED, read_run_config, seal
 from tf1_lstm.util import environment, interrupts, tfenvs
 from tf1_lstm.util.files import ensure_dir, read_json, write_json
 
@@ -341,6 +341,8 @@ def _train_locked(config, log, resume, monitor):
                        (time.time() - start, train_seconds), first_step, resume, final)
     with _space_checked(run_dir, steps_done):
         write_json(os.path.join(run_dir, "metrics.json"), metrics)
+        if status != INTERRUPTED:  # finished: its records are sealed as they are
+            seal(run_dir)
     if status == INTERRUPTED:
         raise Interrupted("run stopped early; resume with: tf1-lstm train --resume %s" % run_dir)
     return metrics

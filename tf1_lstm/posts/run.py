@@ -15,11 +15,14 @@ import time
 import numpy as np
 
 from tf1_lstm.core import data, records
+from tf1_lstm.core.fingerprint import VARIABLES, variables
 from tf1_lstm.util import cpuid, environment, scratch, tfenvs
-from tf1_lstm.util.files import ensure_dir, remove_quietly, write_json
+from tf1_lstm.util.errors import ToolError
+from tf1_lstm.util.files import LOCK, ensure_dir, locked, remove_quietly, write_json
 
 # A post's fingerprint (fingerprint() below): (field, how a difference in it is named), in the
-# order they are explained; the TF post's are core.fingerprint.FACTORS.
+# order they are explained, the environment variables from the table every run records
+# (core.fingerprint.VARIABLES); the TF post's are core.fingerprint.FACTORS.
 FACTORS = (
     ("framework", "framework"),
     ("version", "framework version"),
@@ -33,8 +36,15 @@ FACTORS = (
     ("family_model_stepping", "CPU model (family/model/stepping)"),
     ("threads", "threads"),
     ("python", "Python version"),
-)
+) + tuple((field, name) for field, name, _ in VARIABLES)
 BY_FRAMEWORK = {"PyTorch": ("tensorflow",), "Keras": ("cpu_capability",)}  # not theirs
+
+
+def acting(framework):
+    """(field, name) of the FACTORS a run of `framework` (PyTorch, Keras) depends on."""
+    not_read = set(BY_FRAMEWORK.get(framework, ())) | {
+        field for field, _, readers in VARIABLES if framework not in readers}
+    return [(key, name) for key, name in FACTORS if key not in not_read]
 
 
 class Context:
@@ -121,10 +131,22 @@ def train(post, seed, epochs, threads, run_dir, data_dir=None, mirrors=(), say=s
 
 
 def _train(post, seed, epochs, threads, run_dir, data_dir, mirrors, say):
-    port = importlib.import_module("tf1_lstm.posts." + post.module)
     data_dir = data_dir or data.default_data_dir()
     found = arrays(data_dir, mirrors)
-    ensure_dir(run_dir)
+    with locked(ensure_dir(run_dir), "%s is being trained by PID %%(pid)s: wait for it to "
+                "finish, or choose another --out" % run_dir):
+        if [name for name in os.listdir(run_dir) if name != LOCK]:
+            raise ToolError("%s already holds files (another run finished there first): "
+                            "choose a new run directory" % run_dir)
+        # the framework's import comes after every refusal: Keras' start-up lines follow none
+        try:
+            port = importlib.import_module("tf1_lstm.posts." + post.module)
+        except ImportError as err:
+            raise ToolError(tfenvs.cannot_import(err))
+        return _train_locked(post, port, seed, epochs, threads, run_dir, data_dir, found, say)
+
+
+def _train_locked(post, port, seed, epochs, threads, run_dir, data_dir, found, say):
     switches = port.seeded(seed, threads)
     config = {"post": {"post": post.id, "epochs": epochs}, "seed": seed, "threads": threads,
               "framework": post.framework, "environment": tfenvs.own(), "model": post.model,
@@ -144,6 +166,8 @@ def _train(post, seed, epochs, threads, run_dir, data_dir, mirrors, say):
     finally:
         write_json(os.path.join(run_dir, "metrics.json"),
                    metrics(ctx, status, result, port, threads))
+        if status == records.COMPLETE:
+            records.seal(run_dir)
     return status
 
 
@@ -184,4 +208,5 @@ def fingerprint(build, threads):
                 l3_kib=caches.get("L3"), cpu_vendor=cpu.get("vendor"),
                 family_model_stepping=cpu.get("family_model_stepping"),
                 threads=threads or environment.schedulable_cpus(),
-                python=platform.python_version(), environment=tfenvs.own())
+                python=platform.python_version(), environment=tfenvs.own(),
+                **variables())

@@ -11,7 +11,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from tf1_lstm.core import checkpoints, hparams, tfcompat
-from tf1_lstm.core.records import read_run_config
+from tf1_lstm.core.records import NotBelieved, read_run_config, seal_of
 from tf1_lstm.core.training import RunConfig
 from tf1_lstm.util.files import atomic_dir, ensure_dir
 
@@ -31,6 +31,10 @@ def load(run_dir):
     from tf1_lstm.core import model as model_lib
     tf = model_lib.tf
     record = read_run_config(run_dir)
+    try:  # a record edited after the run finished is not the run that made these weights
+        seal_of(run_dir)
+    except NotBelieved as err:
+        raise NotBelieved("%s: restore it as the run left it, or train the run again" % err)
     config = RunConfig.from_record(record)
     prefix = checkpoints.final_prefix(run_dir)
     with tf.Graph().as_default():

@@ -226,13 +226,16 @@ def _run_environments_md(report):
     """What the runs ran on, per TensorFlow environment, from the runs' own records."""
     lines = ["## What the runs ran on", "",
              "From each run's own metrics.json: its TensorFlow environment, versions and machine.",
-             "", "| TensorFlow environment | runs | Python | TensorFlow (git) | NumPy / protobuf | "
-             "hosts | CPUs | sgemm kernel path |",
+             "", "| environment | runs | Python | TensorFlow (git), or the framework | "
+             "NumPy / protobuf | hosts | CPUs | sgemm kernel path |",
              "| --- | --- | --- | --- | --- | --- | --- | --- |"]
     for env, e in report["run_environments"].items():
-        v = e["versions"]
-        lines.append("| %s | %d | %s | %s (%s) | %s / %s | %s | %s | %s |" % (
-            env, e["runs"], _one(v["python"]), _one(v["tensorflow"]), _one(v["tensorflow_git"]),
+        v = collections.defaultdict(lambda: "-", e["versions"])
+        framework = e.get("framework", "TensorFlow")
+        built = "%s (%s)" % (_one(v["tensorflow"]), _one(v["tensorflow_git"])) \
+            if framework == "TensorFlow" else "%s %s" % (framework, _one(v[framework.lower()]))
+        lines.append("| %s | %d | %s | %s | %s / %s | %s | %s | %s |" % (
+            env, e["runs"], _one(v["python"]), built,
             _one(v["numpy"]), _one(v["protobuf"]), ", ".join(e["hosts"]) or "not recorded",
             "; ".join(e["cpus"]) or "not recorded",
             ", ".join(e.get("kernel_paths") or ["not recorded"])))
@@ -241,7 +244,9 @@ def _run_environments_md(report):
 
 def _one(value):
     """A version the runs agree on, or every one they record (a mixed report says so)."""
-    return " or ".join(map(str, value)) + " (mixed)" if isinstance(value, list) else str(value)
+    if isinstance(value, list):
+        return value[0] if len(value) == 1 else " or ".join(map(str, value)) + " (mixed)"
+    return str(value)
 
 
 def _environment_md(report):
@@ -365,7 +370,7 @@ def assemble(options, finished, jobs, data_dir, outcome):
                 ("steps_per_sec", m["steps_per_sec"]), ("ms_per_step", m["ms_per_step"]),
                 ("threads", finished.base.threads), ("run_dir", os.path.join("runs", name)),
                 ("worker_host", outcome.hosts.get(name)), ("slurm_job", outcome.jobs.get(name)),
-                ("fingerprint", m.get("fingerprint")),
+                ("fingerprint", m.get("fingerprint")), ("seal", finished.seal(name)),
                 ("curve", m["curve"])]))
     return collections.OrderedDict([
         ("schema", 4),
@@ -377,7 +382,7 @@ def assemble(options, finished, jobs, data_dir, outcome):
             ("batch_size", finished.base.batch_size), ("lr", finished.base.lr),
             ("jobs", jobs), ("threads", finished.base.threads), ("tf", list(options.tf)),
             ("reference_env", finished.envs[0]), ("init_from", options.init_from)])),
-        ("claims", claims.claims(by_cell, finished.chance)),
+        ("claims", claims.claims(by_cell, finished.chance, options.steps)),
         ("chance", finished.chance),
         ("runs", runs),
         ("references", [list(r) for r in REFERENCES]),
@@ -396,10 +401,18 @@ VERSION_KEYS = ("python", "tensorflow", "tensorflow_git", "numpy", "protobuf")
 
 
 def versions_of(runs):
-    """{package: version} the runs' metrics.json record; a list where they disagree."""
-    found = collections.OrderedDict((k, sorted({str((m.get("versions") or {}).get(k))
-                                               for m in runs})) for k in VERSION_KEYS)
+    """{package: version} the runs' metrics.json record (TensorFlow's first, then any other
+    framework's: a sister post's PyTorch or Keras); a list where they disagree."""
+    recorded = [m.get("versions") or {} for m in runs]
+    keys = list(VERSION_KEYS) + sorted({k for v in recorded for k in v} - set(VERSION_KEYS))
+    found = collections.OrderedDict((k, sorted({str(v.get(k)) for v in recorded}))
+                                    for k in keys if any(k in v for v in recorded))
     return collections.OrderedDict((k, v[0] if len(v) == 1 else v) for k, v in found.items())
+
+
+def framework_of(metrics):
+    """The framework a run trained in: a sister post's names its own, the rest TensorFlow."""
+    return (metrics.get("fingerprint") or {}).get("framework") or "TensorFlow"
 
 
 def run_environments(results, hosts):
@@ -417,7 +430,9 @@ def run_environments(results, hosts):
 
     return collections.OrderedDict(
         (env, collections.OrderedDict([
-            ("runs", len(names)), ("versions", versions_of([results[n] for n in names])),
+            ("runs", len(names)),
+            ("framework", _one(sorted({framework_of(results[n]) for n in names}))),
+            ("versions", versions_of([results[n] for n in names])),
             ("hosts", sorted({hosts[n] for n in names if hosts.get(n)})),
             ("cpus", sorted({cpu(results[n]) for n in names})),
             ("kernel_paths", sorted({"%s (%d runs)" % (path, n) for path, n in collections.Counter(

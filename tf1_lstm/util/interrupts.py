@@ -54,20 +54,17 @@ def _raise(signum, frame):
     raise KeyboardInterrupt
 
 
+# What stops a command: Ctrl-C, and what `kill`, `timeout`, a batch system or a closed terminal
+# send. Each is taken as a Ctrl-C: remembered, raised, deferred where work must not stop halfway.
+SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
 def install():
-    """Take over SIGINT: the first thing a command does, before its heavy imports."""
+    """Take over SIGNALS: the first thing a command does, before its heavy imports (what is
+    left before it is the interpreter's own start-up: docs/reliability.md)."""
     if threading.current_thread() is threading.main_thread():  # signals need the main thread
-        signal.signal(signal.SIGINT, _handle)
-
-
-@contextlib.contextmanager
-def handled(signum):
-    """Treat `signum` (SIGTERM) as a Ctrl-C inside the block: remembered, raised, deferred."""
-    previous = signal.signal(signum, _handle)
-    try:
-        yield
-    finally:
-        signal.signal(signum, previous)
+        for signum in SIGNALS:
+            signal.signal(signum, _handle)
 
 
 def check():

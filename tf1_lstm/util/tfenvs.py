@@ -213,6 +213,14 @@ def kind(env):
     return "%s environment" % FRAMEWORKS.get(framework(env), "TensorFlow")
 
 
+def cannot_import(err):
+    """One line for a framework environment (this process's) that cannot import what it
+    needs after its set-up: damaged since; it is made again, not patched."""
+    env, venv = own() or "this environment", sys.prefix
+    return "the %s %s at %s cannot import what it needs (%s): remove it and set it up again: " \
+        "rm -r %s && %s" % (kind(env), env, venv, err, venv, setup_command(env))
+
+
 def setup_command(env):
     """The command that sets `env` up: --tf for TensorFlow's, --env for any other."""
     return "./run setup --%s %s" % ("env" if framework(env) == TORCH else "tf", env)

@@ -14,6 +14,8 @@ from tf1_lstm.util.files import remove_quietly
 
 STOP_WITHIN = 30  # seconds a stopped study waits for its runs on the workers to end
 ASK_WITHIN = 10  # seconds the workers have to say which TensorFlow environment they run
+TRACKER_QUIET = ("ignore:semaphore_tracker:UserWarning",  # Python 3.6 and 3.7
+                 "ignore:resource_tracker:UserWarning")   # 3.8 and later
 
 
 class Engine:
@@ -37,6 +39,9 @@ class Engine:
                 logging.getLogger(name).setLevel(logging.CRITICAL)
         from distributed.versions import VersionMismatchWarning
         warnings.filterwarnings("ignore", category=VersionMismatchWarning)  # versions_line
+        # multiprocessing's tracker process (started with this interpreter's -W options) cleans
+        # up the workers' semaphores after a SIGKILL of this process; its count of them is noise
+        sys.warnoptions.extend(o for o in TRACKER_QUIET if o not in sys.warnoptions)
         self.address = scheduler or dask.config.get("scheduler-address", None)
         self.kind = clusters.get("scheduler" if self.address else cluster)(
             jobs, self.address, logs, options)
@@ -46,9 +51,24 @@ class Engine:
         try:
             if start:
                 self.kind.start(self)
+                self._quiet_lost_connections()
         except BaseException:
             self.close()
             raise
+
+    def _quiet_lost_connections(self):
+        """Workers that die at once (a SIGTERM to the whole process group, as `timeout`, SLURM
+        and systemd send) leave futures holding a CommClosedError nobody retrieves; asyncio
+        would print each with its traceback. Those say nothing; anything else is printed."""
+        from distributed.comm.core import CommClosedError
+        from tornado.iostream import StreamClosedError
+
+        def handler(loop, context):
+            if not isinstance(context.get("exception"), (CommClosedError, StreamClosedError,
+                                                         ConnectionError)):
+                loop.default_exception_handler(context)
+        if self.client is not None:
+            self.client.loop.asyncio_loop.set_exception_handler(handler)
 
     def __enter__(self):
         return self

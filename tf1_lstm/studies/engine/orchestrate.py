@@ -74,7 +74,7 @@ def run_all(specs, out, engine, data_dir=None, mirrors=(), say=print):
     from distributed import as_completed
     from tqdm import tqdm
     runs_dir, logs_dir = folders(out, specs)
-    done, places, todo = survey(specs, runs_dir, engine.worker_envs())
+    done, places, todo = survey(specs, runs_dir, engine.worker_envs(), say)
     say("report: %d runs, %d already finished, %d to train (on %s, %d workers)"
         % (len(specs), len(done), len(todo), engine.where(), engine.workers()))
     if engine.versions:

@@ -2,8 +2,10 @@
 be before it is written, and the writing itself (atomic, never over what the tool did not make)."""
 
 import collections
+import itertools
 import json
 import os
+import time
 
 from tf1_lstm.core import records, settings
 from tf1_lstm.studies.engine.spec import RunError
@@ -63,37 +65,73 @@ def _run_config(run_dir):
     return config if isinstance(config, dict) else None
 
 
+KEEP = "move it away or use another --out (nothing was deleted)"
+
+
 def finished(run_dir, run, own=()):
-    """The metrics of a finished run of `run` in run_dir; None if there is none; RunError if
-    something else is there (the tool never deletes what it did not make, nor a finished run).
-    `own`: the workers' TensorFlow environments, where a run with no `env` of its own trains;
-    a run from any other is not reused."""
+    """The metrics of a finished run of `run` in run_dir; None if there is none; Changed if its
+    records changed after it finished; RunError if something else is there (the tool never
+    deletes what it did not make, nor a finished run). `own`: the workers' TensorFlow
+    environments, where a run with no `env` of its own trains; a run from any other is not
+    reused."""
     if not os.path.lexists(run_dir):
         return None
-    keep = "move it away or use another --out (nothing was deleted)"
     config = _run_config(run_dir)
     if config is None:
         raise RunError("%s holds something that is not a finished tf1-lstm run: %s"
-                       % (run_dir, keep))
+                       % (run_dir, KEEP))
+    _believed(run_dir)  # an edited record's settings are not believed either
     if not same_numbers(config, run):
-        raise RunError("%s holds a run made with other settings: %s" % (run_dir, keep))
+        raise RunError("%s holds a run made with other settings: %s" % (run_dir, KEEP))
     try:
         metrics = records.read_metrics(run_dir)
     except records.RecordError as err:
-        raise RunError("%s; or %s" % (err, keep))
-    if not same_settings(config, run, metrics):
-        raise RunError("%s holds a run trained in %s, not %s: %s"
-                       % (run_dir, trained_in(config, metrics) or "an unrecorded environment",
-                          run.env, keep))
-    made_in = trained_in(config, metrics)
-    if run.env is None and own and made_in not in own:
-        raise RunError("%s holds a run trained in %s, not in the workers' %s: %s"
-                       % (run_dir, made_in or "an unrecorded environment",
-                          " or ".join(sorted(own)), keep))
-    if metrics["status"] not in finished_statuses(run):
-        raise RunError("%s holds a run that did not finish (status %s): %s"
-                       % (run_dir, metrics["status"], keep))
+        raise RunError("%s; or %s" % (err, KEEP))
+    problem = _not_reusable(config, metrics, run, own)
+    if problem:
+        raise RunError("%s holds %s: %s" % (run_dir, problem, KEEP))
+    _believed(run_dir, config, metrics)
     return metrics
+
+
+def _believed(run_dir, config=None, metrics=None):
+    """Changed where the run's seal (and, given them, its records against each other) says
+    a record changed after it finished."""
+    try:
+        if metrics is None:
+            records.seal_of(run_dir)
+        else:
+            records.believed(run_dir, config, metrics)
+    except records.NotBelieved as err:
+        raise Changed(str(err))
+
+
+def _not_reusable(config, metrics, run, own):
+    """Why a run of `run`'s numbers is not the one wanted (its environment, its end), or None."""
+    made_in = trained_in(config, metrics)
+    if not same_settings(config, run, metrics):
+        return "a run trained in %s, not %s" % (made_in or "an unrecorded environment", run.env)
+    if run.env is None and own and made_in not in own:
+        return "a run trained in %s, not in the workers' %s" % (
+            made_in or "an unrecorded environment", " or ".join(sorted(own)))
+    if metrics["status"] not in finished_statuses(run):
+        return "a run that did not finish (status %s)" % metrics["status"]
+    return None
+
+
+class Changed(RunError):
+    """A finished run of the wanted settings whose records changed after it finished: not
+    reused; survey sets it aside (set_aside) and it is trained again."""
+
+
+def set_aside(run_dir):
+    """Rename a changed run out of the way (nothing is deleted); its new name."""
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    for n in itertools.count():
+        aside = "%s.changed-%s%s" % (run_dir, stamp, "-%d" % n if n else "")
+        if not os.path.lexists(aside):
+            os.rename(run_dir, aside)
+            return aside
 
 
 def _safe_relative(path):
@@ -136,6 +174,12 @@ def checked_result(result, run):
             if not isinstance(config, dict) or not same_settings(config, run, metrics) or \
                     metrics["status"] not in finished_statuses(run):
                 problem = "it is not a finished run with the settings that were sent"
+            elif records.unsealed_blob(result["files"]):
+                wrong = records.unsealed_blob(result["files"])
+                problem = "it has no readable %s" % wrong if wrong == records.SEAL else \
+                    "its %s is not what its seal says" % wrong
+            elif records.inconsistency(config, metrics):
+                problem = "its records disagree: %s" % records.inconsistency(config, metrics)
         except (KeyError, ValueError, records.RecordError) as err:
             problem = "config.json or metrics.json missing or malformed: %s" % err
     if problem:
@@ -163,6 +207,7 @@ def store(result, runs_dir, logs_dir):
                 blob = blob.replace(result["scratch"].encode(), relative.encode())
             with open(os.path.join(tmp, path), "wb") as f:
                 f.write(blob)
+        records.seal(tmp)  # checked as sent (checked_result), sealed as written here
         write_json(os.path.join(tmp, MARKER), collections.OrderedDict([
             ("made_by", "tf1-lstm"), ("host", result["host"]), ("worker", result["worker"]),
             ("slurm_job", result.get("slurm_job")),
@@ -172,13 +217,20 @@ def store(result, runs_dir, logs_dir):
     return records.read_metrics(final)
 
 
-def survey(specs, runs_dir, own):
+def survey(specs, runs_dir, own, say=None):
     """({name: metrics} of the finished runs, {name: where it was trained (MARKER)}, [runs to
-    train]); `own`: the workers' environments (see finished)."""
+    train]); `own`: the workers' environments (see finished). A finished run whose records
+    changed after it finished is to be trained; with `say`, it is set aside first, said."""
     done, places, todo = {}, {}, []
     for run in specs:
         run_dir = os.path.join(runs_dir, run.name)
-        metrics = finished(run_dir, run, own)
+        try:
+            metrics = finished(run_dir, run, own)
+        except Changed as err:
+            metrics = None
+            if say is not None:
+                say("report: %s; not believed: moved to %s and trained again"
+                    % (err, os.path.basename(set_aside(run_dir))))
         if metrics is None:
             todo.append(run)
             continue

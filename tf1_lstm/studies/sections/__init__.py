@@ -8,8 +8,10 @@ runs, determinism, throughput, what the runs ran on) are not optional and live i
 """
 
 import collections
+import os
 from typing import Any, Callable, Dict, List, NamedTuple, Optional, Tuple
 
+from tf1_lstm.core import records
 from tf1_lstm.studies import engine
 from tf1_lstm.studies.sections import ablation, explain, posts
 from tf1_lstm.studies.verdicts import drift
@@ -29,6 +31,10 @@ class Finished(NamedTuple):
     def metrics(self, run):
         """metrics.json of the finished run of RunSpec `run`."""
         return self.results[run.name]
+
+    def seal(self, name):
+        """The seal of the finished run `name` (checked when it was stored or reused)."""
+        return records.seal_of(os.path.join(self.out, "runs", name))
 
     def faithful(self, env=None):
         """{cell: [metrics per seed]} of the faithful runs in environment `env` (default: the

@@ -35,6 +35,10 @@ def ids(text):
     if not found or [t for t in found if t not in posts.IDS]:
         raise argparse.ArgumentTypeError("%r: give all, or a comma-separated list of %s"
                                          % (text, ", ".join(posts.IDS)))
+    twice = sorted({t for t in found if found.count(t) > 1})
+    if twice:
+        raise argparse.ArgumentTypeError("%r names %s more than once: give each post once"
+                                         % (text, ", ".join(twice)))
     return found
 
 
@@ -44,7 +48,7 @@ FLAGS = (
                           "only IDS of %s) over the same seeds, in PyTorch and Keras "
                           "(./run setup --env %s; docs/posts.md)"
                           % (", ".join(posts.IDS), posts.TORCH_ENV))),
-    ("--epochs", dict(type=settings.positive_int, default=None, metavar="N",
+    ("--epochs", dict(type=settings.epochs, default=None, metavar="N",
                       help="with --posts: every sister post trains N epochs, not its own "
                            "(a shortened look, labelled and not judged; --steps shortens "
                            "the TF post)")),
@@ -100,13 +104,14 @@ def summarise(finished, chosen):
     """report.json's `posts`: a row per post (the TF post's from the faithful LSTM runs)."""
     lstm = [m["test_accuracy"] for m in finished.faithful()[LSTM]]
     base = finished.base
-    steps, shortened = base.steps, base.steps != settings.by_name()["steps"].default
+    steps = base.steps
+    shortened = claims.not_judged(steps, settings.by_name()["steps"].default)
     rows = [collections.OrderedDict([
         ("post", posts.THE_POST), ("framework", "TensorFlow 1.x"),
         ("model", "BasicLSTMCell(%d) + dense(%d), the faithful program (tf1_lstm.core)"
          % (hparams.N_NEURONS, hparams.N_OUTPUTS)),
         ("settings", "batch %d, Adam(%g), %d steps" % (base.batch_size, base.lr, steps)),
-        ("length", "%d steps" % steps), ("shortened", shortened),
+        ("length", "%d steps" % steps), ("shortened", bool(shortened)),
         ("runs", ["runs/%s" % engine.named(finished.base, LSTM, s, env=finished.envs[0]).name
                   for s in finished.seeds]),
         ("claim", "about 99%"),
@@ -116,15 +121,17 @@ def summarise(finished, chosen):
         runs = [run_of(post, s, finished.base.threads, chosen.epochs) for s in finished.seeds]
         found = [finished.metrics(r) for r in runs]
         epochs = dict(runs[0].options)["epochs"]
+        unjudged = claims.not_judged(epochs, post.epochs)
         rows.append(collections.OrderedDict([
             ("post", post.id), ("framework", post.framework), ("model", post.model),
             ("settings", post.settings), ("length", length(epochs, post.epochs)),
-            ("shortened", epochs != post.epochs), ("runs", ["runs/" + r.name for r in runs]),
+            ("shortened", bool(unjudged)), ("runs", ["runs/" + r.name for r in runs]),
             ("claim", post.claim), ("environment", post.env),
             ("seconds_per_epoch", float(np.mean([m["seconds_per_epoch"] for m in found]))),
             ("fingerprint", found[0].get("fingerprint")),
+            ("seals", [finished.seal(r.name) for r in runs]),
         ] + list(claims.figure_claim(post.claimed, [m["test_accuracy"] for m in found],
-                                     epochs != post.epochs).items())))
+                                     unjudged).items())))
     return collections.OrderedDict([("rows", rows), ("figure", FIGURE)])
 
 

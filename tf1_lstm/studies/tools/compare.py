@@ -7,11 +7,12 @@ import os
 from tf1_lstm import posts
 from tf1_lstm.core import records
 from tf1_lstm.studies.verdicts import causes, drift, stats
-from tf1_lstm.util import cpuid
+from tf1_lstm.util import cpuid, tfenvs
 from tf1_lstm.util.files import NotARegularFile, read_json
 
 REPORT_KEYS = ("settings", "claims", "runs", "environment")
 ABSENT = "absent"  # a claim, run or environment one side does not have
+NOT_BELIEVED = "not believed"  # a run whose records changed after it finished
 
 # Every field of a run and a claim compare reads, and what tf1-lstm writes there (a run's
 # curve as in its metrics.json).
@@ -54,6 +55,78 @@ def load_report(path):
     _checked(found["runs"], RUN_CHECKS, "runs", path)
     _checked(found["claims"], CLAIM_CHECKS, "claims", path)
     return found
+
+
+def doubt(run_dir, config, metrics, row):
+    """Why a report's run is not believed (its seal broken, its records disagreeing with each
+    other or with report.json's seal of it), or None: verify and compare alike."""
+    try:
+        seal = records.believed(run_dir, config, metrics)
+    except records.NotBelieved as err:
+        return str(err)
+    if row.get("seal") not in (None, seal):
+        return "%s: its seal is not the one report.json holds for it: the run or report.json " \
+            "changed after the report was made" % run_dir
+    return None
+
+
+def _folder_doubt(report, row):
+    """doubt() of a row whose run folder is beside its report.json, plus report.json's own
+    figures against the folder's; None where there is no folder to check (a report.json
+    alone is read as written). Counts the unsealed runs in report["_unsealed"]."""
+    if not isinstance(row.get("run_dir"), str):
+        return None
+    run_dir = os.path.join(report["_folder"], row["run_dir"])
+    if not os.path.isdir(run_dir):
+        return None
+    if not os.path.lexists(os.path.join(run_dir, records.SEAL)):
+        report["_unsealed"] = report.get("_unsealed", 0) + 1
+    try:
+        config, metrics = records.read_run_config(run_dir), records.read_metrics(run_dir)
+    except records.RecordError as err:
+        return str(err)
+    found = doubt(run_dir, config, metrics, row)
+    if found is None and repr(row["test_accuracy"]) != repr(metrics.get("test_accuracy")):
+        found = "%s: test accuracy %r in report.json, %r in its metrics.json" % (
+            run_dir, row["test_accuracy"], metrics.get("test_accuracy"))
+    if found is None and "curve" in row and [[p.get(k) for k in drift.PRINTED] for p in row[
+            "curve"]] != [[p.get(k) for k in drift.PRINTED] for p in metrics["curve"]]:
+        found = "%s: report.json's curve is not its metrics.json's" % run_dir
+    return found
+
+
+def set_apart(report, name):
+    """Take the rows of runs not believed out of report["runs"] (and a --posts section's);
+    lines naming each, with `name` (A, B, ...) as the side."""
+    lines, kept = [], []
+    for row in report["runs"]:
+        why = _folder_doubt(report, row)
+        if why:
+            lines.append("%s: %s seed %d not believed, left out of every verdict: %s"
+                         % (name, row["cell"], row["seed"], why))
+            report.setdefault("_doubted", set()).add(
+                (row["cell"], row["seed"], _environment(report, row)))
+        else:
+            kept.append(row)
+    report["runs"] = kept
+    for section_row in (report.get("posts") or {}).get("rows", []):
+        if section_row["post"] == posts.THE_POST:
+            continue
+        seals = section_row.get("seals") or [None] * len(section_row["runs"])
+        keep = []
+        for run_dir, accuracy, seal in zip(section_row["runs"], section_row["per_seed"], seals):
+            why = _folder_doubt(report, {"run_dir": run_dir, "test_accuracy": accuracy,
+                                         "seal": seal})
+            if why:
+                lines.append("%s: %s not believed, left out of every verdict: %s"
+                             % (name, os.path.basename(run_dir), why))
+            keep.append(not why)
+        section_row["believed"] = keep
+    report["_apart"] = len(lines)
+    if report.get("_unsealed"):
+        lines.append("%s: %d runs %s (made before runs were sealed): read as written"
+                     % (name, report["_unsealed"], records.UNSEALED))
+    return lines
 
 
 def whole(a, b):
@@ -160,6 +233,9 @@ def compare(a, b, *more):
     claim's verdict per machine class, over these and `more` reports."""
     ra, rb = _loaded(a), _loaded(b)
     others = [_loaded(path) for path in more]
+    names = ["A", "B"] + [chr(ord("C") + i) for i in range(len(others))]
+    apart = [line for report, name in zip([ra, rb] + others, names)
+             for line in set_apart(report, name)]
     lines = ["%-44s %-22s %-22s" % ("", "A", "B")]
 
     def row(label, x, y):
@@ -176,14 +252,14 @@ def compare(a, b, *more):
     runs_b = {(r["cell"], r["seed"], _environment(rb, r)): r for r in rb["runs"]}
     for key in _union(runs_a, runs_b):
         row("%s seed %d%s test accuracy" % (key[0], key[1], " " + key[2] if key[2] else ""),
-            *("%.4f" % runs[key]["test_accuracy"] if key in runs else ABSENT
-              for runs in (runs_a, runs_b)))
+            *("%.4f" % runs[key]["test_accuracy"] if key in runs else NOT_BELIEVED
+              if key in report.get("_doubted", ()) else ABSENT
+              for runs, report in ((runs_a, ra), (runs_b, rb))))
     lines += as_a_whole(ra["runs"], rb["runs"])
     lines += explained(ra, rb, runs_a, runs_b)
     _post_rows(row, ra, rb)
     _environment_rows(row, ra, rb)
-    return lines + by_class([ra, rb] + others, ["A", "B"] + [
-        chr(ord("C") + i) for i in range(len(others))])
+    return lines + apart + by_class([ra, rb] + others, names)
 
 
 def _loaded(path):
@@ -196,6 +272,8 @@ def machine_class(report):
     """What the report's faithful runs ran on, as the numbers see it: CPU vendor and model, the
     L1d size CPUID reported and the kernel path; "not recorded" where a run says nothing of
     it, "mixed: ..." where its runs ran on several."""
+    if report.get("_apart"):
+        return "%s: %d of its runs" % (NOT_BELIEVED, report["_apart"])
     found = set()
     for row in report["runs"]:
         if _environment(report, row) is not None:  # another TF's run of a --tf report
@@ -212,14 +290,37 @@ def machine_class(report):
     return "; ".join(sorted(found)) if len(found) == 1 else "mixed: " + "; ".join(sorted(found))
 
 
-CLASS_RULE = ("a claim's verdict holds across machines where every report of a recorded class "
-              "gives it; it depends on the machine where two classes give different verdicts; "
-              "a report whose class is not recorded or mixed names no class")
+# The report settings that change its claims' numbers (cells and jobs do not), with the value
+# a report made before the setting was recorded had.
+JUDGED_AT = (("dataset", "mnist"), ("seeds", None), ("steps", None), ("batch_size", None),
+             ("lr", None), ("threads", None), ("reference_env", tfenvs.DEFAULT),
+             ("init_from", "own"))
+CLASS_RULE = ("machine verdicts only between reports made at equal settings (%s): where any "
+              "differs, no verdict across machines; a claim's verdict holds across machines "
+              "where every report of a recorded class gives it; it depends on the machine where "
+              "two classes give different verdicts; a report whose class is not recorded or "
+              "mixed, or with runs not believed, names no class"
+              % ", ".join(key for key, _ in JUDGED_AT))
+
+
+def settings_apart(reports, names):
+    """'steps 10000 in A, 401 in B; ...' for each JUDGED_AT setting the reports differ in,
+    or "" where they are equal."""
+    found = []
+    for key, default in JUDGED_AT:
+        values = [r["settings"].get(key) for r in reports]
+        values = [default if v is None else v for v in values]
+        if len({_text(v) for v in values}) > 1:
+            found.append("%s %s" % (key, ", ".join(
+                "%s in %s" % (_text(v), n) for v, n in zip(values, names))))
+    return "; ".join(found)
 
 
 def by_class(reports, names):
-    """Per claim, each report's machine class and verdict, and whether the classes agree."""
+    """Per claim, each report's machine class and verdict, and whether the classes agree: only
+    between reports of equal settings."""
     classes = [machine_class(r) for r in reports]
+    apart = settings_apart(reports, names)
     lines = ["claims by machine class:"] + ["  %s: %s" % pair for pair in zip(names, classes)]
     claims = []
     for report in reports:
@@ -227,10 +328,12 @@ def by_class(reports, names):
     for claim in claims:
         said = [(name, cls, next((c["verdict"] for c in r["claims"] if c["claim"] == claim),
                                  ABSENT)) for r, name, cls in zip(reports, names, classes)]
-        known = {(cls, verdict) for _, cls, verdict in said
-                 if verdict != ABSENT and not cls.startswith(("not recorded", "mixed"))}
+        known = {(cls, verdict) for _, cls, verdict in said if verdict != ABSENT and
+                 not cls.startswith(("not recorded", "mixed", NOT_BELIEVED))}
         verdicts, kinds = {v for _, v in known}, {c for c, _ in known}
-        summary = ("one class only: no verdict across machines" if len(kinds) < 2 else
+        summary = ("the reports differ in settings (%s): no verdict across machines" % apart
+                   if apart else
+                   "one class only: no verdict across machines" if len(kinds) < 2 else
                    "the verdict depends on the machine" if len(verdicts) > 1 else
                    "holds on the %d classes compared" % len(kinds))
         lines.append("  %s: %s -- %s" % (claim, ", ".join("%s %s" % (n, v) for n, _, v in said),
@@ -254,16 +357,25 @@ def _post_rows(row, ra, rb):
     accuracy (the TF post's runs are the report's own rows)."""
     found = [collections.OrderedDict((r["post"], r) for r in (report.get("posts") or {}).get(
         "rows", [])) for report in (ra, rb)]
+
+    def verdict(r):
+        doubted = (r.get("believed") or []).count(False)
+        said = " (%d run%s %s)" % (doubted, "" if doubted == 1 else "s", NOT_BELIEVED)
+        return r["verdict"] + (said if doubted else "")
+
     for post in _union(*found):
-        row("post %s verdict" % post, *(f[post]["verdict"] if post in f else ABSENT
+        row("post %s verdict" % post, *(verdict(f[post]) if post in f else ABSENT
                                         for f in found))
         if post == posts.THE_POST:
             continue
-        accuracies = [dict(zip(f[post]["runs"], f[post]["per_seed"])) if post in f else {}
-                      for f in found]
+        accuracies = [{run: accuracy if believed else NOT_BELIEVED for run, accuracy, believed in
+                       zip(f[post]["runs"], f[post]["per_seed"],
+                           f[post].get("believed") or [True] * len(f[post]["runs"]))}
+                      if post in f else {} for f in found]
         for run in _union(*accuracies):
             row("%s test accuracy" % os.path.basename(run),
-                *("%.4f" % a[run] if run in a else ABSENT for a in accuracies))
+                *(ABSENT if run not in a else a[run] if a[run] == NOT_BELIEVED
+                  else "%.4f" % a[run] for a in accuracies))
 
 
 def _environment_rows(row, ra, rb):
@@ -272,9 +384,12 @@ def _environment_rows(row, ra, rb):
     for env in _union(ea, eb):
         x, y = ea.get(env, {}), eb.get(env, {})
         row("runs in " + env, x.get("runs", ABSENT), y.get("runs", ABSENT))
-        for key in ("python", "tensorflow", "tensorflow_git", "numpy"):
-            row("  " + key, (x.get("versions") or {}).get(key, ABSENT),
-                (y.get("versions") or {}).get(key, ABSENT))
+        row("  framework", *(side.get("framework", "TensorFlow") if side else ABSENT
+                             for side in (x, y)))
+        va, vb = x.get("versions") or {}, y.get("versions") or {}
+        for key in _union(va, vb):  # what the runs recorded: TensorFlow's, PyTorch's, ...
+            if key != "protobuf" and "None" not in (va.get(key), vb.get(key)):
+                row("  " + key, va.get(key, ABSENT), vb.get(key, ABSENT))
         row("  cpu", [c[:22] for c in x.get("cpus", [])], [c[:22] for c in y.get("cpus", [])])
     ca, cb = ra["environment"], rb["environment"]
     made_a, made_b = (e.get("assembled_with") or e["versions"] for e in (ca, cb))

@@ -25,7 +25,10 @@ IDENTICAL, DIFFERS = "identical", "differs"
 UNFINISHED = "not verifiable: the record is of an unfinished run"
 INCOMPLETE = "not verified: the record holds fewer logged points than this run printed"
 DISAGREES = "report.json disagrees with its run folder"
-RULE = ("a run is identical only if the record holds every value this machine printed up to "
+NOT_BELIEVED = "not believed"  # a run whose records changed after it finished: no verdict
+RULE = ("a run is judged only if its records are as it left them (its seal, its records "
+        "against each other, report.json's seal of it), else it is not believed and counted "
+        "apart; it is identical only if the record holds every value this machine printed up to "
         "the verified step (train accuracy and loss at each logged step, a sister post's at "
         "each epoch, and with --full the "
         "test accuracy, also against report.json's) and each equals it bit for bit; a record "
@@ -53,6 +56,7 @@ class Recorded(NamedTuple):
     config: dict
     metrics: dict
     row: dict
+    doubt: Optional[str] = None  # why its records are not believed (None: they are)
 
 
 def recorded_runs(report_dir):
@@ -84,7 +88,8 @@ def recorded_runs(report_dir):
             spec = spec._replace(command="post", options=tuple(sorted(
                 config["post"].items(), key=lambda kv: kv[0] != "post")))
             row = dict(row, curve=metrics["curve"])  # report.json keeps its accuracy only
-        found.append(Recorded(spec, config, metrics, row))
+        found.append(Recorded(spec, config, metrics, row,
+                              compare.doubt(run_dir, config, metrics, row)))
     return report, found
 
 
@@ -95,10 +100,11 @@ def post_rows(report):
     for section_row in (report.get("posts") or {}).get("rows", []):
         if section_row["post"] == posts.THE_POST:
             continue
-        for run_dir, accuracy in zip(section_row["runs"], section_row["per_seed"]):
+        seals = section_row.get("seals") or [None] * len(section_row["runs"])
+        for run_dir, accuracy, seal in zip(section_row["runs"], section_row["per_seed"], seals):
             seed = int(run_dir.rsplit("-seed", 1)[1])
             rows.append({"cell": "post" + section_row["post"], "seed": seed, "run_dir": run_dir,
-                         "test_accuracy": accuracy, "post": section_row["post"]})
+                         "test_accuracy": accuracy, "post": section_row["post"], "seal": seal})
     return rows
 
 
@@ -211,11 +217,18 @@ def verify(options, say=print):
     """Check the report against its run folders, train the sample again and compare; (exit
     status, lines): 0 only where every sampled run is identical and the report agrees."""
     _, found = recorded_runs(options.report)
+    apart = [run for run in found if run.doubt]
+    found = [run for run in found if not run.doubt]
+    unsealed = [run for run in found if records.seal_of(
+        os.path.join(options.report, run.row["run_dir"])) == records.UNSEALED]
+    if unsealed:
+        say("verify: %d of the report's runs are %s (made before runs were sealed): their "
+            "records are read as written" % (len(unsealed), records.UNSEALED))
     disagree = disagreements(found)
-    chosen, unfinished = sample(found, options, say)
+    chosen, unfinished = sample(found, options, say) if found else ([], [])
     specs = [prefix(r.spec, options) for r in chosen]
     say("verify: training %d of the report's %d runs again, %s" % (
-        len(specs), len(found), "whole" if options.full else "the first %d steps%s"
+        len(specs), len(found) + len(apart), "whole" if options.full else "the first %d steps%s"
         % (max([s.steps for s in specs if s.command != "post"] or [options.steps]),
            " (a sister post's run: its first epoch)" if any(
                s.command == "post" for s in specs) else "")))
@@ -232,10 +245,13 @@ def verify(options, say=print):
                                                       run.metrics["status"],
                                                       run.metrics["steps_done"], run.spec.steps))
         verdicts[run.spec.name] = UNFINISHED
-    for name, line in disagree:  # a run whose report.json row is not its record
-        lines.append(line)
-        if verdicts.get(name, IDENTICAL) == IDENTICAL:
+    for name, line in disagree:  # a run whose report.json row is not its record: identical
+        lines.append(line)       # or differing here, the report is not what its runs say
+        if verdicts.get(name, IDENTICAL).startswith((IDENTICAL, DIFFERS)):
             verdicts[name] = DISAGREES
+    for run in apart:
+        lines.append("%s %s: %s" % (run.spec.name, NOT_BELIEVED, run.doubt))
+        verdicts[run.spec.name] = NOT_BELIEVED
     verdicts = collections.Counter(verdicts.values())
     tf_runs = [m for m in measured if not (m.get("fingerprint") or {}).get("framework")]
     if tf_runs:

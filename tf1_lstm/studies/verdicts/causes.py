@@ -17,7 +17,9 @@ RULE = ("a difference is %s where a setting that changes the numbers differs (se
         "else where a recorded factor that acts in the runs' TensorFlow differs (TF 1.x: "
         "kernel path, cache sizes, CPU, threads, build, Python, NumPy; TF 2 also oneDNN, "
         "ONEDNN_MAX_CPU_ISA, MKL_CBWR; a sister post's run: its framework's version, build and "
-        "CPU kernels, cache sizes, CPU, threads, Python); %s where one side did not record such "
+        "CPU kernels, cache sizes, CPU, threads, Python, and the environment variables its "
+        "framework reads: oneDNN's ISA cap, MKL_CBWR, PyTorch's ATEN_CPU_CAPABILITY and "
+        "OMP/MKL threads, Keras' TF_ENABLE_ONEDNN_OPTS); %s where one side did not record such "
         "a factor; and %s (a reproducibility defect) only where every one is recorded on both "
         "sides and equal" % (EXPECTED, CANNOT_TELL, DEFECT))
 
@@ -32,8 +34,7 @@ def acting(recorded, measured):
     run (its fingerprint names its framework): those of its framework."""
     framework = recorded.get("framework") or measured.get("framework")
     if framework:
-        return [(key, name) for key, name in post_run.FACTORS
-                if key not in post_run.BY_FRAMEWORK.get(framework, ())]
+        return post_run.acting(framework)
     tf1 = all(str(fp.get("tensorflow") or "").startswith("1.") for fp in (recorded, measured))
     return [(key, name) for key, name in fingerprint.FACTORS if not (tf1 and key in TF2_ONLY)]
 
@@ -131,8 +132,9 @@ def _shown(key, value):
     return "%s KiB" % value if key.endswith("_kib") else value
 
 
-# A None here is a reading that failed (no CPUID on this machine), not a value.
-_MAY_BE_NONE = ("onednn_max_cpu_isa", "mkl_cbwr")
+# A None elsewhere is a reading that failed (no CPUID on this machine), not a value; an
+# environment variable's None is a value: unset.
+_MAY_BE_NONE = tuple(field for field, _, _ in fingerprint.VARIABLES)
 
 
 def _known(factors, key):

@@ -80,16 +80,16 @@ def compare_cell(reference, other):
         ("versions", other[0].get("versions") if other else None)])
 
 
-def section(by_env, reference, chance):
+def section(by_env, reference, chance, steps):
     """report.json's `tf_versions`: {env: {cell: compare_cell(...)}, claims} for every
-    environment, the reference's included (against itself: identical)."""
+    environment, the reference's included (against itself: identical); runs of `steps`."""
     rows = collections.OrderedDict()
     for env, by_cell in by_env.items():
         rows[env] = collections.OrderedDict([
             ("cells", collections.OrderedDict(
                 (c, compare_cell(by_env[reference][c], runs)) for c, runs in by_cell.items())),
             ("claims", [collections.OrderedDict([("claim", c["claim"]), ("verdict", c["verdict"])])
-                        for c in claims.claims(by_cell, chance)])])
+                        for c in claims.claims(by_cell, chance, steps)])])
     return collections.OrderedDict([("reference", reference), ("environments", rows),
                                     ("rule", RULE)])
 
@@ -111,7 +111,7 @@ def plan(base, asked, report):
 
 def summarise(finished, asked):
     return section(collections.OrderedDict((env, finished.faithful(env)) for env in finished.envs),
-                   finished.envs[0], finished.chance)
+                   finished.envs[0], finished.chance, finished.base.steps)
 
 
 def plot(section_, out):
