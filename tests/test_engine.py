@@ -70,6 +70,22 @@ def test_scheduler_address_from_dask_setting(tmp_path, token):
     assert "tcp://127.0.0.1:9" in one_line(code, err)
 
 
+@on_37("where the address comes from is decided by code 3.6 runs the same (clusters.address)")
+def test_an_address_from_the_environment_is_the_flags_in_every_decision(tmp_path, token):
+    """DASK_SCHEDULER_ADDRESS is --scheduler for the kind, the threads per run (part of each
+    run's reuse key) and the connection alike (#40: the report took the local rule's threads
+    while the engine connected to the scheduler)."""
+    out = str(tmp_path / "r")
+    with cluster(tmp_path, token) as (address, _):
+        code, _, err = report(["report", "--seeds", "1", "--cells", "rnn", "--steps", "20",
+                               "--jobs", "1", "--no-repeat", "--no-throughput", "--data-dir",
+                               DATA_DIR, "--out", out], token, DASK_SCHEDULER_ADDRESS=address)
+        assert code == 0, err
+    rep, _ = numbers(out)
+    assert rep["engine"]["cluster"] == "scheduler" and rep["engine"]["scheduler"] == address
+    assert rep["settings"]["threads"] == 1  # one core per worker, as with --scheduler
+
+
 def test_a_foreign_directory_under_runs_is_left_untouched(tmp_path, token):
     out = tmp_path / "r"
     mine = out / "runs" / "lstm-seed0"

@@ -529,10 +529,10 @@ def test_verify_counts_an_edited_run_apart_never_as_a_defect(posts_report, tmp_p
     copy = _copy(posts_report, tmp_path)
     path = os.path.join(copy, "runs", "post000-seed0", "metrics.json")
     _write(path, dict(_json(path), test_accuracy=0.99))
-    code, out, err = run_cli(["verify", copy, "--runs", "3", "--full", "--data-dir", DATA_DIR])
+    code, out, err = run_cli(["verify", copy, "--runs", "1", "--full", "--data-dir", DATA_DIR])
     assert code == 1, out + err
     assert "post000-seed0 not believed: %s changed after the run finished" % path in out, out
-    assert causes.DEFECT not in out.split("\nrule: ")[0] and "2 identical; 1 not believed" in out
+    assert causes.DEFECT not in out.split("\nrule: ")[0] and "1 identical; 1 not believed" in out
 
 
 def test_the_claims_table_and_the_posts_table_give_one_verdict(posts_report):
@@ -589,8 +589,9 @@ def test_verify_under_another_onednn_cap_names_it(posts_report):
     report = _json(os.path.join(posts_report, "report.json"))
     for row in report["posts"]["rows"][1:]:
         assert "onednn_max_cpu_isa" in row["fingerprint"], row["fingerprint"]
-    code, out, err = run_cli(["verify", posts_report, "--runs", "3", "--data-dir", DATA_DIR],
-                             env_extra={"ONEDNN_MAX_CPU_ISA": "SSE41"})
+    code, out, err = run_cli(["verify", posts_report, "--runs", "2", "--data-dir", DATA_DIR],
+                             env_extra={"ONEDNN_MAX_CPU_ISA": "SSE41"})  # the TF run, 000's
+    assert "post000-seed0" in out, out
     assert causes.DEFECT not in out.split("\nrule: ")[0], out
     for line in out.splitlines():
         if line.startswith("post") and "differs" in line:
@@ -602,7 +603,7 @@ def test_sigterm_to_the_whole_group_mid_run_is_one_line(tmp_path):
     workers alike, at states seen in the output (a run stored; a post training): one line,
     never asyncio's "never retrieved" blocks of the workers' lost connections."""
     python_of(posts.TORCH_ENV)
-    for later in (0, 3, 6):
+    for later in (0, 4):  # a TF run stored; a post's epoch under way (where 0.9.0 printed)
         out = str(tmp_path / ("r%d" % later))
         log = str(tmp_path / ("out%d" % later))
         with open(log, "w") as sink:
@@ -617,3 +618,28 @@ def test_sigterm_to_the_whole_group_mid_run_is_one_line(tmp_path):
             os.killpg(proc.pid, signal.SIGTERM)
             _, err = proc.communicate(timeout=120)
         assert "interrupted" in one_line(proc.returncode, err, expected=130), later
+
+
+def test_a_damaged_environment_is_not_marked_ready(tmp_path):
+    """A package folder deleted and the stamp gone: pip, which trusts metadata, is satisfied;
+    the set-up's import of the framework and NumPy is not (#39, case 10). The environment is a
+    hard-linked copy: what is deleted is the copy's names only."""
+    source = python_of(posts.TORCH_ENV)
+    venv = os.path.dirname(os.path.dirname(source))
+    envs = tmp_path / "envs"
+    envs.mkdir()
+    copy = str(envs / posts.TORCH_ENV)
+    subprocess.check_call(["cp", "-al", venv, copy])
+    site = next(os.path.join(root, "numpy") for root, dirs, _ in os.walk(os.path.join(copy, "lib"))
+                if "numpy" in dirs and root.endswith("site-packages"))
+    shutil.rmtree(site)
+    os.remove(os.path.join(copy, tfenvs.STAMP))
+    proc = subprocess.run([os.path.join(REPO, "run"), "setup", "--env", posts.TORCH_ENV],
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True,
+                          env=dict(os.environ, **{tfenvs.ROOT_ENV: str(envs)}), timeout=600)
+    lines = [x for x in proc.stderr.splitlines() if not x.startswith("run: setting up")]
+    line = one_line(proc.returncode, "\n".join(lines))
+    assert "cannot import its framework" in line and "No module named 'numpy'" in line, line
+    assert "rm -r %s && ./run setup --env %s" % (copy, posts.TORCH_ENV) in line, line
+    assert not os.path.exists(os.path.join(copy, tfenvs.STAMP))
+    assert os.path.isdir(os.path.join(venv, os.path.relpath(site, copy)))  # the original: whole

@@ -118,7 +118,7 @@ def cmd_report(args):
     from tf1_lstm.studies import sections
     from tf1_lstm.studies.engine import clusters
     out = args.out or os.path.join("reports", time.strftime("%Y%m%d-%H%M%S"))
-    scheduler = args.scheduler or os.environ.get("DASK_SCHEDULER_ADDRESS")
+    scheduler = args.scheduler = clusters.address(args.scheduler)
     if args.cluster != clusters.DEFAULT and scheduler:
         raise UsageError("--cluster %s starts a cluster of its own, --scheduler (or "
                          "DASK_SCHEDULER_ADDRESS) uses one that runs: give one of them"

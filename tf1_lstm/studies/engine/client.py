@@ -27,7 +27,6 @@ class Engine:
     def __init__(self, scheduler=None, jobs=None, cluster=clusters.DEFAULT, logs=None,
                  options=None, start=True):
         try:
-            import dask
             import distributed
         except ImportError:
             raise ToolError(
@@ -42,7 +41,7 @@ class Engine:
         # multiprocessing's tracker process (started with this interpreter's -W options) cleans
         # up the workers' semaphores after a SIGKILL of this process; its count of them is noise
         sys.warnoptions.extend(o for o in TRACKER_QUIET if o not in sys.warnoptions)
-        self.address = scheduler or dask.config.get("scheduler-address", None)
+        self.address = clusters.address(scheduler)
         self.kind = clusters.get("scheduler" if self.address else cluster)(
             jobs, self.address, logs, options)
         self.cluster = self.client = self.scratch = self.lost = self.versions = None

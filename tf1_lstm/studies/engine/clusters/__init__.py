@@ -20,6 +20,20 @@ KINDS = collections.OrderedDict([
 DEFAULT = "local"  # what a study starts without --cluster or --scheduler
 
 
+def address(given=None):
+    """The running scheduler a study uses: --scheduler's, else Dask's own setting
+    (DASK_SCHEDULER_ADDRESS, or Dask's config); None: a cluster of the study's own. The one
+    place this is decided: the kind, its threads per run (part of a run's reuse key) and the
+    engine's connection all follow it."""
+    if given:
+        return given
+    try:
+        import dask
+    except ImportError:  # an environment without Dask runs no study (engine.Engine says so)
+        return os.environ.get("DASK_SCHEDULER_ADDRESS") or None
+    return dask.config.get("scheduler-address", None) or None
+
+
 class Kind:
     """One kind of cluster. The class attributes say what it is; an instance starts one."""
     name = ""                   # what --cluster takes; report.json's engine.cluster records it
