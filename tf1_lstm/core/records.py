@@ -136,6 +136,11 @@ def _digests(run_dir):
                                    if os.path.isfile(os.path.join(run_dir, name)))
 
 
+def _changed(sealed, now):
+    """The first of SEALED whose digest in `now` is not the one `sealed` names, or None."""
+    return next((name for name in SEALED if sealed.get(name) != now.get(name)), None)
+
+
 def _digest(files):
     """One digest for the whole seal: what report.json keeps of each run."""
     text = "".join("%s %s\n" % pair for pair in sorted(files.items()))
@@ -158,12 +163,8 @@ def unsealed_blob(blobs: dict) -> Optional[str]:
         files = json.loads(blobs[SEAL].decode("utf-8"))["files"]  # novm: bytes.decode
     except (KeyError, ValueError, TypeError, AttributeError):
         return SEAL
-    for name in SEALED:
-        blob = blobs.get(name)
-        if (files.get(name) if isinstance(files, dict) else None) != (
-                None if blob is None else hashlib.sha256(blob).hexdigest()):
-            return name
-    return None
+    now = {name: hashlib.sha256(blobs[name]).hexdigest() for name in SEALED if name in blobs}
+    return _changed(files if isinstance(files, dict) else {}, now)
 
 
 def seal_of(run_dir: str) -> str:
@@ -179,14 +180,13 @@ def seal_of(run_dir: str) -> str:
     files = found.get("files") if isinstance(found, dict) else None
     if not isinstance(files, dict) or found.get("digest") != _digest(files):
         raise NotBelieved("%s is damaged: its records cannot be checked" % path)
-    digest = found["digest"]
     now = _digests(run_dir)
-    for name in SEALED:
-        if files.get(name) != now.get(name):
-            raise NotBelieved("%s %s after the run finished" % (
-                os.path.join(run_dir, name), "changed" if name in files and name in now
-                else "appeared" if name in now else "was removed"))
-    return digest
+    name = _changed(files, now)
+    if name:
+        raise NotBelieved("%s %s after the run finished" % (
+            os.path.join(run_dir, name), "changed" if name in files and name in now
+            else "appeared" if name in now else "was removed"))
+    return found["digest"]
 
 
 def inconsistency(config: dict, metrics: dict) -> Optional[str]:

@@ -174,12 +174,12 @@ def checked_result(result, run):
             if not isinstance(config, dict) or not same_settings(config, run, metrics) or \
                     metrics["status"] not in finished_statuses(run):
                 problem = "it is not a finished run with the settings that were sent"
-            elif records.unsealed_blob(result["files"]):
-                wrong = records.unsealed_blob(result["files"])
-                problem = "it has no readable %s" % wrong if wrong == records.SEAL else \
-                    "its %s is not what its seal says" % wrong
-            elif records.inconsistency(config, metrics):
-                problem = "its records disagree: %s" % records.inconsistency(config, metrics)
+            else:
+                unsealed = records.unsealed_blob(result["files"])
+                disagree = records.inconsistency(config, metrics)
+                problem = ("it has no readable %s" % unsealed if unsealed == records.SEAL else
+                           "its %s is not what its seal says" % unsealed if unsealed else
+                           "its records disagree: %s" % disagree if disagree else None)
         except (KeyError, ValueError, records.RecordError) as err:
             problem = "config.json or metrics.json missing or malformed: %s" % err
     if problem:
