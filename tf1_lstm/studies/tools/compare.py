@@ -95,6 +95,21 @@ def _folder_doubt(report, row):
     return found
 
 
+def post_rows(report):
+    """A row per sister post's run of the report's --posts section (the TF post's are its
+    runs): its group (`cell`), seed, folder, seal and the test accuracy report.json gives it."""
+    rows = []
+    for section_row in (report.get("posts") or {}).get("rows", []):
+        if section_row["post"] == posts.THE_POST:
+            continue
+        seals = section_row.get("seals") or [None] * len(section_row["runs"])
+        for run_dir, accuracy, seal in zip(section_row["runs"], section_row["per_seed"], seals):
+            seed = int(run_dir.rsplit("-seed", 1)[1])
+            rows.append({"cell": "post" + section_row["post"], "seed": seed, "run_dir": run_dir,
+                         "test_accuracy": accuracy, "post": section_row["post"], "seal": seal})
+    return rows
+
+
 def set_apart(report, name):
     """Take the rows of runs not believed out of report["runs"] (and a --posts section's);
     lines naming each, with `name` (A, B, ...) as the side."""
@@ -109,19 +124,12 @@ def set_apart(report, name):
         else:
             kept.append(row)
     report["runs"] = kept
-    for section_row in (report.get("posts") or {}).get("rows", []):
-        if section_row["post"] == posts.THE_POST:
-            continue
-        seals = section_row.get("seals") or [None] * len(section_row["runs"])
-        keep = []
-        for run_dir, accuracy, seal in zip(section_row["runs"], section_row["per_seed"], seals):
-            why = _folder_doubt(report, {"run_dir": run_dir, "test_accuracy": accuracy,
-                                         "seal": seal})
-            if why:
-                lines.append("%s: %s not believed, left out of every verdict: %s"
-                             % (name, os.path.basename(run_dir), why))
-            keep.append(not why)
-        section_row["believed"] = keep
+    for row in post_rows(report):
+        why = _folder_doubt(report, row)
+        if why:
+            lines.append("%s: %s not believed, left out of every verdict: %s"
+                         % (name, os.path.basename(row["run_dir"]), why))
+            report.setdefault("_doubted_posts", set()).add(row["run_dir"])
     report["_apart"] = len(lines)
     if report.get("_unsealed"):
         lines.append("%s: %d runs %s (made before runs were sealed): read as written"
@@ -357,21 +365,21 @@ def _post_rows(row, ra, rb):
     accuracy (the TF post's runs are the report's own rows)."""
     found = [collections.OrderedDict((r["post"], r) for r in (report.get("posts") or {}).get(
         "rows", [])) for report in (ra, rb)]
+    doubted = [report.get("_doubted_posts", ()) for report in (ra, rb)]
 
-    def verdict(r):
-        doubted = (r.get("believed") or []).count(False)
-        said = " (%d run%s %s)" % (doubted, "" if doubted == 1 else "s", NOT_BELIEVED)
-        return r["verdict"] + (said if doubted else "")
+    def verdict(r, apart):
+        n = len([run for run in r["runs"] if run in apart])
+        said = " (%d run%s %s)" % (n, "" if n == 1 else "s", NOT_BELIEVED)
+        return r["verdict"] + (said if n else "")
 
     for post in _union(*found):
-        row("post %s verdict" % post, *(verdict(f[post]) if post in f else ABSENT
-                                        for f in found))
+        row("post %s verdict" % post, *(verdict(f[post], d) if post in f else ABSENT
+                                        for f, d in zip(found, doubted)))
         if post == posts.THE_POST:
             continue
-        accuracies = [{run: accuracy if believed else NOT_BELIEVED for run, accuracy, believed in
-                       zip(f[post]["runs"], f[post]["per_seed"],
-                           f[post].get("believed") or [True] * len(f[post]["runs"]))}
-                      if post in f else {} for f in found]
+        accuracies = [{run: NOT_BELIEVED if run in d else accuracy
+                       for run, accuracy in zip(f[post]["runs"], f[post]["per_seed"])}
+                      if post in f else {} for f, d in zip(found, doubted)]
         for run in _union(*accuracies):
             row("%s test accuracy" % os.path.basename(run),
                 *(ABSENT if run not in a else a[run] if a[run] == NOT_BELIEVED

@@ -13,7 +13,6 @@ import itertools
 import os
 from typing import NamedTuple, Optional, Tuple
 
-from tf1_lstm import posts
 from tf1_lstm.core import hparams, records, settings
 from tf1_lstm.studies import engine
 from tf1_lstm.studies.tools import compare
@@ -25,7 +24,7 @@ IDENTICAL, DIFFERS = "identical", "differs"
 UNFINISHED = "not verifiable: the record is of an unfinished run"
 INCOMPLETE = "not verified: the record holds fewer logged points than this run printed"
 DISAGREES = "report.json disagrees with its run folder"
-NOT_BELIEVED = "not believed"  # a run whose records changed after it finished: no verdict
+NOT_BELIEVED = compare.NOT_BELIEVED  # a run whose records changed after it finished
 RULE = ("a run is judged only if its records are as it left them (its seal, its records "
         "against each other, report.json's seal of it), else it is not believed and counted "
         "apart; it is identical only if the record holds every value this machine printed up to "
@@ -72,7 +71,7 @@ def recorded_runs(report_dir):
         raise ValueError("%s lists no runs: there is nothing to verify; pass a report whose "
                          "runs finished" % path)
     found = []
-    for row in interleaved(report["runs"] + post_rows(report)):
+    for row in interleaved(report["runs"] + compare.post_rows(report)):
         if not isinstance(row.get("run_dir"), str):
             raise ValueError("%s: a run of %s seed %s has no run_dir: was it edited? Restore "
                              "the original" % (path, row["cell"], row["seed"]))
@@ -91,21 +90,6 @@ def recorded_runs(report_dir):
         found.append(Recorded(spec, config, metrics, row,
                               compare.doubt(run_dir, config, metrics, row)))
     return report, found
-
-
-def post_rows(report):
-    """A row per sister post's run of the report's --posts section (the TF post's are its
-    runs): its group (`cell`), seed, folder and the test accuracy report.json gives it."""
-    rows = []
-    for section_row in (report.get("posts") or {}).get("rows", []):
-        if section_row["post"] == posts.THE_POST:
-            continue
-        seals = section_row.get("seals") or [None] * len(section_row["runs"])
-        for run_dir, accuracy, seal in zip(section_row["runs"], section_row["per_seed"], seals):
-            seed = int(run_dir.rsplit("-seed", 1)[1])
-            rows.append({"cell": "post" + section_row["post"], "seed": seed, "run_dir": run_dir,
-                         "test_accuracy": accuracy, "post": section_row["post"], "seal": seal})
-    return rows
 
 
 def interleaved(rows):
