@@ -349,6 +349,28 @@ def test_a_ctrl_c_inside_a_finalizer_is_raised_just_after_it_without_a_traceback
     assert proc.stdout == "interrupted after the finalizer\n" and proc.stderr == "", proc.stderr
 
 
+def test_a_ctrl_c_raised_by_a_check_is_not_raised_again_by_the_retry():
+    """Found in CI (Python 3.6, test_ctrl_c_while_fetching_leaves_no_part_file): a Ctrl-C in a
+    finalizer arms a retry; the next check() raised it first, and the retry then raised a second
+    one inside the cleanup it had started, leaving a `.part` file behind."""
+    code = ("import time\n"
+            "interrupts.install()\n"
+            "class Held:\n"
+            "    def __del__(self):\n"
+            "        os.kill(os.getpid(), signal.SIGINT)\n"
+            "Held()\n"
+            "try:\n"
+            "    interrupts.check()\n"
+            "except KeyboardInterrupt:\n"
+            "    try:\n"
+            "        time.sleep(0.2)  # the cleanup: the retry was due 10 ms in\n"
+            "        print('cleaned up')\n"
+            "    except KeyboardInterrupt:\n"
+            "        print('interrupted twice')\n")
+    proc = python(code)
+    assert proc.stdout == "cleaned up\n" and proc.stderr == "", (proc.stdout, proc.stderr)
+
+
 def test_a_ctrl_c_inside_a_deferred_block_is_raised_when_it_ends():
     """A study sends its runs in such a block: a Ctrl-C there stops every run it sent."""
     code = ("interrupts.install()\n"

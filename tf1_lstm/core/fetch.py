@@ -122,8 +122,10 @@ def fetch(name: str, spec: Any, data_dir: str, mirrors: Sequence[str], dataset: 
             errors.append("%s: no %s there" % (mirror, name))
             continue
         filename = files[0]
-        fd, tmp = _temp_file(filename, data_dir, dataset)
+        tmp = None
         try:
+            with interrupts.deferred():  # a Ctrl-C lands once the temp file's name is known
+                fd, tmp = _temp_file(filename, data_dir, dataset)
             with os.fdopen(fd, "wb") as dst:
                 _download(mirror, filename, dst)
             load_idx(tmp, spec, dataset, shown_as=mirror.rstrip("/") + "/" + filename)
@@ -131,14 +133,19 @@ def fetch(name: str, spec: Any, data_dir: str, mirrors: Sequence[str], dataset: 
             os.replace(tmp, final)
             print("Fetched %s from %s" % (filename, mirror), file=sys.stderr)
             return final
+        except Unwritable:
+            raise  # no mirror can help
         except Stalled as err:
             stalled.add(mirror)
             errors.append("%s: %s" % (mirror, err))
         except Exception as err:  # any other failure means: try the next mirror
+            interrupts.check()  # unless a Ctrl-C came first and a library turned it into this
             message = str(err).splitlines()[0] if str(err) else type(err).__name__
             errors.append("%s: %s" % (mirror, message))
         finally:
-            remove_quietly(tmp)  # after a rename this is a no-op; Ctrl-C included
+            if tmp:
+                with interrupts.deferred():  # a second Ctrl-C waits until it is gone
+                    remove_quietly(tmp)  # after a rename this is a no-op
     raise DataError("could not fetch %s (%s)" % (name, "; ".join(errors)))
 
 

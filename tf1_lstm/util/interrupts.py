@@ -51,6 +51,12 @@ def _raise(signum, frame):
         signal.signal(signal.SIGALRM, _raise)
         signal.setitimer(signal.ITIMER_REAL, _AGAIN_AFTER)
         return
+    _raise_once()
+
+
+def _raise_once():
+    """Raise it, and cancel the retry: a second one would land in the cleanup this one starts."""
+    signal.setitimer(signal.ITIMER_REAL, 0)
     raise KeyboardInterrupt
 
 
@@ -70,7 +76,7 @@ def install():
 def check():
     """Raise KeyboardInterrupt if a Ctrl-C arrived and was swallowed on the way here."""
     if _received:
-        raise KeyboardInterrupt
+        _raise_once()
 
 
 @contextlib.contextmanager
