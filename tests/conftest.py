@@ -10,9 +10,14 @@ import uuid
 import psutil
 import pytest
 
+from tf1_lstm.util import tfenvs
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DATA_DIR = os.path.join(REPO, "data", "MNIST_data")
 ORIGINAL = os.path.join(REPO, "reference", "original.py")
+FASHION_MIRROR = os.path.join(os.path.dirname(REPO), "shared", "fashion-mnist")  # verified
+TF2 = os.environ.get("TF1_LSTM_TEST_TF2") or "tf2.15.1-py3.11"  # the TF 2 environment tested
+TF2_PYTHON = tfenvs.interpreter(TF2)
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -185,3 +190,14 @@ def original_source(seed=None, steps=None, cell="lstm", graph_only=False):
         end = src.index("init = tf.global_variables_initializer()")
         src = src[start:end] + "init = tf.global_variables_initializer()\n"
     return src
+
+
+def tf2_cli(args, **kwargs):
+    """`python -m tf1_lstm ARGS` with the TF 2 environment's Python; fails on a traceback."""
+    assert TF2_PYTHON, "TF1_LSTM_TEST_TF2=%s, but it is not set up: ./run setup --tf %s" % (
+        TF2, TF2)
+    proc = subprocess.run([TF2_PYTHON, "-m", "tf1_lstm"] + list(args), cwd=REPO,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          universal_newlines=True, timeout=600, **kwargs)
+    assert_no_traceback(proc.stdout, proc.stderr)
+    return proc

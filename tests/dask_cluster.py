@@ -98,7 +98,7 @@ def wait_for_workers(address, n, prefix, env):
                    check=True, timeout=120)
 
 
-TASK = "tf1_lstm.cli.task"  # a run's training process: python -m tf1_lstm.cli.task ...
+TASK = "tf1_lstm.task"  # a run's training process: python -m tf1_lstm.task ...
 
 
 def training_children(proc):

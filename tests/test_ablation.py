@@ -13,7 +13,7 @@ from tf1_lstm.core.training import RunConfig
 from tf1_lstm.studies.tools import diagnose
 
 from conftest import DATA_DIR, run_cli
-from test_model import numpy_forward, original_graph
+from oracle import numpy_forward, original_graph
 
 
 def batch(n=64, seed=0):

@@ -9,7 +9,8 @@ from tf1_lstm.studies.verdicts import causes
 
 pytestmark = pytest.mark.fast
 
-TF1 = dict({key: "x" for key, _ in fingerprint.FACTORS}, tensorflow="1.15.5",
+TF1 = dict({f.field: "x" for f in fingerprint.FACTORS if set(f.read_by) & set(fingerprint.TF)},
+           tensorflow="1.15.5",
            l1d_kib=48, l2_kib=2048, l3_kib=491520, onednn=False, onednn_max_cpu_isa=None,
            mkl_cbwr=None)
 TF2 = dict(TF1, tensorflow="2.15.1")
@@ -58,7 +59,7 @@ def test_a_factor_one_side_lacks_is_cannot_tell_not_a_defect():
     verdict, why = account(dict(TF1, l1d_kib=None), TF1)
     assert verdict == causes.CANNOT_TELL and "L1d size (CPUID)" in why
     # a TF 2-only factor missing from TF 1.x records is no gap
-    tf1_only = {k: v for k, v in TF1.items() if k not in causes.TF2_ONLY}
+    tf1_only = {k: v for k, v in TF1.items() if k in dict(fingerprint.acting(fingerprint.TF1))}
     assert account(tf1_only, TF1)[0] == causes.DEFECT
     # a known difference explains even where something else is unknown
     assert account(dict(partial, numpy="y"), TF1)[0] == causes.EXPECTED
@@ -103,3 +104,10 @@ def test_settings_from_a_config_or_from_a_report_row():
     row = causes.setting_values(None, {"cell": "rnn", "seed": 2, "threads": 1},
                                 {"steps": 401, "lr": 0.01, "cells": ["rnn"]})
     assert {k: v for k, v in values.items() if k != causes.DATA} == row
+
+
+def test_the_rule_names_every_factor_of_the_table_where_it_acts():
+    for reader in fingerprint.EVERY:
+        names = ", ".join(name for _, name in fingerprint.acting(reader))
+        assert "%s: %s" % (reader, names) in causes.RULE or reader == fingerprint.TF2, reader
+    assert "TF 2: TF 1.x's and oneDNN kernels, ONEDNN_MAX_CPU_ISA, MKL_CBWR;" in causes.RULE

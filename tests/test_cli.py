@@ -7,7 +7,7 @@ import pytest
 from tf1_lstm import cli
 from tf1_lstm.core import datasets
 
-from conftest import DATA_DIR, run_cli
+from conftest import DATA_DIR, one_line, run_cli
 
 
 def fails(capsys, argv):
@@ -100,3 +100,31 @@ def test_ctrl_c_while_the_flags_are_read_is_one_line(capsys, monkeypatch):
     captured = capsys.readouterr()
     assert captured.out == ""
     assert captured.err == "tf1-lstm: interrupted while starting; nothing was done\n"
+
+
+BUGGED = ("import sys\nfrom tf1_lstm import cli\nfrom tf1_lstm.studies.tools import compare\n"
+          "compare.compare = lambda *reports: {}['a key compare always has']  # a stand-in bug\n"
+          "sys.exit(cli.main(sys.argv[1:]))\n")
+
+
+@pytest.mark.fast
+def test_a_bug_is_a_traceback_and_says_so_never_bad_input(tmp_path):
+    """A programming error in a command is not "bad input" (exit 2): its traceback, one line
+    saying it is a bug, exit 70. Bad input to the same command is still one line, exit 2."""
+    import json
+    import subprocess
+    import sys
+    report = tmp_path / "report.json"
+    report.write_text(json.dumps({"settings": {}, "claims": [], "runs": [], "environment": {}}))
+    bugged = subprocess.run([sys.executable, "-c", BUGGED, "compare", str(report), str(report)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            universal_newlines=True)
+    assert bugged.returncode == 70, bugged.stderr
+    assert "Traceback (most recent call last)" in bugged.stderr and "KeyError" in bugged.stderr
+    assert bugged.stderr.strip().splitlines()[-1] == (
+        "tf1-lstm compare: this is a bug in tf1-lstm, not in what you gave it: please report it "
+        "with the command and the traceback above")
+    report.write_text(json.dumps({"settings": {}, "claims": [], "runs": []}))
+    code, _, err = run_cli(["compare", str(report), str(report)])
+    line = one_line(code, err)
+    assert "is not a tf1-lstm report.json (no settings, claims, runs, environment)" in line

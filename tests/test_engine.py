@@ -260,7 +260,7 @@ def test_a_worker_without_any_data_fails_its_run_in_one_short_line(tmp_path, tok
 def _task(folder, record):
     """A training process started as a worker starts one, on this record: its exit code."""
     (folder / "task.json").write_text(json.dumps(record))
-    done = subprocess.run([sys.executable, "-m", "tf1_lstm.cli.task", str(folder / "task.json"),
+    done = subprocess.run([sys.executable, "-m", "tf1_lstm.task", str(folder / "task.json"),
                            str(folder / "result.json")], stdout=subprocess.PIPE,
                           stderr=subprocess.PIPE, universal_newlines=True, timeout=120)
     assert_no_traceback(done.stdout, done.stderr)
@@ -278,7 +278,7 @@ def test_a_task_record_the_worker_cannot_run_is_answered_in_its_result(tmp_path,
     assert _task(tmp_path, record) == 2
     result = json.loads((tmp_path / "result.json").read_text())
     assert result["exit"] == 2 and result["contract"] == 1, result
-    assert result["error"]["kind"] == "ToolError" and said in result["error"]["line"], result
+    assert result["error"]["kind"] == "task refused" and said in result["error"]["line"], result
     assert not (tmp_path / "run").exists()
 
 

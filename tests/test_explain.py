@@ -12,7 +12,7 @@ from tf1_lstm.core import data
 from tf1_lstm.studies.sections import explain
 
 from conftest import DATA_DIR, on_37, run_cli
-from test_model import original_graph
+from oracle import original_graph
 
 ON_37 = on_37("explanations are arithmetic on a run's predictions under TF 1.15.5, "
               "the same build on 3.6")

@@ -11,20 +11,19 @@ import pytest
 
 from tf1_lstm.core import data, datasets
 
-from conftest import DATA_DIR, REPO, run_cli
+from conftest import DATA_DIR, FASHION_MIRROR, run_cli
 
-MIRROR = os.path.join(os.path.dirname(REPO), "shared", "fashion-mnist")
 FASHION = datasets.FASHION_MNIST
 
 
 @pytest.fixture(scope="module")
 def fashion_dir(tmp_path_factory):
     """A data dir filled by the project's own fetch, from the verified offline mirror."""
-    if not os.path.isdir(MIRROR):
+    if not os.path.isdir(FASHION_MIRROR):
         pytest.skip("the verified Fashion-MNIST mirror (../shared/fashion-mnist) is not here")
     target = str(tmp_path_factory.mktemp("fashion") / "fashion-mnist")
     code, out, err = run_cli(["fetch-data", "--dataset", "fashion-mnist", "--data-dir", target,
-                              "--mirror", MIRROR])
+                              "--mirror", FASHION_MIRROR])
     assert code == 0, err
     assert len([line for line in out.splitlines() if "  ok  " in line]) == 4
     return target
@@ -33,7 +32,7 @@ def fashion_dir(tmp_path_factory):
 def test_fetched_files_are_the_canonical_ones(fashion_dir):
     sums = data.checksums(fashion_dir, "fashion-mnist")
     assert [s["idx_sha256"] for s in sums.values()] == [s.sha256 for s in FASHION.files.values()]
-    with open(os.path.join(MIRROR, "SHA256SUMS.idx.txt")) as f:
+    with open(os.path.join(FASHION_MIRROR, "SHA256SUMS.idx.txt")) as f:
         published = dict(reversed(line.split()) for line in f if line.strip())
     assert {n: s.sha256 for n, s in FASHION.files.items()} == published
 

@@ -202,12 +202,13 @@ def test_a_half_built_environment_is_named_with_its_set_up_command(tmp_path, mon
     monkeypatch.setenv(tfenvs.ROOT_ENV, str(tmp_path))
     monkeypatch.delenv("PYTHONPATH", raising=False)  # the venv alone, as a worker runs it
     stamped_venv(str(tmp_path / "tf2.15.1-py3.11"), stamp=False)
-    with pytest.raises(ValueError, match="was not set up to the end: set it up again with "
-                                         r"`\./run setup --tf tf2\.15\.1-py3\.11`"):
+    with pytest.raises(tfenvs.EnvError, match="was not set up to the end: set it up again "
+                                              r"with `\./run setup --tf tf2\.15\.1-py3\.11`"):
         tfenvs.ready("tf2.15.1-py3.11")
     with open(str(tmp_path / "tf2.15.1-py3.11" / tfenvs.STAMP), "w") as f:
         f.write("done\n")
-    with pytest.raises(ValueError, match=r"is incomplete \(.*No module named 'tf1_lstm'\)"):
+    with pytest.raises(tfenvs.EnvError,
+                       match=r"is incomplete \(.*No module named 'tf1_lstm'\)"):
         tfenvs.ready("tf2.15.1-py3.11")
 
 

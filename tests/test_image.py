@@ -98,7 +98,7 @@ def test_a_report_in_the_container_equals_the_local_one(tmp_path):
 
 def _trainings_in(container):
     proc = docker("top", container, "-eo", "pid,args", check=False)
-    return [line for line in proc.stdout.splitlines() if "tf1_lstm.cli.task" in line]
+    return [line for line in proc.stdout.splitlines() if "tf1_lstm.task" in line]
 
 
 def test_containers_of_the_image_as_workers(tmp_path, token):
@@ -178,7 +178,7 @@ def test_the_tf2_image_trains_as_the_tf2_environment_does(tmp_path):
     here (same TensorFlow, same CPU), and it says it is TF 2."""
     if not IMAGE_TF2:
         pytest.skip("needs the TF 2 image: TF1_LSTM_TEST_IMAGE_TF2 (.ci/run builds it)")
-    from test_tf_versions import TF2, tf2_cli
+    from conftest import TF2, tf2_cli
     local = tf2_cli(TRAIN + ["--out", str(tmp_path / "local")])
     assert local.returncode == 0, local.stderr
     runs = tmp_path / "runs"

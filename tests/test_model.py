@@ -3,12 +3,11 @@
 import numpy as np
 import pytest
 import tensorflow as tf
-from tensorflow.contrib.layers import fully_connected
 
 from tf1_lstm.core import model
 from tf1_lstm.core.training import RunConfig
 
-from conftest import original_source
+from oracle import numpy_forward, original_graph
 
 SHAPES = {
     "lstm": {"rnn/basic_lstm_cell/kernel": [178, 600], "rnn/basic_lstm_cell/bias": [600],
@@ -16,17 +15,6 @@ SHAPES = {
     "rnn": {"rnn/basic_rnn_cell/kernel": [178, 150], "rnn/basic_rnn_cell/bias": [150],
             "fully_connected/weights": [150, 10], "fully_connected/biases": [10]},
 }
-
-
-def original_graph(cell, seed=None):
-    """The post's own graph code, executed verbatim in a fresh graph."""
-    graph = tf.Graph()
-    with graph.as_default():
-        if seed is not None:
-            tf.set_random_seed(seed)
-        namespace = {"tf": tf, "np": np, "fully_connected": fully_connected}
-        exec(original_source(cell=cell, graph_only=True), namespace)
-    return graph, namespace
 
 
 def our_graph(cell, seed=None):
@@ -65,27 +53,6 @@ def test_initial_weights_equal_the_originals_under_a_seed(cell):
     assert sorted(values[0]) == sorted(values[1])
     for name in values[0]:
         assert np.array_equal(values[0][name], values[1][name]), name
-
-
-def sigmoid(x):
-    return 1.0 / (1.0 + np.exp(-x))
-
-
-def numpy_forward(cell, x, weights, forget_bias=1.0):
-    """The cells' equations written out: BasicLSTMCell's gates are i, j, f, o in that order."""
-    kernel, bias = (weights["rnn/basic_%s_cell/%s" % (cell, k)] for k in ("kernel", "bias"))
-    n = bias.shape[0] // (4 if cell == "lstm" else 1)
-    h = np.zeros((x.shape[0], n))
-    c = np.zeros((x.shape[0], n))
-    for t in range(x.shape[1]):
-        z = np.concatenate([x[:, t, :], h], axis=1).dot(kernel) + bias
-        if cell == "lstm":
-            i, j, f, o = np.split(z, 4, axis=1)
-            c = c * sigmoid(f + forget_bias) + sigmoid(i) * np.tanh(j)
-            h = np.tanh(c) * sigmoid(o)
-        else:
-            h = np.tanh(z)
-    return h.dot(weights["fully_connected/weights"]) + weights["fully_connected/biases"]
 
 
 @pytest.mark.parametrize("cell", ["lstm", "rnn"])

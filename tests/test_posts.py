@@ -324,7 +324,7 @@ def test_the_run_script_keeps_the_pytorch_environment_to_the_posts():
 @pytest.mark.fast
 def test_a_worker_without_the_pytorch_environment_is_told_how_to_get_it(tmp_path, monkeypatch):
     monkeypatch.setenv(tfenvs.ROOT_ENV, str(tmp_path))
-    with pytest.raises(ValueError) as err:
+    with pytest.raises(tfenvs.EnvError) as err:
         tfenvs.ready(posts.TORCH_ENV)
     line = str(err.value)
     assert "no PyTorch environment %s" % posts.TORCH_ENV in line
@@ -336,7 +336,7 @@ def test_environment_names_tell_their_framework():
     assert tfenvs.resolve("torch2.13.0", (tfenvs.TF, tfenvs.TORCH)) == posts.TORCH_ENV
     assert tfenvs.framework(posts.TORCH_ENV) == tfenvs.TORCH
     assert posts.TORCH_ENV not in tfenvs.known()  # --tf offers TensorFlow's only
-    with pytest.raises(ValueError, match="no TensorFlow environment 'torch2.13.0'"):
+    with pytest.raises(tfenvs.EnvError, match="no TensorFlow environment 'torch2.13.0'"):
         tfenvs.resolve("torch2.13.0")
     assert tfenvs.name("2.13.0+cpu", "3.11", tfenvs.TORCH) == posts.TORCH_ENV
 

@@ -7,6 +7,8 @@ import json
 import os
 import re
 import shutil
+import subprocess
+import sys
 
 import pytest
 
@@ -191,6 +193,47 @@ class Threads(Kind):
     def where(self):
         return "threads labelled %s" % self.options["threads_label"]
 '''
+
+
+FACTOR_CHECK = """
+import json, sys
+from tf1_lstm.core import fingerprint
+from tf1_lstm.studies.verdicts import causes
+with open(sys.argv[1]) as f:
+    recorded = json.load(f)["fingerprint"]
+settings = {"seed": 0}
+said = [causes.account(settings, settings, recorded, dict(recorded, toy_factor=other))
+        for other in (recorded["toy_factor"], "b")]
+lacking = {k: v for k, v in recorded.items() if k != "toy_factor"}
+said.append(causes.account(settings, settings, lacking, recorded))
+print(json.dumps([recorded["toy_factor"], said, "toy factor" in causes.RULE]))
+"""
+
+
+def test_a_fingerprint_factor_is_one_row_and_its_reading(tmp_path):
+    """A row in a copy's core/fingerprint.py FACTORS and its value in of_this_process: a run
+    records it, the rule names it, and a difference in it explains two runs (equal: a defect,
+    one side without it: cannot tell), with nothing else changed."""
+    anchor = '    Factor("numpy", "NumPy version", TF),\n'
+    toy = package_copy(tmp_path / "toy-factor", os.path.join("core", "fingerprint.py"), [
+        (anchor, anchor + '    Factor("toy_factor", "toy factor", TF),\n'),
+        ('("python", versions["python"]), ("numpy", versions["numpy"]),',
+         '("python", versions["python"]), ("numpy", versions["numpy"]), '
+         '("toy_factor", os.environ.get("TOY_FACTOR")),')])
+    run = str(tmp_path / "run")
+    code, _, err = run_cli(["train", "--steps", "3", "--seed", "0", "--threads", "1",
+                            "--data-dir", DATA_DIR, "--out", run],
+                           env_extra=dict(toy["env_extra"], TOY_FACTOR="a"), cwd=toy["cwd"])
+    assert code == 0, err
+    done = subprocess.run([sys.executable, "-c", FACTOR_CHECK,
+                           os.path.join(run, "metrics.json")], cwd=toy["cwd"], check=True,
+                          env=dict(os.environ, **toy["env_extra"]), stdout=subprocess.PIPE,
+                          universal_newlines=True)
+    value, said, in_rule = json.loads(done.stdout)
+    assert value == "a" and in_rule
+    assert said[0][0] == "not explained by anything recorded", said
+    assert said[1] == ["expected", "toy factor a recorded, b here"], said
+    assert said[2][0] == "cannot tell" and said[2][1].endswith(": toy factor"), said
 
 
 def test_a_cluster_kind_is_one_module_and_one_entry(tmp_path):

@@ -44,15 +44,16 @@ SAMPLES = {"cell": "rnn", "steps": 1234, "batch_size": 100, "lr": 0.0015, "seed"
 
 def test_every_setting_crosses_to_a_worker_and_back_equal(tmp_path):
     """A spec becomes its task record, the record crosses as JSON, the training process reads
-    it and train's own checks make the RunConfig: each value comes back equal, for every row (a
-    row the samples lack fails here until it has one)."""
-    from tf1_lstm.cli import task
+    it and makes the RunConfig with the function `train` uses: each value comes back equal, for
+    every row (a row the samples lack fails here until it has one)."""
+    from tf1_lstm.core import task, training
     rows = settings.numbers()
     assert sorted(SAMPLES) == sorted(s.name for s in rows), "add a sample for the new row"
     assert all(SAMPLES[s.name] != s.default for s in rows)
     run = engine.RunSpec(name="x", **SAMPLES)
     record = json.loads(json.dumps(engine.task(run, str(tmp_path / "run"))))
-    config, _ = train.new_run_config(task.namespace(record))
+    task.check(record)
+    config = training.new_config(task.values(record))
     assert {s.name: getattr(config, s.name) for s in rows} == run.values() == SAMPLES
     assert type(config) is RunConfig and config.run_dir == str(tmp_path / "run")
 
@@ -78,7 +79,7 @@ def test_a_worker_trains_exactly_the_spec():
     assert (record["command"], record["options"], record["settings"]["cell"]) == (
         "diagnose", {"every": 200}, "lstm")  # the cell given: diagnose's is rnn
     argv = engine.task_command(lstm, "/r/task.json", "/r/result.json")
-    assert argv[1:] == ["-m", "tf1_lstm.cli.task", "/r/task.json", "/r/result.json"]
+    assert argv[1:] == ["-m", "tf1_lstm.task", "/r/task.json", "/r/result.json"]
 
 
 def test_a_spec_survives_the_trip_to_a_worker():

@@ -12,7 +12,7 @@ import time
 import psutil
 import pytest
 
-from conftest import DATA_DIR, REPO, Cli, one_line, run_cli, when_it_catches
+from conftest import DATA_DIR, FASHION_MIRROR, REPO, Cli, one_line, run_cli, when_it_catches
 from dask_cluster import cluster, tagged_env, training_children, wait_until
 
 COMMITTED = os.path.join(REPO, "reports", "mnist-5seeds-10000steps", "runs", "lstm-seed0")
@@ -334,13 +334,13 @@ def test_a_tls_scheduler_that_cannot_be_reached_names_the_tls_settings(tmp_path,
 
 @pytest.fixture(scope="module")
 def fashion_run(tmp_path_factory):
-    from test_fashion import MIRROR
-    if not os.path.isdir(MIRROR):
+    if not os.path.isdir(FASHION_MIRROR):
         pytest.skip("the verified Fashion-MNIST mirror (../shared/fashion-mnist) is not here")
     root = tmp_path_factory.mktemp("fashion")
     out = str(root / "run")
     code, _, err = run_cli(["train", "--dataset", "fashion-mnist", "--steps", "2", "--seed", "0",
-                            "--data-dir", str(root / "data"), "--mirror", MIRROR, "--out", out])
+                            "--data-dir", str(root / "data"), "--mirror", FASHION_MIRROR,
+                            "--out", out])
     assert code == 0, err
     return out
 

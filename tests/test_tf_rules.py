@@ -124,7 +124,7 @@ def test_compare_says_whether_two_reports_differ_as_a_whole():
 
 def test_environment_names_parse_and_resolve():
     assert tfenvs.parse("tf2.15.1-py3.11") == ("2.15.1", "3.11")
-    with pytest.raises(ValueError, match="not an environment name"):
+    with pytest.raises(tfenvs.EnvError, match="not an environment name"):
         tfenvs.parse("2.15.1")
     names = tfenvs.known()
     assert names[0] == tfenvs.DEFAULT
@@ -133,7 +133,7 @@ def test_environment_names_parse_and_resolve():
     assert tfenvs.resolve("1.15.5") == tfenvs.DEFAULT  # the default first
     assert tfenvs.resolve("1.15.5-py3.6") == "tf1.15.5-py3.6"
     assert tfenvs.resolve("2.15.1") == "tf2.15.1-py3.11"
-    with pytest.raises(ValueError, match="choose from tf1.15.5-py3.7"):
+    with pytest.raises(tfenvs.EnvError, match="choose from tf1.15.5-py3.7"):
         tfenvs.resolve("2.99.0")
 
 

@@ -21,27 +21,14 @@ from tf1_lstm.core.training import RunConfig
 from tf1_lstm.studies import report
 from tf1_lstm.util import tfenvs
 
-from conftest import REPO, assert_no_traceback, on_37, one_line, run_cli
+from conftest import REPO, TF2, TF2_PYTHON, assert_no_traceback, on_37, one_line, run_cli, tf2_cli
 from dask_cluster import cluster, tagged_env
 
 ON_37 = on_37("each environment trains on its own Python, whichever suite starts it")
 
-TF2 = os.environ.get("TF1_LSTM_TEST_TF2") or "tf2.15.1-py3.11"
-TF2_PYTHON = tfenvs.interpreter(TF2)
 if TF2_PYTHON is None and not os.environ.get("TF1_LSTM_TEST_TF2"):
     pytestmark = pytest.mark.skip(reason="needs the %s environment: ./run setup --tf %s"
                                   % (TF2, TF2))
-
-
-def tf2_cli(args, **kwargs):
-    """`python -m tf1_lstm ARGS` with the TF 2 environment's Python; fails on a traceback."""
-    assert TF2_PYTHON, "TF1_LSTM_TEST_TF2=%s, but it is not set up: ./run setup --tf %s" % (
-        TF2, TF2)
-    proc = subprocess.run([TF2_PYTHON, "-m", "tf1_lstm"] + list(args), cwd=REPO,
-                          stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                          universal_newlines=True, timeout=600, **kwargs)
-    assert_no_traceback(proc.stdout, proc.stderr)
-    return proc
 
 
 def shape_of(text):

@@ -1,8 +1,10 @@
 """`tf1-lstm` command line: one module per command group, each owning its flags and its job;
-`main` maps every error to the one-line contract (exit 2, or 130 for an interruption)."""
+`main` maps every error to the one-line contract (exit 2, or 130 for an interruption); a bug
+is a traceback and a line saying so (exit 70)."""
 
 import os
 import sys
+import traceback
 
 from tf1_lstm import __version__
 from tf1_lstm.cli import bench, data, flags, posts, serving, study, train
@@ -45,7 +47,15 @@ def main(argv=None):
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # nothing more to flush
         return 141  # as the shell reports a process SIGPIPE ended
     except BaseException as err:
-        if not interrupts.is_interruption(err):
+        if interrupts.is_interruption(err):
+            interrupts.say_interrupted("tf1-lstm " + args.command, err)
+            return 130
+        if not isinstance(err, Exception):  # SystemExit and the like keep their own way out
             raise
-        interrupts.say_interrupted("tf1-lstm " + args.command, err)
-        return 130
+        traceback.print_exc()
+        print("tf1-lstm %s: this is a bug in tf1-lstm, not in what you gave it: please report "
+              "it with the command and the traceback above" % args.command, file=sys.stderr)
+        return BUG
+
+
+BUG = 70  # the exit code of a bug (sysexits' EX_SOFTWARE): never 2, which says "your input"

@@ -73,7 +73,7 @@ def tf_envs(text):
             continue
         try:
             env = tfenvs.resolve(part)
-        except ValueError as err:
+        except tfenvs.EnvError as err:
             raise argparse.ArgumentTypeError(str(err))
         if env not in found:
             found.append(env)

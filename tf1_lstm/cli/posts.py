@@ -43,16 +43,15 @@ def cmd_post(args):
         from tf1_lstm.posts import run
     except ImportError as err:
         raise UsageError(tfenvs.cannot_import(err))
-    seed = run.draw_seed() if args.seed is None else args.seed
-    run_dir = args.run_dir or "runs/post%s-seed%d" % (post.id, seed)
-    flags.writable_dir(run_dir, "--out", must_be_empty=True)
+    config = run.new_config(post.id, args.seed, args.epochs, args.threads, args.run_dir,
+                            args.data_dir, args.mirrors)
+    flags.writable_dir(config.run_dir, "--out", must_be_empty=True)
     try:
-        status = run.train(post, seed, args.epochs or post.epochs, args.threads, run_dir,
-                           args.data_dir, args.mirrors)
+        status = run.train(config)
     except KeyboardInterrupt as err:
         interrupts.say_interrupted("tf1-lstm post", err, "(its records say so in %s; a new "
-                                   "--out trains it again)" % run_dir)
+                                   "--out trains it again)" % config.run_dir)
         return 130
-    print("tf1-lstm post %s: %s -> %s" % (post.id, status, run_dir))
+    print("tf1-lstm post %s: %s -> %s" % (post.id, status, config.run_dir))
     sys.stdout.flush()
     return 0

@@ -203,16 +203,11 @@ def cmd_compare(args):
     for path in [args.a, args.b] + args.more:
         if not os.path.exists(path):
             raise UsageError("%s does not exist: pass a report.json or its directory" % path)
-    try:
-        print("\n".join(compare.compare(args.a, args.b, *args.more)))
-    except (ValueError, KeyError, TypeError, IndexError, AttributeError) as err:
-        raise UsageError("not a tf1-lstm report.json (%s): pass what `tf1-lstm report` wrote "
-                         "(a report folder or its report.json)" % err)
+    print("\n".join(compare.compare(args.a, args.b, *args.more)))
     return 0
 
 
 def cmd_verify(args):
-    from tf1_lstm.studies import engine
     from tf1_lstm.studies.tools import verify
     folder = ((os.path.dirname(args.report) or os.curdir) if args.report.endswith(".json")
               else args.report)
@@ -225,12 +220,6 @@ def cmd_verify(args):
                                    present_caches=args.present_caches)
     try:
         status, lines = verify.verify(options)
-    except (ValueError, engine.RunError) as err:
-        raise UsageError("cannot verify %s: %s" % (args.report, err))
-    except (KeyError, TypeError, AttributeError, IndexError) as err:
-        raise UsageError("cannot verify %s: a record holds what tf1-lstm never writes (%s: %s); "
-                         "restore the report as `tf1-lstm report` wrote it"
-                         % (args.report, type(err).__name__, err))
     except KeyboardInterrupt as err:
         interrupts.unwind_quietly(err)
         print("tf1-lstm verify: interrupted; nothing was written", file=sys.stderr)

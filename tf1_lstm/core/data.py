@@ -69,7 +69,9 @@ def ensure_files(data_dir: str, mirrors: Sequence[str] = (),
 
 class MissingData(DataError):
     """Files a run needs that are not in its data folder and could not be fetched: what a
-    study's worker without data meets, told apart from other data errors by its fields."""
+    study's worker without data meets, told apart from other errors by its kind."""
+
+    kind = "missing data"
 
     def __init__(self, dataset, data_dir, files, details):
         self.summary = ("%s files missing from %s and not fetched: %s."
@@ -79,7 +81,6 @@ class MissingData(DataError):
                          "Details: %s" % (self.summary, dataset.mirror_env, " | ".join(details)))
 
     def fields(self):
-        """What the worker contract carries back besides the line."""
         return {"summary": self.summary, "dataset": self.dataset}
 
 

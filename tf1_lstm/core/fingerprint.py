@@ -9,45 +9,72 @@ another TensorFlow build or oneDNN setting runs other kernels.
 
 import collections
 import os
+from typing import List, NamedTuple, Optional, Tuple
 
 from tf1_lstm.core import tfcompat
 from tf1_lstm.util import cpuid, environment, present, tfenvs
 
-# (field, how a difference in it is named), in the order they are explained.
+TF1, TF2, TORCH, KERAS = "TF 1.x", "TF 2", "PyTorch", "Keras"  # what reads a factor
+TF = (TF1, TF2)
+POSTS = (TORCH, KERAS)  # a sister post's framework
+EVERY = TF + POSTS
+
+
+class Factor(NamedTuple):
+    """One thing a run's bits may depend on beyond its settings."""
+    field: str                  # its key in a run's fingerprint
+    name: str                   # how a difference in it is named
+    read_by: Tuple[str, ...]    # the runs it acts in: TF 1.x, TF 2, or a post's framework
+    variable: Optional[str] = None  # the environment variable it is (unset is a value: None)
+
+
+# An environment variable that changes a framework's kernels, arithmetic or threads is a row
+# with its variable; TensorFlow 1.15.5's numbers do not move with them (measured). Every run
+# records every row its own process can read. The order is the order they are explained.
 FACTORS = (
-    ("kernel_path", "sgemm kernel path"),
-    ("l1d_kib", "L1d size (CPUID)"),
-    ("l2_kib", "L2 size (CPUID)"),
-    ("l3_kib", "L3 size (CPUID)"),
-    ("cpu_vendor", "CPU vendor"),
-    ("family_model_stepping", "CPU model (family/model/stepping)"),
-    ("emulated", "emulated CPU"),
-    ("intra_op_threads", "intra-op threads"),
-    ("inter_op_threads", "inter-op threads"),
-    ("tensorflow", "TensorFlow version"),
-    ("tensorflow_git", "TensorFlow build"),
-    ("onednn", "oneDNN kernels"),
-    ("onednn_max_cpu_isa", "ONEDNN_MAX_CPU_ISA"),
-    ("mkl_cbwr", "MKL_CBWR"),
-    ("python", "Python version"),
-    ("numpy", "NumPy version"),
+    Factor("framework", "framework", POSTS),
+    Factor("version", "framework version", POSTS),
+    Factor("git", "framework build", POSTS),
+    Factor("cpu_capability", "PyTorch's CPU kernels (cpu_capability)", (TORCH,)),
+    Factor("kernel_path", "sgemm kernel path", TF),
+    Factor("l1d_kib", "L1d size (CPUID)", EVERY),
+    Factor("l2_kib", "L2 size (CPUID)", EVERY),
+    Factor("l3_kib", "L3 size (CPUID)", EVERY),
+    Factor("cpu_vendor", "CPU vendor", EVERY),
+    Factor("family_model_stepping", "CPU model (family/model/stepping)", EVERY),
+    Factor("emulated", "emulated CPU", TF),
+    Factor("intra_op_threads", "intra-op threads", TF),
+    Factor("inter_op_threads", "inter-op threads", TF),
+    Factor("threads", "threads", POSTS),
+    Factor("tensorflow", "TensorFlow version", TF + (KERAS,)),
+    Factor("tensorflow_git", "TensorFlow build", TF),
+    Factor("onednn", "oneDNN kernels", (TF2,)),
+    Factor("onednn_max_cpu_isa", "ONEDNN_MAX_CPU_ISA", (TF2,) + POSTS, "ONEDNN_MAX_CPU_ISA"),
+    Factor("mkl_cbwr", "MKL_CBWR", (TF2,) + POSTS, "MKL_CBWR"),
+    Factor("tf_enable_onednn_opts", "TF_ENABLE_ONEDNN_OPTS", (KERAS,),  # TF 2's own runs:
+           "TF_ENABLE_ONEDNN_OPTS"),                                   # its effect is onednn
+    Factor("aten_cpu_capability", "ATEN_CPU_CAPABILITY", (TORCH,), "ATEN_CPU_CAPABILITY"),
+    Factor("omp_num_threads", "OMP_NUM_THREADS", (TORCH,), "OMP_NUM_THREADS"),
+    Factor("mkl_num_threads", "MKL_NUM_THREADS", (TORCH,), "MKL_NUM_THREADS"),
+    Factor("python", "Python version", EVERY),
+    Factor("numpy", "NumPy version", TF),
 )
-# Environment variables that change a framework's kernels, arithmetic or threads: (field,
-# variable, the frameworks that read it: "tf2" for TensorFlow 2, or a sister post's framework).
-# TensorFlow 1.15.5's numbers do not move with them (measured); each run records every one.
-VARIABLES = (
-    ("onednn_max_cpu_isa", "ONEDNN_MAX_CPU_ISA", ("tf2", "PyTorch", "Keras")),
-    ("mkl_cbwr", "MKL_CBWR", ("tf2", "PyTorch", "Keras")),
-    ("tf_enable_onednn_opts", "TF_ENABLE_ONEDNN_OPTS", ("tf2", "Keras")),
-    ("aten_cpu_capability", "ATEN_CPU_CAPABILITY", ("PyTorch",)),
-    ("omp_num_threads", "OMP_NUM_THREADS", ("PyTorch",)),
-    ("mkl_num_threads", "MKL_NUM_THREADS", ("PyTorch",)),
-)
+
+
+def acting(reader: str) -> List[Tuple[str, str]]:
+    """(field, name) of the factors that act in a run of `reader` (TF1, TF2, TORCH, KERAS)."""
+    return [(f.field, f.name) for f in FACTORS if reader in f.read_by]
+
+
+def may_be_none(field: str) -> bool:
+    """Is None a value of this factor (an unset variable), not a reading that failed?"""
+    return any(f.field == field and f.variable for f in FACTORS)
 
 
 def variables():
-    """{field: value or None (unset)} of every VARIABLES row in this process."""
-    return collections.OrderedDict((field, os.environ.get(name)) for field, name, _ in VARIABLES)
+    """{field: value or None (unset)} of every environment variable row in this process."""
+    return collections.OrderedDict((f.field, os.environ.get(f.variable)) for f in FACTORS
+                                   if f.variable)
 
 
 # Also recorded, as context: the environment's name, the CPU's brand string, whether it runs

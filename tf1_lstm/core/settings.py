@@ -12,6 +12,7 @@ import math
 from typing import Any, Callable, NamedTuple, Optional
 
 from tf1_lstm.core import cells, checkpoints, datasets, hparams
+from tf1_lstm.util.errors import ToolError
 
 MAX_SEED = 2 ** 31 - 2  # TF truncates seeds modulo 2**31 - 1
 MAX_STEPS = 1000000     # ~9 hours of the LSTM here; more is a typo, not a study
@@ -181,6 +182,34 @@ def same_numbers(record, values, table=SETTINGS):
 
     return all(plain(record.get(s.name, s.default)) == plain(values.get(s.name, s.default))
                for s in numbers(table))
+
+
+class SettingsError(ToolError):
+    """Settings that no run can have together; the message names the flags and the fix."""
+
+
+def check(values):
+    """The checks that need more than one setting ({name: value}, None: the default)."""
+    train_images = (datasets.get(values.get("dataset")).files["train-labels-idx1-ubyte"]
+                    .shape[0] - hparams.VALIDATION_SIZE)
+    if values.get("batch_size") and values["batch_size"] > train_images:
+        raise SettingsError("--batch-size %d is larger than the %d training images"
+                            % (values["batch_size"], train_images))
+    cell = cells.get(values.get("cell") or by_name()["cell"].default)
+    gated = " or ".join(c.name for c in cells.CELLS if c.gated)
+    impl = values.get("impl")
+    if impl not in (None, "basic") and not cell.gated:
+        raise SettingsError("--impl %s exists for the LSTM only: drop it or use --cell %s"
+                            % (impl, gated))
+    if values.get("init_from") not in (None, OWN_SEEDS) and (
+            cell.op_seeds is None or impl not in (None, "basic")):
+        raise SettingsError("--init-from %s knows 1.15.5's op seeds for the post's graph only "
+                            "(--cell %s, --impl basic)" % (values["init_from"], " or ".join(
+                                c.name for c in cells.CELLS if c.op_seeds)))
+    test_at = values.get("test_at")
+    if test_at and test_at[-1] >= (values.get("steps") or hparams.STEPS):
+        raise SettingsError("--test-at %d is not before the last step: the final test accuracy "
+                            "is measured anyway" % test_at[-1])
 
 
 def bad_field(record, table=SETTINGS):

@@ -13,7 +13,7 @@ import struct
 import sys
 import threading
 import time
-from typing import Any, NamedTuple, Optional, TextIO
+from typing import Any, List, NamedTuple, Optional, TextIO
 
 from tf1_lstm.core import checkpoints, data, datasets, fingerprint, hparams, settings, tfcompat
 from tf1_lstm.core.monitor import Monitor
@@ -148,9 +148,10 @@ class _Run(NamedTuple):
     say: Any             # print one line of the log
     curve: list          # {step, train_accuracy, loss, elapsed} every log_every steps
     tested: list         # {step, test_accuracy} at config.test_at
+    argv: list           # the command that trains this run alone, as typed
 
 
-def _prepare(config, log, monitor):
+def _prepare(config, log, monitor, argv):
     """Seed, data, graph and config.json: the post's program up to its session."""
     tf = tfcompat.import_tensorflow()
     from tf1_lstm.core import model as model_lib
@@ -180,9 +181,9 @@ def _prepare(config, log, monitor):
         record = dict(config._asdict(), mirrors=list(config.mirrors), numpy_seed=numpy_seed,
                       parameters=model_lib.parameter_count(),
                       environment=tfenvs.name(tfcompat.api().version), tf=tfcompat.recorded(),
-                      command=environment.command_line(),
+                      command=environment.command_line(argv),
                       data_checksums=data.checksums(config.data_dir, config.dataset))
-    return _Run(config, graph, mnist, model, saver, train_fetch, say, [], []), record
+    return _Run(config, graph, mnist, model, saver, train_fetch, say, [], [], argv), record
 
 
 def _restore(run, sess, restored):
@@ -264,9 +265,18 @@ def _metrics(run, status, steps_done, test_accuracy, seconds, first_step, resume
         "checkpoint": os.path.relpath(final, run.config.run_dir),
         "versions": environment.versions(),
         "cuda": tfcompat.cuda(),
-        "machine": environment.machine(),
+        "machine": environment.machine(run.argv),
         "fingerprint": fingerprint.of_this_process(run.config.threads),
     }
+
+
+def new_config(values: dict, cell_unless_given: Optional[str] = None) -> RunConfig:
+    """A new run's config from setting values (None: the default), the same for the command
+    line and a study's task record: checked across settings, seed drawn, folder named."""
+    values = dict(values, cell=values.get("cell") or cell_unless_given,
+                  mirrors=tuple(values.get("mirrors") or ()))
+    settings.check(values)
+    return resolved(RunConfig.of(**values))
 
 
 def resolved(config: RunConfig) -> RunConfig:
@@ -279,28 +289,28 @@ def resolved(config: RunConfig) -> RunConfig:
 
 
 def train(config: RunConfig, log: Optional[TextIO] = None, resume: bool = False,
-          monitor: Optional[Monitor] = None) -> dict:
+          monitor: Optional[Monitor] = None, argv: Optional[List[str]] = None) -> dict:
     """Run the original program under `config`; write the run directory; return metrics.
 
     With resume=True, continue config.run_dir from its newest usable step checkpoint: weights,
     Adam's slots and the sampler's state are restored, so every later value equals the
     uninterrupted run's. A `monitor` (core.monitor.Monitor; studies.tools.diagnose has one) adds its
     own ops after the original graph is built, looks at each step, and may stop the run with its
-    `stop_status`.
-    The run directory is locked while this process trains in it.
+    `stop_status`. `argv` is the command recorded as the one that trains this run (default: this
+    process's own). The run directory is locked while this process trains in it.
     """
     monitor = monitor or Monitor()
     config = resolved(config)
     ensure_dir(config.run_dir)
     with checkpoints.run_lock(config.run_dir):
-        return _train_locked(config, log, resume, monitor)
+        return _train_locked(config, log, resume, monitor, argv or sys.argv)
 
 
-def _train_locked(config, log, resume, monitor):
+def _train_locked(config, log, resume, monitor, argv):
     tf = tfcompat.import_tensorflow()
     from tf1_lstm.core import model as model_lib
     restored = checkpoints.latest_step(config.run_dir) if resume else None
-    run, record = _prepare(config, log, monitor)
+    run, record = _prepare(config, log, monitor, argv)
     run_dir = run.config.run_dir
     interrupts.check()  # the last moment at which a Ctrl-C leaves nothing written
     if not resume:

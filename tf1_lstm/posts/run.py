@@ -11,40 +11,16 @@ import platform
 import random
 import sys
 import time
+from typing import List, NamedTuple, Optional, Tuple
 
 import numpy as np
 
+from tf1_lstm import posts
 from tf1_lstm.core import data, records
-from tf1_lstm.core.fingerprint import VARIABLES, variables
+from tf1_lstm.core.fingerprint import variables
 from tf1_lstm.util import cpuid, environment, scratch, tfenvs
 from tf1_lstm.util.errors import ToolError
 from tf1_lstm.util.files import LOCK, ensure_dir, locked, remove_quietly, write_json
-
-# A post's fingerprint (fingerprint() below): (field, how a difference in it is named), in the
-# order they are explained, the environment variables from the table every run records
-# (core.fingerprint.VARIABLES); the TF post's are core.fingerprint.FACTORS.
-FACTORS = (
-    ("framework", "framework"),
-    ("version", "framework version"),
-    ("git", "framework build"),
-    ("cpu_capability", "PyTorch's CPU kernels (cpu_capability)"),
-    ("tensorflow", "TensorFlow under Keras"),
-    ("l1d_kib", "L1d size (CPUID)"),
-    ("l2_kib", "L2 size (CPUID)"),
-    ("l3_kib", "L3 size (CPUID)"),
-    ("cpu_vendor", "CPU vendor"),
-    ("family_model_stepping", "CPU model (family/model/stepping)"),
-    ("threads", "threads"),
-    ("python", "Python version"),
-) + tuple((field, name) for field, name, _ in VARIABLES)
-BY_FRAMEWORK = {"PyTorch": ("tensorflow",), "Keras": ("cpu_capability",)}  # not theirs
-
-
-def acting(framework):
-    """(field, name) of the FACTORS a run of `framework` (PyTorch, Keras) depends on."""
-    not_read = set(BY_FRAMEWORK.get(framework, ())) | {
-        field for field, _, readers in VARIABLES if framework not in readers}
-    return [(key, name) for key, name in FACTORS if key not in not_read]
 
 
 class Context:
@@ -99,8 +75,26 @@ def arrays(data_dir, mirrors):
     return tuple(a if a.ndim == 3 else a.astype(np.int64) for a in found)
 
 
-def draw_seed():
-    return random.SystemRandom().randint(0, 2 ** 31 - 2)
+class PostConfig(NamedTuple):
+    """One sister post's run, decided."""
+    post: str                 # the post's id (posts.IDS)
+    seed: int                 # the framework's global seed
+    epochs: int               # epochs to train: the post's own unless told (fewer: shortened)
+    threads: int              # the framework's threads
+    run_dir: str              # the run directory (new, or empty)
+    data_dir: str             # the MNIST folder
+    mirrors: Tuple[str, ...]  # where a missing file is fetched from
+
+
+def new_config(post_id, seed=None, epochs=None, threads=None, run_dir=None, data_dir=None,
+               mirrors=()):
+    """A new run's config from the `post` command's values (None: the default), the same for
+    the command line and a study's task record: seed drawn, folder named."""
+    post = posts.get(post_id)
+    seed = random.SystemRandom().randint(0, 2 ** 31 - 2) if seed is None else seed
+    return PostConfig(post.id, seed, epochs or post.epochs, threads or posts.THREADS,
+                      run_dir or "runs/post%s-seed%d" % (post.id, seed),
+                      data_dir or data.default_data_dir(), tuple(mirrors or ()))
 
 
 # Where the frameworks would keep files of their own (Keras writes ~/.keras/keras.json when it is
@@ -108,10 +102,10 @@ def draw_seed():
 FRAMEWORK_HOMES = ("KERAS_HOME", "TORCH_HOME")
 
 
-def rerun_command():
-    """The command that trains this run again from a checkout: `post` and its flags, through
-    ./run in the post's environment (the process's own argv names its venv's tf1-lstm)."""
-    return " ".join(["./run", "--env", tfenvs.own()] + sys.argv[1:])
+def rerun_command(argv):
+    """The command that trains this run again from a checkout: `post` and its flags (`argv`,
+    as typed), through ./run in the post's environment."""
+    return " ".join(["./run", "--env", tfenvs.own()] + list(argv[1:]))
 
 
 def say_now(line):
@@ -119,55 +113,58 @@ def say_now(line):
     print(line, flush=True)
 
 
-def train(post, seed, epochs, threads, run_dir, data_dir=None, mirrors=(), say=say_now):
-    """Train post `post` (a posts.Post) into run_dir (new, or empty); its metrics.json. Nothing
-    is written outside run_dir but a scratch folder, removed at the end."""
+def train(config: PostConfig, argv: Optional[List[str]] = None, say=say_now) -> str:
+    """Train the run `config` describes into its folder (new, or empty); its status. `argv` is
+    the command recorded as the one that trains it (default: this process's own). Nothing is
+    written outside the run directory but a scratch folder, removed at the end."""
     home = scratch.make("post")
     os.environ.update({name: home for name in FRAMEWORK_HOMES})
     try:
-        return _train(post, seed, epochs, threads, run_dir, data_dir, mirrors, say)
+        return _train(config, argv or sys.argv, say)
     finally:
         remove_quietly(home)
 
 
-def _train(post, seed, epochs, threads, run_dir, data_dir, mirrors, say):
-    data_dir = data_dir or data.default_data_dir()
-    found = arrays(data_dir, mirrors)
+def _train(config, argv, say):
+    found = arrays(config.data_dir, config.mirrors)
+    run_dir = config.run_dir
     with locked(ensure_dir(run_dir), "%s is being trained by PID %%(pid)s: wait for it to "
                 "finish, or choose another --out" % run_dir):
         if [name for name in os.listdir(run_dir) if name != LOCK]:
             raise ToolError("%s already holds files (another run finished there first): "
                             "choose a new run directory" % run_dir)
         # the framework's import comes after every refusal: Keras' start-up lines follow none
+        post = posts.get(config.post)
         try:
             port = importlib.import_module("tf1_lstm.posts." + post.module)
         except ImportError as err:
             raise ToolError(tfenvs.cannot_import(err))
-        return _train_locked(post, port, seed, epochs, threads, run_dir, data_dir, found, say)
+        return _train_locked(config, post, port, found, argv, say)
 
 
-def _train_locked(post, port, seed, epochs, threads, run_dir, data_dir, found, say):
-    switches = port.seeded(seed, threads)
-    config = {"post": {"post": post.id, "epochs": epochs}, "seed": seed, "threads": threads,
-              "framework": post.framework, "environment": tfenvs.own(), "model": post.model,
+def _train_locked(config, post, port, found, argv, say):
+    switches = port.seeded(config.seed, config.threads)
+    record = {"post": {"post": post.id, "epochs": config.epochs}, "seed": config.seed,
+              "threads": config.threads, "framework": post.framework,
+              "environment": tfenvs.own(), "model": post.model,
               "post_settings": post.settings, "post_epochs": post.epochs,
               "changes": list(post.changes), "determinism": switches,
               "parameters": parameters(port.build(post.id)),
-              "command": rerun_command(), "data_dir": data_dir,
-              "data_checksums": data.checksums(data_dir)}
-    write_json(os.path.join(run_dir, "config.json"), config)
+              "command": rerun_command(argv), "data_dir": config.data_dir,
+              "data_checksums": data.checksums(config.data_dir)}
+    write_json(os.path.join(config.run_dir, "config.json"), record)
     say("tf1-lstm post %s (%s): %s; seed=%d epochs=%d -> %s"
-        % (post.id, post.framework, post.model, seed, epochs, run_dir))
-    ctx = Context(post, epochs, seed, run_dir, found, say)
+        % (post.id, post.framework, post.model, config.seed, config.epochs, config.run_dir))
+    ctx = Context(post, config.epochs, config.seed, config.run_dir, found, say)
     status, result = records.INTERRUPTED, {}
     try:
         result = port.main(ctx)
         status = records.COMPLETE
     finally:
-        write_json(os.path.join(run_dir, "metrics.json"),
-                   metrics(ctx, status, result, port, threads))
+        write_json(os.path.join(config.run_dir, "metrics.json"),
+                   metrics(ctx, status, result, port, config.threads, argv))
         if status == records.COMPLETE:
-            records.seal(run_dir)
+            records.seal(config.run_dir)
     return status
 
 
@@ -178,7 +175,7 @@ def parameters(model):
     return int(sum(p.numel() for p in model.parameters() if p.requires_grad))
 
 
-def metrics(ctx, status, result, port, threads):
+def metrics(ctx, status, result, port, threads, argv):
     wall = time.time() - ctx.started
     last = ctx.curve[-1] if ctx.curve else {}
     build = port.framework()
@@ -194,7 +191,7 @@ def metrics(ctx, status, result, port, threads):
         "environment": tfenvs.own(),
         "versions": {"python": platform.python_version(), "numpy": np.__version__,
                      build["framework"].lower(): build["version"]},
-        "machine": environment.machine(),
+        "machine": environment.machine(argv),
         "fingerprint": fingerprint(build, threads),
     }
 

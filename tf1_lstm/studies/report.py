@@ -18,7 +18,6 @@ from tf1_lstm.studies.engine import clusters
 from tf1_lstm.studies.tools import bench
 from tf1_lstm.studies.verdicts import claims, drift
 from tf1_lstm.util import environment, tfenvs
-from tf1_lstm.util.errors import ToolError
 from tf1_lstm.util.files import locked, read_json, write_json, write_text
 from tf1_lstm.util.text import percent
 
@@ -347,12 +346,9 @@ def _recorded_engine(out):
 
 
 def _set_up(envs, say):
-    """Each environment ready here (set up once by ./run), or ToolError saying why not."""
+    """Each environment ready here (set up once by ./run), or tfenvs.EnvError saying why not."""
     for env in envs:
-        try:
-            tfenvs.set_up(env, say)
-        except ValueError as err:
-            raise ToolError(str(err))
+        tfenvs.set_up(env, say)
 
 
 def assemble(options, finished, jobs, data_dir, outcome):

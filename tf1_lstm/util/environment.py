@@ -137,15 +137,17 @@ def git_revision():
     return {"commit": commit, "dirty": bool(status)}
 
 
-def command_line():
-    """How this process was invoked, as the user would type it."""
-    program = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else "python"
+def command_line(argv=None):
+    """How this process was invoked (or `argv`, a command it stands for), as typed."""
+    argv = argv or sys.argv
+    program = os.path.basename(argv[0]) if argv and argv[0] else "python"
     if program in ("__main__.py", "-m"):
         program = "tf1-lstm"
-    return " ".join([program] + sys.argv[1:])
+    return " ".join([program] + list(argv[1:]))
 
 
-def machine():
+def machine(argv=None):
+    """This machine, and the command (`argv`: default this process's) that runs on it."""
     return {
         "os": platform.platform(),
         "cpu": cpu_model(),
@@ -154,7 +156,7 @@ def machine():
         "container_image": os.environ.get(IMAGE_ENV),
         "container_base": os.environ.get(IMAGE_BASE_ENV),
         "gpus": gpus(),
-        "command": command_line(),
+        "command": command_line(argv),
     }
 
 

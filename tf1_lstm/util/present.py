@@ -12,6 +12,7 @@ import shutil
 import subprocess
 
 from tf1_lstm.util import cpuid, environment
+from tf1_lstm.util.errors import ToolError
 
 CACHES_ENV = "TF1_LSTM_CPUID_CACHES"  # read by the shim: "L1d=32,L2=1024,L3=32768" (KiB)
 SOURCE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "cpuid_present.c")
@@ -39,15 +40,15 @@ def compiler():
 
 
 def build(folder):
-    """The shim compiled into `folder` (which the caller removes); ValueError naming why not."""
+    """The shim compiled into `folder` (which the caller removes); ToolError naming why not."""
     shim = os.path.join(folder, "cpuid_present.so")
     done = subprocess.run([compiler(), "-shared", "-fPIC", "-O2", "-o", shim, SOURCE],
                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                           universal_newlines=True)
     if done.returncode != 0:
         said = done.stdout.strip().splitlines() or ["exit %d" % done.returncode]
-        raise ValueError("the CPUID shim did not build (%s): install gcc and the C library's "
-                         "headers" % said[-1])
+        raise ToolError("the CPUID shim did not build (%s): install gcc and the C library's "
+                        "headers" % said[-1])
     return shim
 
 

@@ -13,6 +13,12 @@ import subprocess
 import sys
 
 from tf1_lstm.util.environment import checkout_root
+from tf1_lstm.util.errors import ToolError
+
+
+class EnvError(ToolError):
+    """An environment that is not one, not here, or could not be set up; one line, the fix."""
+
 
 DEFAULT = "tf1.15.5-py3.7"  # the post's TF on the project's Python: the faithful default
 ROOT_ENV = "TF1_LSTM_ENVS"  # a folder holding the environments' venvs, if not the checkout's
@@ -32,11 +38,11 @@ def name(version, python=None, framework=TF):
 
 
 def parse(text):
-    """(framework version, Python X.Y) of an environment's name; ValueError if it is not one."""
+    """(framework version, Python X.Y) of an environment's name; EnvError if it is not one."""
     match = _NAME.match(text or "")
     if not match:
-        raise ValueError("%r is not an environment name (tf<VERSION>-py<X.Y>, e.g. %s)"
-                         % (text, DEFAULT))
+        raise EnvError("%r is not an environment name (tf<VERSION>-py<X.Y>, e.g. %s)"
+                       % (text, DEFAULT))
     return match.group(2), match.group(3)
 
 
@@ -62,7 +68,7 @@ def known(frameworks=(TF,)):
 
 def resolve(text, frameworks=(TF,)):
     """The environment `text` names: a full name, or its name without the Python (torch2.13.0),
-    or a TF version (the first environment with it, the default first). ValueError naming the
+    or a TF version (the first environment with it, the default first). EnvError naming the
     known ones otherwise."""
     names = known(frameworks)
     for candidate in (text, "tf" + text):
@@ -73,8 +79,8 @@ def resolve(text, frameworks=(TF,)):
         if text in (version if framework(candidate) == TF else None,
                     framework(candidate) + version):
             return candidate
-    raise ValueError("no TensorFlow environment %r here: choose from %s (or a TF version "
-                     "among them)" % (text, ", ".join(names)))
+    raise EnvError("no TensorFlow environment %r here: choose from %s (or a TF version "
+                   "among them)" % (text, ", ".join(names)))
 
 
 def installed_version(distributions=TF_DISTRIBUTIONS):
@@ -154,38 +160,38 @@ _COMPLETE = set()  # (env, its Python) found complete in this process: not asked
 
 
 def ready(env):
-    """The Python of a complete environment `env` here; ValueError (one line) otherwise. A
+    """The Python of a complete environment `env` here; EnvError (one line) otherwise. A
     complete one is asked once per process (a worker trains many runs in it)."""
     python = interpreter(env)
     if python is None:
-        raise ValueError(missing(env))
+        raise EnvError(missing(env))
     if (env, python) not in _COMPLETE:
         trouble = problem(env, python)
         if trouble:
-            raise ValueError(trouble)
+            raise EnvError(trouble)
         _COMPLETE.add((env, python))
     return python
 
 
 def set_up(env, say=print):
-    """Set `env` up here, as `./run setup --tf ENV` does, unless it is complete; ValueError (one
+    """Set `env` up here, as `./run setup --tf ENV` does, unless it is complete; EnvError (one
     line) where this is not a checkout with ./run, or the set-up failed."""
     try:
         ready(env)
         return
-    except ValueError:
+    except EnvError:
         pass
     script = os.path.join(checkout_root(), "run")
     if not os.path.isfile(script) or not os.path.isfile(os.path.join(requirements_dir(),
                                                                      env + ".txt")):
-        raise ValueError(missing(env))
+        raise EnvError(missing(env))
     say("report: setting up environment %s (one-time; a few minutes%s)" % (env, download(env)))
     done = subprocess.run([script, "setup", "--tf", env], stdout=subprocess.PIPE,
                           stderr=subprocess.STDOUT, universal_newlines=True)
     tail = " / ".join(done.stdout.strip().splitlines()[-3:])
     if done.returncode != 0:
-        raise ValueError("could not set up %s %s (%s): run %s to see why"
-                         % (kind(env), env, tail or "no output", setup_command(env)))
+        raise EnvError("could not set up %s %s (%s): run %s to see why"
+                       % (kind(env), env, tail or "no output", setup_command(env)))
     ready(env)
 
 
@@ -233,7 +239,7 @@ def main(argv):
     if argv[:1] == ["resolve"] and len(argv) == 2:
         try:
             print(resolve(argv[1], (TF, TORCH)))
-        except ValueError as err:
+        except EnvError as err:
             print(err, file=sys.stderr)
             return 2
         return 0

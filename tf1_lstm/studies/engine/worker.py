@@ -1,9 +1,10 @@
 """On a worker: train one run in a process of its own in a scratch folder, and send back its
 files; stop it once the study no longer wants it.
 
-The worker contract: the run goes to that process as one JSON task record (CONTRACT: the spec
-whole, as values) and comes back as one result record (finished, or the error's kind, line and
-fields), never as argv text or log lines to parse."""
+The worker contract: the run goes to that process (tf1_lstm.task) as one JSON task record
+(core.task: the spec whole, as values) and comes back as one result record (finished, or the
+error's kind, line and fields), never as argv text or log lines to parse; each end checks the
+other speaks its version."""
 
 import json
 import os
@@ -12,8 +13,11 @@ import socket
 import subprocess
 import time
 
+from tf1_lstm import task as training_process
 from tf1_lstm.core import datasets
 from tf1_lstm.core.checkpoints import STEPS_DIR
+from tf1_lstm.core.data import MissingData
+from tf1_lstm.core.task import CONTRACT
 from tf1_lstm.studies.engine import clusters
 from tf1_lstm.studies.engine.spec import RunError
 from tf1_lstm.util import scratch, tfenvs
@@ -21,8 +25,7 @@ from tf1_lstm.util.files import remove_quietly, write_json
 
 LOG_TAIL = 6  # lines of a failed run's log quoted where a run ends without its result
 SCHEDULER_LOST = 10  # seconds a worker without its scheduler goes on training before it stops
-CONTRACT = 1  # the task record's version: a training process that speaks another refuses it
-TASK_MODULE = "tf1_lstm.cli.task"  # the training process's side of the contract
+TASK_MODULE = training_process.__name__  # the training process's side of the contract
 
 
 def task(run, run_dir, data_dir=None, mirrors=()):
@@ -41,7 +44,7 @@ def task_command(run, record, result):
     Python, with its task record at `record` and its result to be written to `result`."""
     try:
         python = tfenvs.ready(run.env)
-    except ValueError as err:
+    except tfenvs.EnvError as err:
         raise RunError("run %s: %s" % (run.name, err))
     return [python, "-m", TASK_MODULE, record, result]
 
@@ -110,7 +113,7 @@ def _failure(run, code, result, log_text):
     another error is its own line; a process that ended without a result, its log's last
     lines."""
     error = (result or {}).get("error")
-    if error and error.get("kind") == "MissingData":
+    if error and error.get("kind") == MissingData.kind:
         env = datasets.get(error.get("dataset")).data_dir_env
         fix = ("(that folder is the worker's %s: copy the files into it)" % env
                if os.environ.get(env) else "Or set %s on the worker to a folder holding them"
@@ -123,14 +126,21 @@ def _failure(run, code, result, log_text):
     return "run %s failed (exit %d): %s" % (run.name, code, " / ".join(lines[-LOG_TAIL:]))
 
 
-def _result_record(path):
+def _result_record(run, path):
     """The training process's result record, or None where it ended without writing one."""
     try:
         with open(path) as f:
             result = json.load(f)
     except (OSError, ValueError):
         return None
-    return result if isinstance(result, dict) else None
+    if not isinstance(result, dict):
+        return None
+    if result.get("contract") != CONTRACT:
+        raise RunError("run %s: its training process answered in task contract %r, this "
+                       "worker's tf1-lstm speaks %d: install one tf1-lstm version in every "
+                       "environment of the workers" % (run.name, result.get("contract"),
+                                                       CONTRACT))
+    return result
 
 
 def train_task(run, data_dir, mirrors):
@@ -152,8 +162,9 @@ def train_task(run, data_dir, mirrors):
             _wait(proc, wanted)
         with open(log_path) as f:
             log_text = f.read()
+        answer = _result_record(run, result)
         if proc.returncode != 0:
-            raise RunError(_failure(run, proc.returncode, _result_record(result), log_text))
+            raise RunError(_failure(run, proc.returncode, answer, log_text))
         return {"name": run.name, "files": _collect(run_dir), "log": log_text,
                 "scratch": run_dir, "host": socket.gethostname(), "worker": worker.address,
                 "slurm_job": clusters.job_id(),

@@ -8,6 +8,7 @@ from tf1_lstm import posts
 from tf1_lstm.core import records
 from tf1_lstm.studies.verdicts import causes, drift, stats
 from tf1_lstm.util import cpuid, tfenvs
+from tf1_lstm.util.errors import ToolError
 from tf1_lstm.util.files import NotARegularFile, read_json
 
 REPORT_KEYS = ("settings", "claims", "runs", "environment")
@@ -25,33 +26,42 @@ CLAIM_CHECKS = (("claim", lambda v: isinstance(v, str) and v != ""),
                 ("verdict", lambda v: isinstance(v, str)))
 
 
+class ReportError(ToolError):
+    """What is not a report.json tf1-lstm wrote: the file, and the field where one is bad."""
+
+
 def _checked(items, checks, what, path):
     for i, item in enumerate(items):
         for key, ok in checks:
             value = item.get(key) if isinstance(item, dict) else None
             if not ok(value):
                 shown = repr(value)
-                raise ValueError("%s: %s[%d].%s is %s, which tf1-lstm never writes: was it "
-                                 "edited? Restore the original" % (
-                                     path, what, i, key, shown[:40]))
+                raise ReportError("%s: %s[%d].%s is %s, which tf1-lstm never writes: was it "
+                                  "edited? Restore the original" % (
+                                      path, what, i, key, shown[:40]))
+
+
+NOT_A_REPORT = ("%s is not a tf1-lstm report.json (%s): pass what `tf1-lstm report` wrote (a "
+                "report folder or its report.json)")
 
 
 def load_report(path):
-    """A report.json (or the folder holding one), checked to be one; ValueError names the file
-    and, for a bad value, the field."""
+    """A report.json (or the folder holding one), checked to be one: the one reader of a
+    report.json; ReportError names the file and, for a bad value, the field."""
     if os.path.isdir(path):
         path = os.path.join(path, "report.json")
     try:
         found = read_json(path)
     except OSError as err:
-        raise ValueError("%s: %s" % (path, err.strerror))
+        raise ReportError(NOT_A_REPORT % (path, err.strerror))
     except NotARegularFile as err:
-        raise ValueError(str(err))
+        raise ReportError(NOT_A_REPORT % (path, err))
     except ValueError as err:
-        raise ValueError("%s is not JSON" % path if "nested" not in str(err) else str(err))
+        raise ReportError(NOT_A_REPORT % (path, "not JSON" if "nested" not in str(err)
+                                          else err))
     if not isinstance(found, dict) or not all(isinstance(found.get(k), (dict, list))
                                               for k in REPORT_KEYS):
-        raise ValueError("%s is not a report (no %s)" % (path, ", ".join(REPORT_KEYS)))
+        raise ReportError(NOT_A_REPORT % (path, "no " + ", ".join(REPORT_KEYS)))
     _checked(found["runs"], RUN_CHECKS, "runs", path)
     _checked(found["claims"], CLAIM_CHECKS, "claims", path)
     return found

@@ -21,7 +21,9 @@ from tf1_lstm.util.figures import pyplot, save_figure
 from tf1_lstm.util.files import write_json
 
 SATURATED = 0.99  # |h| above this: a tanh unit in its flat region, passing ~no gradient
+EVERY = 100  # steps between records unless told (`diagnose --every`)
 REPORT_EVERY = 200  # steps between records of the report's diagnose runs
+CELL = cells.with_claim("cannot train")  # the cell diagnosed unless told: the post's question
 
 
 def _sigmoid(x):
@@ -35,7 +37,7 @@ class Diagnostics(monitor.Monitor):
 
     def __init__(self, cell, every, forget_bias=hparams.FORGET_BIAS):
         self.cell, self.every, self.forget_bias = cell, every, forget_bias
-        self.records, self.first_nonfinite = [], None
+        self.records, self.first_nonfinite, self.result = [], None, None
 
     def build(self, model):
         """Add the diagnostic ops; return what the training step should fetch."""
@@ -153,3 +155,13 @@ def plot(result, run_dir):
     ax.grid(alpha=0.3)
     ax.legend()
     save(fig, "loss.png")
+
+
+def train(config, every=None, argv=None):
+    """Train `config` (a new run's RunConfig) with diagnostics every `every` steps."""
+    from tf1_lstm.core import training
+    watched = Diagnostics(config.cell, every or EVERY, config.forget_bias)
+    training.train(config, monitor=watched, argv=argv)
+    if watched.result:
+        print("diagnostics: %d records -> %s" % (
+            len(watched.result["records"]), os.path.join(config.run_dir, "diagnostics.json")))

@@ -18,6 +18,7 @@ from tf1_lstm.studies import engine
 from tf1_lstm.studies.tools import compare
 from tf1_lstm.studies.verdicts import causes, drift, stats
 from tf1_lstm.util import present, scratch, tfenvs
+from tf1_lstm.util.errors import ToolError
 from tf1_lstm.util.files import remove_quietly
 
 IDENTICAL, DIFFERS = "identical", "differs"
@@ -58,28 +59,29 @@ class Recorded(NamedTuple):
     doubt: Optional[str] = None  # why its records are not believed (None: they are)
 
 
+class VerifyError(ToolError):
+    """A report this machine cannot verify (as asked); the line says why and what to do."""
+
+
 def recorded_runs(report_dir):
     """Every run of the report in the report's order, interleaved across cells so that a
-    sample holds each cell (none left out where the cells hold unequal numbers); ValueError
-    (one line) where the folder is not a report."""
+    sample holds each cell (none left out where the cells hold unequal numbers); VerifyError,
+    ReportError or RecordError (one line) where the folder is not a report."""
     path = os.path.join(report_dir, "report.json")
     if not os.path.isfile(path):
-        raise ValueError("%s has no report.json: pass a folder `tf1-lstm report` wrote"
-                         % report_dir)
+        raise VerifyError("cannot verify %s: it has no report.json; pass a folder "
+                          "`tf1-lstm report` wrote" % report_dir)
     report = compare.load_report(path)
     if not report["runs"]:
-        raise ValueError("%s lists no runs: there is nothing to verify; pass a report whose "
-                         "runs finished" % path)
+        raise VerifyError("%s lists no runs: there is nothing to verify; pass a report whose "
+                          "runs finished" % path)
     found = []
     for row in interleaved(report["runs"] + compare.post_rows(report)):
         if not isinstance(row.get("run_dir"), str):
-            raise ValueError("%s: a run of %s seed %s has no run_dir: was it edited? Restore "
-                             "the original" % (path, row["cell"], row["seed"]))
+            raise VerifyError("%s: a run of %s seed %s has no run_dir: was it edited? Restore "
+                              "the original" % (path, row["cell"], row["seed"]))
         run_dir = os.path.join(report_dir, row["run_dir"])
-        try:
-            config, metrics = records.read_run_config(run_dir), records.read_metrics(run_dir)
-        except records.RecordError as err:
-            raise ValueError("%s: verify reads each run's records" % err)
+        config, metrics = records.read_run_config(run_dir), records.read_metrics(run_dir)
         spec = settings.from_record(config, engine.RunSpec, settings.numbers(),
                                     name=os.path.basename(row["run_dir"]),
                                     env=engine.trained_in(config, metrics))
@@ -138,12 +140,12 @@ def sample(found, options, say):
         if env and env != tfenvs.own() and not options.set_up:
             try:
                 tfenvs.ready(env)
-            except ValueError:
+            except tfenvs.EnvError:
                 left_out.setdefault(env, []).append(run.spec.name)
                 continue
         chosen.append(run)
     if not chosen and not unfinished:
-        raise ValueError("no run of %s can be trained here: %s" % (
+        raise VerifyError("no run of %s can be trained here: %s" % (
             options.report, "; ".join(not_here(env) for env in left_out)))
     for env, names in left_out.items():
         say("verify: left out %s (%s)" % (", ".join(names), not_here(env)))
@@ -266,22 +268,22 @@ def compared_below(spec, recorded):
 
 
 def presented_sizes(chosen):
-    """{"L1d": KiB, ...} the sampled runs recorded, to present to CPUID; ValueError (one line)
+    """{"L1d": KiB, ...} the sampled runs recorded, to present to CPUID; VerifyError (one line)
     where that cannot be done here, a run recorded none, or the runs recorded different ones."""
     why = present.unavailable()
     if why:
-        raise ValueError(why)
+        raise VerifyError(why)
     found = {}
     for run in chosen:
         factors = causes.recorded_factors(run.metrics)
         sizes = {level: factors.get(level.lower() + "_kib") for level in present.LEVELS}
         if not sizes["L1d"]:
-            raise ValueError("%s records no cache sizes (a run made before they were "
-                             "recorded): verify without --present-caches" % run.spec.name)
+            raise VerifyError("%s records no cache sizes (a run made before they were "
+                              "recorded): verify without --present-caches" % run.spec.name)
         found[present.text(sizes)] = sizes
     if len(found) > 1:
-        raise ValueError("the sampled runs recorded different cache sizes (%s): verify them "
-                         "apart" % "; ".join(sorted(found)))
+        raise VerifyError("the sampled runs recorded different cache sizes (%s): verify them "
+                          "apart" % "; ".join(sorted(found)))
     return next(iter(found.values()), None)
 
 

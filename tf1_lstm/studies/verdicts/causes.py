@@ -7,36 +7,43 @@ every field that says something (threads, machine.cpu, machine.cpu_id).
 """
 
 from tf1_lstm.core import fingerprint, settings
-from tf1_lstm.posts import run as post_run
 from tf1_lstm.util import cpuid
 
 EXPECTED = "expected"
 CANNOT_TELL = "cannot tell"
 DEFECT = "not explained by anything recorded"
-RULE = ("a difference is %s where a setting that changes the numbers differs (settings first), "
-        "else where a recorded factor that acts in the runs' TensorFlow differs (TF 1.x: "
-        "kernel path, cache sizes, CPU, threads, build, Python, NumPy; TF 2 also oneDNN, "
-        "ONEDNN_MAX_CPU_ISA, MKL_CBWR; a sister post's run: its framework's version, build and "
-        "CPU kernels, cache sizes, CPU, threads, Python, and the environment variables its "
-        "framework reads: oneDNN's ISA cap, MKL_CBWR, PyTorch's ATEN_CPU_CAPABILITY and "
-        "OMP/MKL threads, Keras' TF_ENABLE_ONEDNN_OPTS); %s where one side did not record such "
-        "a factor; and %s (a reproducibility defect) only where every one is recorded on both "
-        "sides and equal" % (EXPECTED, CANNOT_TELL, DEFECT))
 
-# Factors only TensorFlow 2's oneDNN reads; TF 1.15.5's numbers do not move with them (measured).
-TF2_ONLY = ("onednn", "onednn_max_cpu_isa", "mkl_cbwr")
+
+def _acting_text():
+    """Which factors act in which runs, from the table: "TF 1.x: ...; TF 2: TF 1.x's and ..."."""
+    said, parts = [], []
+    for reader in fingerprint.EVERY:
+        names = [name for _, name in fingerprint.acting(reader)]
+        base = next(((r, earlier) for r, earlier in said if set(earlier) <= set(names)), None)
+        shown = ", ".join(names) if base is None else "%s's and %s" % (
+            base[0], ", ".join(n for n in names if n not in base[1]))
+        parts.append("%s: %s" % (reader, shown))
+        said.append((reader, names))
+    return "; ".join(parts)
+
+
+RULE = ("a difference is %s where a setting that changes the numbers differs (settings first), "
+        "else where a recorded factor that acts in the runs' framework differs (%s); %s where "
+        "one side did not record such a factor; and %s (a reproducibility defect) only where "
+        "every one is recorded on both sides and equal"
+        % (EXPECTED, _acting_text(), CANNOT_TELL, DEFECT))
 DATA = "data (IDX SHA-256)"
 
 
 def acting(recorded, measured):
-    """(key, name) of the fingerprint factors that act in the two runs' TensorFlow: all of
-    them where either side is TF 2 or unknown, TF 1.x's where both are 1.x; a sister post's
-    run (its fingerprint names its framework): those of its framework."""
+    """(key, name) of the fingerprint factors that act in the two runs: a sister post's run
+    (its fingerprint names its framework), those of its framework; TF 1.x's where both runs
+    are TF 1.x; TF 2's (which include 1.x's) where either side is TF 2 or unknown."""
     framework = recorded.get("framework") or measured.get("framework")
     if framework:
-        return post_run.acting(framework)
+        return fingerprint.acting(framework)
     tf1 = all(str(fp.get("tensorflow") or "").startswith("1.") for fp in (recorded, measured))
-    return [(key, name) for key, name in fingerprint.FACTORS if not (tf1 and key in TF2_ONLY)]
+    return fingerprint.acting(fingerprint.TF1 if tf1 else fingerprint.TF2)
 
 
 def setting_values(config, row=None, report_settings=None):
@@ -132,10 +139,7 @@ def _shown(key, value):
     return "%s KiB" % value if key.endswith("_kib") else value
 
 
-# A None elsewhere is a reading that failed (no CPUID on this machine), not a value; an
-# environment variable's None is a value: unset.
-_MAY_BE_NONE = tuple(field for field, _, _ in fingerprint.VARIABLES)
-
-
 def _known(factors, key):
-    return key in factors and (factors[key] is not None or key in _MAY_BE_NONE)
+    """Recorded: a None is a reading that failed (no CPUID on this machine), but for an
+    environment variable, whose None is a value (unset)."""
+    return key in factors and (factors[key] is not None or fingerprint.may_be_none(key))
