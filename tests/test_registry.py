@@ -97,8 +97,20 @@ def _toy_run(base):
 
 
 def _toy_summarise(finished, asked):
-    metrics = finished.metrics(_toy_run(finished.base))
-    return {"test_accuracy": metrics["test_accuracy"], "asked": asked}
+    run = _toy_run(finished.base)
+    return {"test_accuracy": finished.metrics(run)["test_accuracy"], "asked": asked,
+            "seal": finished.seal(run.name)}
+
+
+def _toy_runs(summary):
+    return [{"cell": "toy", "seed": 0, "run_dir": "runs/toy-seed0",
+             "test_accuracy": summary["test_accuracy"], "seal": summary["seal"]}]
+
+
+def _toy_side_by_side(a, b, doubted_a, doubted_b):
+    return [("toy test accuracy",) + tuple(
+        None if s is None else "not believed" if "runs/toy-seed0" in d else s["test_accuracy"]
+        for s, d in ((a, doubted_a), (b, doubted_b)))]
 
 
 def _toy_plot(summary, out):
@@ -111,7 +123,8 @@ def _toy_plot(summary, out):
 SECTION_ENTRY = '''    Section("toy", (("--toy", dict(type=int, default=None, help="a toy section")),),
             lambda args: args.toy, lambda base, asked, report: [_toy_run(base)],
             _toy_summarise, lambda s: ["## Toy section", "", "toy %.4f" % s["test_accuracy"],
-                                       ""], _toy_plot, alone="--toy"),
+                                       ""], _toy_plot, alone="--toy", runs=_toy_runs,
+            side_by_side=_toy_side_by_side),
 '''
 
 
@@ -145,9 +158,29 @@ def test_a_section_entry_reaches_flags_plan_report_and_refusals(toy_section, tmp
     assert (config["lr"], config["steps"], config["init_from"]) == (0.02, 3, "tf1.15.5")
     with open(os.path.join(report, "runs", "toy-seed0", "metrics.json")) as f:
         accuracy = json.load(f)["test_accuracy"]
-    assert rep["toy"] == {"test_accuracy": accuracy, "asked": 7}
+    assert rep["toy"] == {"test_accuracy": accuracy, "asked": 7,
+                          "seal": rep["toy"]["seal"]} and rep["toy"]["seal"]
     assert "## Toy section\n\ntoy %.4f" % accuracy in open(os.path.join(report, "report.md")).read()
     assert "toy.txt" in rep["figures"] and os.path.exists(os.path.join(report, "toy.txt"))
+    # the runs it owns (its `runs`): verify trains them again, compare sets them side by side,
+    # both set a changed one apart
+    code, out, err = run_cli(["verify", report, "--runs", "2", "--data-dir", DATA_DIR],
+                             **toy_section)
+    assert code == 0 and re.search(r"^toy-seed0\b.*identical", out, re.M), out + err
+    copy = str(tmp_path / "changed")
+    shutil.copytree(report, copy)
+    with open(os.path.join(copy, "runs", "toy-seed0", "metrics.json")) as f:
+        metrics = json.load(f)
+    with open(os.path.join(copy, "runs", "toy-seed0", "metrics.json"), "w") as f:
+        json.dump(dict(metrics, test_accuracy=0.5), f)
+    code, out, err = run_cli(["compare", report, copy], **toy_section)
+    assert code == 0, err
+    assert re.search(r"^toy test accuracy +%s +not believed +<- differs" % accuracy, out,
+                     re.M), out
+    assert "B: toy-seed0 not believed" in out, out
+    code, out, err = run_cli(["verify", copy, "--runs", "2", "--data-dir", DATA_DIR],
+                             **toy_section)
+    assert code == 1 and re.search(r"^toy-seed0 not believed", out, re.M), out + err
 
 
 SETTING_ENTRY = '''    Setting("dropout", 0.0, "--dropout", finite_float, "a toy setting registered by a test",

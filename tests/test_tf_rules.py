@@ -10,6 +10,7 @@ import pytest
 
 from tf1_lstm.cli import flags
 from tf1_lstm.studies import engine, report, sections
+from tf1_lstm.studies.sections import tf_versions
 from tf1_lstm.studies.tools import compare
 from tf1_lstm.studies.verdicts import drift, stats
 from tf1_lstm.util import environment, tfenvs
@@ -102,12 +103,12 @@ def test_the_section_judges_each_environment_against_the_reference():
     by_env = {"tf1.15.5-py3.7": {"lstm": [run(0.97), run(0.98)]},
               "tf2.15.1-py3.11": {"lstm": [run(0.971), run(0.981)]},
               "tf1.14.0-py3.7": {"lstm": [run(0.97), run(0.98)]}}
-    section = drift.section(by_env, "tf1.15.5-py3.7", chance, 10000)
+    section = tf_versions.section(by_env, "tf1.15.5-py3.7", chance, 10000)
     verdicts = {env: row["cells"]["lstm"]["verdict"]
                 for env, row in section["environments"].items()}
     assert verdicts == {"tf1.15.5-py3.7": drift.IDENTICAL, "tf2.15.1-py3.11":
                         drift.INDISTINGUISHABLE, "tf1.14.0-py3.7": drift.IDENTICAL}
-    text = "\n".join(drift.render(section))
+    text = "\n".join(tf_versions.render(section))
     assert "Does the TensorFlow version matter?" in text and "**indistinguishable**" in text
 
 
@@ -258,8 +259,8 @@ def test_the_committed_version_report_and_its_docs_are_its_runs():
                                  report.reference_first(tuple(settings["tf"])), results,
                                  report.chance_level(DATA_DIR), None)
     assert finished.envs[0] == settings["reference_env"]
-    section = drift.summarise(finished, True)
-    rendered = "\n".join(drift.render(section))
+    section = tf_versions.summarise(finished, True)
+    rendered = "\n".join(tf_versions.render(section))
     with open(os.path.join(COMMITTED, "report.md")) as f:
         assert rendered.strip() in f.read()
     with open(os.path.join(REPO, "docs", "tf-versions.md")) as f:

@@ -262,7 +262,7 @@ def test_bad_input_is_one_line(made, args, says):
 
 @ON_37
 @pytest.mark.parametrize("edit, says", [
-    (lambda m: m.update(curve="edited"), "cannot verify"),
+    (lambda m: m.update(curve="edited"), "runs[0].curve is 'edited', which tf1-lstm never writes"),
 ])
 def test_edited_records_are_one_line(made, tmp_path, edit, says):
     code, _, err = _verify(_copy(made, tmp_path, edit))

@@ -122,6 +122,7 @@ def check_metrics(record: Any, path: str) -> dict:
 SEAL = "seal.json"  # in a finished run's folder: the digest of each record below
 SEALED = ("config.json", "metrics.json", "diagnostics.json")  # what a reader judges from
 UNSEALED = "unsealed"  # a run finished before seals were made (0.9.0 and older)
+NOT_BELIEVED = "not believed"  # a run whose records changed after it finished
 
 
 def _sha256(path):

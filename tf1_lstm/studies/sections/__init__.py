@@ -13,8 +13,7 @@ from typing import Any, Callable, Dict, List, NamedTuple, Optional, Tuple
 
 from tf1_lstm.core import records
 from tf1_lstm.studies import engine
-from tf1_lstm.studies.sections import ablation, explain, posts
-from tf1_lstm.studies.verdicts import drift
+from tf1_lstm.studies.sections import ablation, explain, posts, tf_versions
 
 
 class Finished(NamedTuple):
@@ -58,6 +57,12 @@ class Section(NamedTuple):
     plot: Callable[[Dict[str, Any], str], List[str]]  # (summary, out) -> the figure files it
     #                          wrote into out
     alone: str = ""          # its flag, if it cannot share a report with --tf ("": it can)
+    runs: Optional[Callable[[Dict[str, Any]], List[Dict[str, Any]]]] = None  # summary -> a
+    #                          row per run it owns beyond the report's own (cell, seed,
+    #                          run_dir, test_accuracy, seal), which verify and compare check
+    side_by_side: Optional[Callable[..., List[Tuple[str, Any, Any]]]] = None  # (summary A,
+    #                          summary B, run_dirs not believed in A, in B) -> compare's
+    #                          (label, A, B) rows; None for a side without the section
 
 
 SECTIONS = (
@@ -66,9 +71,9 @@ SECTIONS = (
     Section("ablation", ablation.FLAGS, ablation.options, ablation.plan, ablation.summarise,
             ablation.render, ablation.plot, alone=ablation.ALONE),
     Section("posts", posts.FLAGS, posts.options, posts.plan, posts.summarise, posts.render,
-            posts.plot, alone=posts.ALONE),
-    Section("tf_versions", drift.FLAGS, drift.options, drift.plan, drift.summarise,
-            drift.render, drift.plot),
+            posts.plot, alone=posts.ALONE, runs=posts.runs, side_by_side=posts.side_by_side),
+    Section("tf_versions", tf_versions.FLAGS, tf_versions.options, tf_versions.plan,
+            tf_versions.summarise, tf_versions.render, tf_versions.plot),
 )
 KEYS = tuple(s.key for s in SECTIONS)
 

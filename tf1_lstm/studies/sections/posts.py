@@ -10,7 +10,7 @@ from typing import NamedTuple, Optional, Tuple
 import numpy as np
 
 from tf1_lstm import posts
-from tf1_lstm.core import datasets, hparams, settings
+from tf1_lstm.core import datasets, hparams, records, settings
 from tf1_lstm.core.cells import LSTM
 from tf1_lstm.studies import engine
 from tf1_lstm.studies.verdicts import claims
@@ -133,6 +133,52 @@ def summarise(finished, chosen):
         ] + list(claims.figure_claim(post.claimed, [m["test_accuracy"] for m in found],
                                      unjudged).items())))
     return collections.OrderedDict([("rows", rows), ("figure", FIGURE)])
+
+
+def runs(section):
+    """A row per sister post's run (the TF post's are the report's own rows): its group
+    (`cell`), seed, folder, seal and the test accuracy report.json gives it."""
+    rows = []
+    for row in section["rows"]:
+        if row["post"] == posts.THE_POST:
+            continue
+        seals = row.get("seals") or [None] * len(row["runs"])
+        for run_dir, accuracy, seal in zip(row["runs"], row["per_seed"], seals):
+            seed = int(run_dir.rsplit("-seed", 1)[1])
+            rows.append({"cell": "post" + row["post"], "seed": seed, "run_dir": run_dir,
+                         "test_accuracy": accuracy, "post": row["post"], "seal": seal})
+    return rows
+
+
+def side_by_side(a, b, doubted_a, doubted_b):
+    """(label, A, B) rows of two reports' sections (None: that report has none): each post's
+    verdict, each of its runs' test accuracy; runs not believed (`doubted_*`) named so."""
+    found = [collections.OrderedDict((r["post"], r) for r in (s or {}).get("rows", []))
+             for s in (a, b)]
+    doubted = (doubted_a, doubted_b)
+
+    def verdict(r, apart):
+        n = len([run for run in r["runs"] if run in apart])
+        said = " (%d run%s %s)" % (n, "" if n == 1 else "s", records.NOT_BELIEVED)
+        return r["verdict"] + (said if n else "")
+
+    rows = []
+    for post in _union(*found):
+        rows.append(("post %s verdict" % post,) + tuple(
+            verdict(f[post], d) if post in f else None for f, d in zip(found, doubted)))
+        if post == posts.THE_POST:
+            continue
+        accuracies = [{run: records.NOT_BELIEVED if run in d else "%.4f" % accuracy
+                       for run, accuracy in zip(f[post]["runs"], f[post]["per_seed"])}
+                      if post in f else {} for f, d in zip(found, doubted)]
+        for run in _union(*accuracies):
+            rows.append(("%s test accuracy" % os.path.basename(run),) + tuple(
+                a.get(run) for a in accuracies))
+    return rows
+
+
+def _union(*keyed):
+    return list(collections.OrderedDict.fromkeys(k for d in keyed for k in d))
 
 
 def length(epochs, own):

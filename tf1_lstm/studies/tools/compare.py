@@ -1,11 +1,10 @@
 """`tf1-lstm compare`: two reports side by side (container and local, two machines, two data
 sets, two TensorFlows), each row marked where they differ, every verdict by its printed rule."""
 
-import collections
 import os
 
-from tf1_lstm import posts
 from tf1_lstm.core import records
+from tf1_lstm.studies import sections
 from tf1_lstm.studies.verdicts import causes, drift, stats
 from tf1_lstm.util import cpuid, tfenvs
 from tf1_lstm.util.errors import ToolError
@@ -13,7 +12,7 @@ from tf1_lstm.util.files import NotARegularFile, read_json
 
 REPORT_KEYS = ("settings", "claims", "runs", "environment")
 ABSENT = "absent"  # a claim, run or environment one side does not have
-NOT_BELIEVED = "not believed"  # a run whose records changed after it finished
+NOT_BELIEVED = records.NOT_BELIEVED
 
 # Every field of a run and a claim compare reads, and what tf1-lstm writes there (a run's
 # curve as in its metrics.json).
@@ -57,8 +56,8 @@ def load_report(path):
     except NotARegularFile as err:
         raise ReportError(NOT_A_REPORT % (path, err))
     except ValueError as err:
-        raise ReportError(NOT_A_REPORT % (path, "not JSON" if "nested" not in str(err)
-                                          else err))
+        raise ReportError(NOT_A_REPORT % ("%s is not JSON, so it" % path if "nested" not in
+                                          str(err) else path, err))
     if not isinstance(found, dict) or not all(isinstance(found.get(k), (dict, list))
                                               for k in REPORT_KEYS):
         raise ReportError(NOT_A_REPORT % (path, "no " + ", ".join(REPORT_KEYS)))
@@ -105,19 +104,11 @@ def _folder_doubt(report, row):
     return found
 
 
-def post_rows(report):
-    """A row per sister post's run of the report's --posts section (the TF post's are its
-    runs): its group (`cell`), seed, folder, seal and the test accuracy report.json gives it."""
-    rows = []
-    for section_row in (report.get("posts") or {}).get("rows", []):
-        if section_row["post"] == posts.THE_POST:
-            continue
-        seals = section_row.get("seals") or [None] * len(section_row["runs"])
-        for run_dir, accuracy, seal in zip(section_row["runs"], section_row["per_seed"], seals):
-            seed = int(run_dir.rsplit("-seed", 1)[1])
-            rows.append({"cell": "post" + section_row["post"], "seed": seed, "run_dir": run_dir,
-                         "test_accuracy": accuracy, "post": section_row["post"], "seal": seal})
-    return rows
+def section_rows(report):
+    """A row per run the report's sections own beside its own runs (each section says which:
+    studies.sections' `runs`): its group (`cell`), seed, folder, seal and test accuracy."""
+    return [row for section in sections.SECTIONS if section.runs and report.get(section.key)
+            for row in section.runs(report[section.key])]
 
 
 def set_apart(report, name):
@@ -134,12 +125,12 @@ def set_apart(report, name):
         else:
             kept.append(row)
     report["runs"] = kept
-    for row in post_rows(report):
+    for row in section_rows(report):
         why = _folder_doubt(report, row)
         if why:
             lines.append("%s: %s not believed, left out of every verdict: %s"
                          % (name, os.path.basename(row["run_dir"]), why))
-            report.setdefault("_doubted_posts", set()).add(row["run_dir"])
+            report.setdefault("_doubted_rows", set()).add(row["run_dir"])
     report["_apart"] = len(lines)
     if report.get("_unsealed"):
         lines.append("%s: %d runs %s (made before runs were sealed): read as written"
@@ -275,7 +266,7 @@ def compare(a, b, *more):
               for runs, report in ((runs_a, ra), (runs_b, rb))))
     lines += as_a_whole(ra["runs"], rb["runs"])
     lines += explained(ra, rb, runs_a, runs_b)
-    _post_rows(row, ra, rb)
+    _section_rows(row, ra, rb)
     _environment_rows(row, ra, rb)
     return lines + apart + by_class([ra, rb] + others, names)
 
@@ -370,30 +361,15 @@ def _claim_rows(row, claims_a, claims_b):
                            for side in (a, b)))
 
 
-def _post_rows(row, ra, rb):
-    """The sister posts of a report with --posts: each post's verdict, each of its runs' test
-    accuracy (the TF post's runs are the report's own rows)."""
-    found = [collections.OrderedDict((r["post"], r) for r in (report.get("posts") or {}).get(
-        "rows", [])) for report in (ra, rb)]
-    doubted = [report.get("_doubted_posts", ()) for report in (ra, rb)]
-
-    def verdict(r, apart):
-        n = len([run for run in r["runs"] if run in apart])
-        said = " (%d run%s %s)" % (n, "" if n == 1 else "s", NOT_BELIEVED)
-        return r["verdict"] + (said if n else "")
-
-    for post in _union(*found):
-        row("post %s verdict" % post, *(verdict(f[post], d) if post in f else ABSENT
-                                        for f, d in zip(found, doubted)))
-        if post == posts.THE_POST:
-            continue
-        accuracies = [{run: NOT_BELIEVED if run in d else accuracy
-                       for run, accuracy in zip(f[post]["runs"], f[post]["per_seed"])}
-                      if post in f else {} for f, d in zip(found, doubted)]
-        for run in _union(*accuracies):
-            row("%s test accuracy" % os.path.basename(run),
-                *(ABSENT if run not in a else a[run] if a[run] == NOT_BELIEVED
-                  else "%.4f" % a[run] for a in accuracies))
+def _section_rows(row, ra, rb):
+    """Each section's own rows side by side (studies.sections' `side_by_side`), its runs not
+    believed named so."""
+    for section in sections.SECTIONS:
+        if section.side_by_side and (ra.get(section.key) or rb.get(section.key)):
+            for label, x, y in section.side_by_side(
+                    ra.get(section.key), rb.get(section.key), ra.get("_doubted_rows", ()),
+                    rb.get("_doubted_rows", ())):
+                row(label, ABSENT if x is None else x, ABSENT if y is None else y)
 
 
 def _environment_rows(row, ra, rb):

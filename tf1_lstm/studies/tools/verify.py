@@ -25,7 +25,7 @@ IDENTICAL, DIFFERS = "identical", "differs"
 UNFINISHED = "not verifiable: the record is of an unfinished run"
 INCOMPLETE = "not verified: the record holds fewer logged points than this run printed"
 DISAGREES = "report.json disagrees with its run folder"
-NOT_BELIEVED = compare.NOT_BELIEVED  # a run whose records changed after it finished
+NOT_BELIEVED = records.NOT_BELIEVED
 RULE = ("a run is judged only if its records are as it left them (its seal, its records "
         "against each other, report.json's seal of it), else it is not believed and counted "
         "apart; it is identical only if the record holds every value this machine printed up to "
@@ -76,7 +76,7 @@ def recorded_runs(report_dir):
         raise VerifyError("%s lists no runs: there is nothing to verify; pass a report whose "
                           "runs finished" % path)
     found = []
-    for row in interleaved(report["runs"] + compare.post_rows(report)):
+    for row in interleaved(report["runs"] + compare.section_rows(report)):
         if not isinstance(row.get("run_dir"), str):
             raise VerifyError("%s: a run of %s seed %s has no run_dir: was it edited? Restore "
                               "the original" % (path, row["cell"], row["seed"]))
@@ -85,10 +85,11 @@ def recorded_runs(report_dir):
         spec = settings.from_record(config, engine.RunSpec, settings.numbers(),
                                     name=os.path.basename(row["run_dir"]),
                                     env=engine.trained_in(config, metrics))
-        if row.get("post"):  # a sister post's run: its own command and options
+        if isinstance(config.get("post"), dict):  # a sister post's run: its command, options
             spec = spec._replace(command="post", options=tuple(sorted(
                 config["post"].items(), key=lambda kv: kv[0] != "post")))
-            row = dict(row, curve=metrics["curve"])  # report.json keeps its accuracy only
+        if "curve" not in row:  # a section's run: report.json keeps its accuracy only
+            row = dict(row, curve=metrics["curve"])
         found.append(Recorded(spec, config, metrics, row,
                               compare.doubt(run_dir, config, metrics, row)))
     return report, found
