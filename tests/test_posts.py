@@ -12,6 +12,7 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 import time
 
 import pytest
@@ -79,6 +80,31 @@ for post in posts.POSTS:
     found[post.id] = [run.parameters(model), list(out)]
 print(json.dumps(found))
 """
+
+
+@pytest.mark.fast
+def test_every_port_gives_the_runner_its_interface(tmp_path):
+    """Each entry's module defines or imports every PORT function (read from its source: its
+    framework is not importable here), and posts.port refuses a module that lacks one."""
+    import ast
+    for post in posts.POSTS:
+        with open(os.path.join(REPO, "tf1_lstm", "posts", post.module + ".py")) as f:
+            tree = ast.parse(f.read())
+        given = {n.name for n in tree.body if isinstance(n, ast.FunctionDef)} | {
+            alias.asname or alias.name for n in tree.body if isinstance(n, ast.ImportFrom)
+            for alias in n.names}
+        assert set(posts.PORT) <= given, (post.module, set(posts.PORT) - given)
+    package = tmp_path / "copy"
+    shutil.copytree(os.path.join(REPO, "tf1_lstm"), str(package / "tf1_lstm"),
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    (package / "tf1_lstm" / "posts" / "toy.py").write_text("def build(post_id):\n    pass\n")
+    done = subprocess.run([sys.executable, "-c", "from tf1_lstm import posts\n"
+                           "posts.port(posts.POSTS[0]._replace(module='toy'))"],
+                          cwd=str(package), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          universal_newlines=True)
+    assert done.returncode != 0 and done.stderr.strip().splitlines()[-1].endswith(
+        "tf1_lstm.posts.toy is not a port: it lacks seeded, framework, main (see "
+        "tf1_lstm.posts.PORT)"), done.stderr
 
 
 @pytest.mark.parametrize("env", [posts.TORCH_ENV, posts.KERAS_ENV])

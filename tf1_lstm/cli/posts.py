@@ -11,10 +11,10 @@ def register(commands):
     from tf1_lstm import posts
     post = commands.add_parser(
         "post", help="one sister post's program (PyTorch or Keras), as the post runs it",
-        description="Train one of the four sister posts' programs (../shared/seeds 000-002, "
-                    "004 and its two variants), faithful in its own framework, and record it "
-                    "as a training run is. It runs in the post's environment: "
-                    "./run --env NAME post ID (docs/posts.md).")
+        description="Train one of the sister posts' programs (../shared/seeds; ids %s), "
+                    "faithful in its own framework, and record it as a training run is. It "
+                    "runs in the post's environment: ./run --env NAME post ID (docs/posts.md)."
+                    % ", ".join(posts.IDS))
     post.add_argument("post", choices=posts.IDS, metavar="ID",
                       help="the post: %s" % ", ".join(posts.IDS))
     post.add_argument("--seed", type=flags.settings.seed, default=None,

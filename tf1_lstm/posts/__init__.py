@@ -7,7 +7,10 @@ transforms, shuffling and evaluation; what the post does not show or gets wrong 
 change (`changes`), listed in docs/posts.md. `tf1-lstm report --posts` trains them over seeds.
 """
 
+import importlib
 from typing import NamedTuple, Optional, Tuple
+
+from tf1_lstm.util.errors import ToolError
 
 TORCH_ENV = "torch2.13.0-py3.11"  # envs/<name>.txt: the CPU build of PyTorch
 KERAS_ENV = "tf2.15.1-py3.11"     # Keras 2.15 inside TensorFlow 2.15.1, as the post imports it
@@ -89,6 +92,29 @@ def get(post_id):
         if post.id == post_id:
             return post
     raise ValueError("no sister post %r: choose from %s" % (post_id, ", ".join(IDS)))
+
+
+# What a port module (tf1_lstm.posts.<module>) gives the runner (posts.run), each a function:
+PORT = (
+    "build",      # build(post_id) -> the post's model, untrained (its parameters are counted)
+    "seeded",     # seeded(seed, threads) -> {switch: value}: the framework seeded, threads set,
+    #               its determinism switches as set (recorded)
+    "framework",  # framework() -> {"framework", "version", "git", ...}: the build, recorded
+    #               in the run's fingerprint (core.fingerprint.FACTORS names how each acts)
+    "main",       # main(ctx) -> {"test_accuracy": ...}: the post's loop, marked, reporting
+    #               each step and epoch to ctx (posts.run.Context)
+)
+
+
+def port(post):
+    """The port module of `post`, checked to give PORT; ToolError naming what it lacks. Its
+    framework is imported with it: only in the post's environment."""
+    module = importlib.import_module("tf1_lstm.posts." + post.module)
+    lacking = [name for name in PORT if not callable(getattr(module, name, None))]
+    if lacking:
+        raise ToolError("tf1_lstm.posts.%s is not a port: it lacks %s (see tf1_lstm.posts.PORT)"
+                        % (post.module, ", ".join(lacking)))
+    return module
 
 
 def environments():

@@ -5,7 +5,6 @@ The records keep a training run's shape (status, curve, test_accuracy, fingerpri
 report, the run store and `verify` read them as they read the TF post's runs; an epoch's curve
 point sits at the optimizer steps done by its end."""
 
-import importlib
 import os
 import platform
 import random
@@ -136,7 +135,7 @@ def _train(config, argv, say):
         # the framework's import comes after every refusal: Keras' start-up lines follow none
         post = posts.get(config.post)
         try:
-            port = importlib.import_module("tf1_lstm.posts." + post.module)
+            port = posts.port(post)
         except ImportError as err:
             raise ToolError(tfenvs.cannot_import(err))
         return _train_locked(config, post, port, found, argv, say)

@@ -175,7 +175,9 @@ def rerun_command(s):
 
 def _references_md(report):
     """Figures other posts report: quoted, not measured."""
-    measured = ("quoted; measured below, in \"Five posts, five claims\"" if report.get("posts")
+    titles = ["\"%s\"" % s.measures_quoted(report[s.key]) for s in sections.SECTIONS
+              if s.measures_quoted and report.get(s.key)]
+    measured = ("quoted; measured below, in " + ", ".join(titles) if titles
                 else "quoted, not measured here")
     lines = ["## Context: other implementations (%s)" % measured, "",
              "| implementation | reported test accuracy | source |", "| --- | --- | --- |"]

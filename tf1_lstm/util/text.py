@@ -15,3 +15,11 @@ def number(x, digits=2):
     if abs(x) < 10 ** -digits or abs(x) >= 1e6:
         return "%.*e" % (max(1, digits - 1), x)
     return "%.*g" % (digits, x)
+
+
+WORDS = ("no", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten")
+
+
+def count(n):
+    """A small count as a word in running text (5 -> 'five'); digits past ten."""
+    return WORDS[n] if 0 <= n < len(WORDS) else str(n)

@@ -63,6 +63,8 @@ class Section(NamedTuple):
     side_by_side: Optional[Callable[..., List[Tuple[str, Any, Any]]]] = None  # (summary A,
     #                          summary B, run_dirs not believed in A, in B) -> compare's
     #                          (label, A, B) rows; None for a side without the section
+    measures_quoted: Optional[Callable[[Dict[str, Any]], str]] = None  # summary -> its title,
+    #                          where it measures the figures report.md quotes from other posts
 
 
 SECTIONS = (
@@ -71,7 +73,8 @@ SECTIONS = (
     Section("ablation", ablation.FLAGS, ablation.options, ablation.plan, ablation.summarise,
             ablation.render, ablation.plot, alone=ablation.ALONE),
     Section("posts", posts.FLAGS, posts.options, posts.plan, posts.summarise, posts.render,
-            posts.plot, alone=posts.ALONE, runs=posts.runs, side_by_side=posts.side_by_side),
+            posts.plot, alone=posts.ALONE, runs=posts.runs, side_by_side=posts.side_by_side,
+            measures_quoted=posts.title),
     Section("tf_versions", tf_versions.FLAGS, tf_versions.options, tf_versions.plan,
             tf_versions.summarise, tf_versions.render, tf_versions.plot),
 )

@@ -1,4 +1,4 @@
-"""Five posts, five claims: the sister posts' programs (tf1_lstm.posts), each trained over the
+"""N posts, N claims: the sister posts' programs (tf1_lstm.posts), each trained over the
 report's seeds in its own framework, beside this post's faithful LSTM runs, each claim judged
 by one printed rule (studies.verdicts.claims.figure_claim)."""
 
@@ -15,7 +15,7 @@ from tf1_lstm.core.cells import LSTM
 from tf1_lstm.studies import engine
 from tf1_lstm.studies.verdicts import claims
 from tf1_lstm.util.figures import pyplot, save_figure
-from tf1_lstm.util.text import percent
+from tf1_lstm.util.text import count, percent
 
 FIGURE = "posts.png"
 HOUR = 3600  # a post whose runs take longer than this here says so before it starts
@@ -194,8 +194,14 @@ def _measured(row):
                                       ci, seeds)
 
 
+def title(section):
+    """The section's title: how many posts, and claims, it holds ("Five posts, five claims")."""
+    n = count(len(section["rows"]))
+    return "%s posts, %s claims" % (n.capitalize(), n)
+
+
 def render(section):
-    lines = ["## Five posts, five claims", "",
+    lines = ["## " + title(section), "",
              "Each sister post's program, ported faithfully to its own framework "
              "(docs/posts.md: what each post shows and every labelled change), trained over "
              "the report's seeds on the machine(s) under \"What the runs ran on\".", "",
@@ -228,7 +234,8 @@ def plot(section, out):
     ax.set_xticks(range(len(rows)))
     ax.set_xticklabels(["%s\n%s" % (r["post"], r["framework"]) for r in rows], fontsize=8)
     ax.set_ylabel("test accuracy (%)")
-    ax.set_title("Five posts: test accuracy per seed (bar: mean; x: the post's claim)")
+    ax.set_title("%s posts: test accuracy per seed (bar: mean; x: the post's claim)"
+                 % count(len(rows)).capitalize())
     ax.grid(axis="y", alpha=0.3)
     ax.legend(loc="lower right")
     save_figure(fig, os.path.join(out, FIGURE), dpi=110)
