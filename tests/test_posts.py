@@ -266,7 +266,7 @@ def test_report_posts_fills_every_row_and_reuses_its_runs(posts_report):
     assert "--seed 0 --threads 1 --epochs 1" in config["command"]
     with open(os.path.join(out, "report.md")) as f:
         md = f.read()
-    assert "## Five posts, five claims" in md and "| 000 | PyTorch |" in md
+    assert "## Three posts, three claims" in md and "| 000 | PyTorch |" in md  # its own count
     assert os.path.isfile(os.path.join(out, "posts.png"))
     code, stdout, err = run_cli(QUICK_POSTS + ["--out", out])  # again: every run is reused
     assert code == 0, err

@@ -55,9 +55,9 @@ def _cluster_flags(parser):
     scheduler, threads per run."""
     from tf1_lstm.studies.engine import clusters
     parser.add_argument("--jobs", type=flags.positive_int, default=None,
-                        help="workers, each training one run at a time: of the embedded Dask "
-                             "cluster (default: one per core; at most two per core), or SLURM "
-                             "jobs with --cluster slurm (default: as many as cores here)")
+                        help="workers, each training one run at a time (default: one per core "
+                             "here; the embedded Dask cluster takes at most two per core); with "
+                             "a --cluster kind that asks a queue, the jobs asked of it")
     kinds = [clusters.get(name) for name in clusters.offered()]
     parser.add_argument("--cluster", choices=[k.name for k in kinds], default=clusters.DEFAULT,
                         help="where the workers run without --scheduler: %s" % " or ".join(

@@ -1,6 +1,6 @@
 """Where a study's workers run: one module per kind of cluster, one entry in KINDS.
 
-A kind owns how its Dask cluster starts and ends, what watches it, how progress lines and
+A kind owns how its Dask cluster starts and ends (and what watches it), how progress lines and
 report.json's engine block name it, its own flags, and where a worker finds its job id. A new
 kind (PBS through dask-jobqueue, say) is one module with a Kind subclass and one line below.
 """
@@ -18,6 +18,8 @@ KINDS = collections.OrderedDict([
     ("slurm", "tf1_lstm.studies.engine.clusters.slurm:Slurm"),
 ])
 DEFAULT = "local"  # what a study starts without --cluster or --scheduler
+PRELOAD = "tf1_lstm.studies.engine.worker_logs"  # each worker of a kind that starts workers
+#                                                  preloads it: its logs muted, as the client's
 
 
 def address(given=None):
@@ -60,9 +62,6 @@ class Kind:
         """Set engine.cluster (None for one that runs already) and engine.client, each as soon
         as it exists (so that closing the engine ends a half start); ToolError if it cannot."""
         raise NotImplementedError
-
-    def watch(self, engine):
-        """Runs in a thread while the client is open; sets engine.lost to end the study."""
 
     def end(self, cluster):
         """Before the client and cluster close: what the kind must undo first."""

@@ -4,12 +4,12 @@ import contextlib
 import logging
 import signal
 
+from tf1_lstm.studies.engine import clusters
 from tf1_lstm.studies.engine.clusters import Kind
 from tf1_lstm.util import environment, interrupts, scratch
 from tf1_lstm.util.errors import ToolError
 
 MEMORY_PER_JOB = 1 << 30  # bytes a local worker and its training process may need at most
-PRELOAD = "tf1_lstm.studies.engine.worker_logs"  # each worker's logs muted, as the client's
 
 
 class Local(Kind):
@@ -34,7 +34,7 @@ class Local(Kind):
             engine.cluster = distributed.LocalCluster(
                 n_workers=jobs, threads_per_worker=1, processes=True, dashboard_address=None,
                 silence_logs=logging.CRITICAL, local_directory=engine.scratch,
-                preload=[PRELOAD])
+                preload=[clusters.PRELOAD])
             engine.client = distributed.Client(engine.cluster)
 
     def where(self):

@@ -17,8 +17,8 @@ import threading
 import time
 
 from tf1_lstm.core.settings import positive_int
+from tf1_lstm.studies.engine import clusters
 from tf1_lstm.studies.engine.clusters import Kind
-from tf1_lstm.studies.engine.clusters.local import PRELOAD
 from tf1_lstm.util import interrupts
 from tf1_lstm.util.errors import ToolError
 from tf1_lstm.util.files import remove_quietly
@@ -58,9 +58,9 @@ class Slurm(Kind):
             cluster = start(self.jobs or 1, self.logs, self.wait())
             engine.cluster, engine.client = cluster, distributed.Client(cluster)
         wait_for_a_worker(engine.client, cluster, self.logs, self.wait())
-        threading.Thread(target=self.watch, args=(engine,), daemon=True).start()
+        threading.Thread(target=self._watch, args=(engine,), daemon=True).start()
 
-    def watch(self, engine):
+    def _watch(self, engine):
         """With no SLURM job running for --slurm-wait s (all died, none replaced in time), stop
         the runs in flight, so that the study ends in one line instead of waiting for ever."""
         since = None
@@ -119,7 +119,7 @@ def start(jobs, logs, wait=WAIT, say=print):
         local_directory=_config("local-directory", WORKER_DIR), log_directory=logs,
         name="tf1-lstm", scheduler_options=dict({"dashboard_address": ":0"},
                                                 **_config("scheduler-options", {})),
-        extra=list(_config("extra", [])) + ["--preload", PRELOAD])
+        extra=list(_config("extra", [])) + ["--preload", clusters.PRELOAD])
     try:
         _test_only(cluster.job_script())
         cluster.adapt(minimum_jobs=jobs, maximum_jobs=jobs)
