@@ -17,6 +17,7 @@ import numpy as np
 from tf1_lstm import posts
 from tf1_lstm.core import data, records
 from tf1_lstm.core.fingerprint import variables
+from tf1_lstm.core.training import run_name
 from tf1_lstm.util import cpuid, environment, scratch, tfenvs
 from tf1_lstm.util.errors import ToolError
 from tf1_lstm.util.files import LOCK, ensure_dir, locked, remove_quietly, write_json
@@ -92,7 +93,7 @@ def new_config(post_id, seed=None, epochs=None, threads=None, run_dir=None, data
     post = posts.get(post_id)
     seed = random.SystemRandom().randint(0, 2 ** 31 - 2) if seed is None else seed
     return PostConfig(post.id, seed, epochs or post.epochs, threads or posts.THREADS,
-                      run_dir or "runs/post%s-seed%d" % (post.id, seed),
+                      run_dir or os.path.join("runs", run_name("post" + post.id, seed)),
                       data_dir or data.default_data_dir(), tuple(mirrors or ()))
 
 

@@ -442,7 +442,7 @@ def run_environments(results, hosts):
 def _environment(by_cell, data_dir, dataset):
     """report.json's `environment`: `versions` are the faithful runs' own; `assembled_with`,
     the machine, packages and data are this process's."""
-    record = environment.fingerprint(data.checksums(data_dir, dataset), tfcompat.cuda())
+    record = environment.block(data.checksums(data_dir, dataset), tfcompat.cuda())
     record["assembled_with"] = record["versions"]
     record["versions"] = versions_of([m for runs in by_cell.values() for m in runs])
     record["pip_freeze_of"] = tfenvs.own()

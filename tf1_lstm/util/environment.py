@@ -212,10 +212,10 @@ def gpus():
             for line in out.strip().splitlines() if line.strip()]
 
 
-def fingerprint(data_checksums, cuda):
+def block(data_checksums, cuda):
     """Versions, CUDA (`cuda`: core.tfcompat.cuda()), machine, commit, the data's checksums and
-    the installed packages: what a result may depend on, in one record (reports and bench
-    write it)."""
+    the installed packages: what a result may depend on, in one record (the environment block
+    reports and bench write; a run's fingerprint is core.fingerprint's)."""
     return collections.OrderedDict([
         ("versions", versions()), ("cuda", cuda), ("machine", machine()),
         ("git", git_revision()), ("data_checksums", data_checksums),

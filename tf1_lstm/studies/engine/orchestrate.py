@@ -55,7 +55,7 @@ def _lost(engine, out, done):
                                                            out))
 
 
-def _result(future, run, engine, out, done):
+def _result(future, spec, engine, out, done):
     """What the task returned; its failure as one RunError line."""
     from concurrent.futures import CancelledError
     try:
@@ -66,7 +66,7 @@ def _result(future, run, engine, out, done):
         raise
     except Exception as err:  # the worker's own failure, or the cluster's (KilledWorker)
         raise RunError("run %s failed on its worker (%s: %s)" % (
-            run.name, type(err).__name__, str(err).splitlines()[0] if str(err) else "-"))
+            spec.name, type(err).__name__, str(err).splitlines()[0] if str(err) else "-"))
 
 
 def run_all(specs, out, engine, data_dir=None, mirrors=(), say=print):

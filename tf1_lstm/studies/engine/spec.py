@@ -49,9 +49,9 @@ def spec(cell, seed, steps, threads, label=None, env=None, **changes):
                  **changes)
 
 
-def repeated(run):
-    """`run` trained once more, with the same settings, into a folder of its own."""
-    return run._replace(name=run.name + "-repeat", repeat_of=run.name)
+def repeated(spec):
+    """`spec` trained once more, with the same settings, into a folder of its own."""
+    return spec._replace(name=spec.name + "-repeat", repeat_of=spec.name)
 
 
 def env_name(name, env):

@@ -16,18 +16,18 @@ from tf1_lstm.util.files import (UnsafePath, atomic_dir, ensure_dir, read_json, 
 MARKER = "engine.json"  # in every run directory the engine writes: where it was trained
 
 
-def same_numbers(config, run):
-    """Was a run with this config.json made with the settings of `run` (a sister post's: its
+def same_numbers(config, spec):
+    """Was a run with this config.json made with the settings of `spec` (a sister post's: its
     post and epochs too)?"""
-    return settings.same_numbers(config, run.values()) and (
-        run.command != "post" or config.get("post") == dict(run.options))
+    return settings.same_numbers(config, spec.values()) and (
+        spec.command != "post" or config.get("post") == dict(spec.options))
 
 
-def same_settings(config, run, metrics=None):
-    """Was a run with this config.json (and metrics.json) made with the settings of `run`, in
+def same_settings(config, spec, metrics=None):
+    """Was a run with this config.json (and metrics.json) made with the settings of `spec`, in
     its environment?"""
-    return same_numbers(config, run) and \
-        (run.env is None or trained_in(config, metrics) == run.env)
+    return same_numbers(config, spec) and \
+        (spec.env is None or trained_in(config, metrics) == spec.env)
 
 
 def trained_in(config, metrics=None):
@@ -44,14 +44,14 @@ def trained_in(config, metrics=None):
         str(versions.get("python", "")).split(".")[:2]))
 
 
-def finished_statuses(run):
-    return (records.COMPLETE, records.DIVERGED) if run.command == "diagnose" else \
+def finished_statuses(spec):
+    return (records.COMPLETE, records.DIVERGED) if spec.command == "diagnose" else \
         (records.COMPLETE,)
 
 
-def reusable(config, metrics, run):
-    """Is a run directory with this config and metrics a finished run of `run`?"""
-    return same_settings(config, run, metrics) and metrics.get("status") in finished_statuses(run)
+def reusable(config, metrics, spec):
+    """Is a run directory with this config and metrics a finished run of `spec`?"""
+    return same_settings(config, spec, metrics) and metrics.get("status") in finished_statuses(spec)
 
 
 def _run_config(run_dir):
@@ -68,8 +68,8 @@ def _run_config(run_dir):
 KEEP = "move it away or use another --out (nothing was deleted)"
 
 
-def finished(run_dir, run, own=()):
-    """The metrics of a finished run of `run` in run_dir; None if there is none; Changed if its
+def finished(run_dir, spec, own=()):
+    """The metrics of a finished run of `spec` in run_dir; None if there is none; Changed if its
     records changed after it finished; RunError if something else is there (the tool never
     deletes what it did not make, nor a finished run). `own`: the workers' TensorFlow
     environments, where a run with no `env` of its own trains; a run from any other is not
@@ -81,13 +81,13 @@ def finished(run_dir, run, own=()):
         raise RunError("%s holds something that is not a finished tf1-lstm run: %s"
                        % (run_dir, KEEP))
     _believed(run_dir)  # an edited record's settings are not believed either
-    if not same_numbers(config, run):
+    if not same_numbers(config, spec):
         raise RunError("%s holds a run made with other settings: %s" % (run_dir, KEEP))
     try:
         metrics = records.read_metrics(run_dir)
     except records.RecordError as err:
         raise RunError("%s; or %s" % (err, KEEP))
-    problem = _not_reusable(config, metrics, run, own)
+    problem = _not_reusable(config, metrics, spec, own)
     if problem:
         raise RunError("%s holds %s: %s" % (run_dir, problem, KEEP))
     _believed(run_dir, config, metrics)
@@ -106,15 +106,15 @@ def _believed(run_dir, config=None, metrics=None):
         raise Changed(str(err))
 
 
-def _not_reusable(config, metrics, run, own):
-    """Why a run of `run`'s numbers is not the one wanted (its environment, its end), or None."""
+def _not_reusable(config, metrics, spec, own):
+    """Why a run of `spec`'s numbers is not the one wanted (its environment, its end), or None."""
     made_in = trained_in(config, metrics)
-    if not same_settings(config, run, metrics):
-        return "a run trained in %s, not %s" % (made_in or "an unrecorded environment", run.env)
-    if run.env is None and own and made_in not in own:
+    if not same_settings(config, spec, metrics):
+        return "a run trained in %s, not %s" % (made_in or "an unrecorded environment", spec.env)
+    if spec.env is None and own and made_in not in own:
         return "a run trained in %s, not in the workers' %s" % (
             made_in or "an unrecorded environment", " or ".join(sorted(own)))
-    if metrics["status"] not in finished_statuses(run):
+    if metrics["status"] not in finished_statuses(spec):
         return "a run that did not finish (status %s)" % metrics["status"]
     return None
 
@@ -146,9 +146,9 @@ RESULT_FIELDS = (("files", dict), ("log", str), ("scratch", str), ("host", str),
                  ("worker", str), ("task_seconds", (int, float)), ("finished_at", (int, float)))
 
 
-def _result_problem(result, run):
-    """What is wrong with the shape of a result for `run`, or None."""
-    if not isinstance(result, dict) or result.get("name") != run.name:
+def _result_problem(result, spec):
+    """What is wrong with the shape of a result for `spec`, or None."""
+    if not isinstance(result, dict) or result.get("name") != spec.name:
         return "it names another run: %r" % (
             result.get("name") if isinstance(result, dict) else type(result).__name__)
     missing = [key for key, kind in RESULT_FIELDS if not isinstance(result.get(key), kind)]
@@ -162,17 +162,17 @@ def _result_problem(result, run):
     return None
 
 
-def checked_result(result, run):
-    """`result` if it is what train_task returns for `run`, else RunError saying what is wrong.
+def checked_result(result, spec):
+    """`result` if it is what train_task returns for `spec`, else RunError saying what is wrong.
     Nothing a worker sends is trusted: it names a run and paths the client will write."""
-    problem = _result_problem(result, run)
+    problem = _result_problem(result, spec)
     if problem is None:
         try:
             config = json.loads(result["files"]["config.json"].decode("utf-8"))  # novm: bytes
             metrics = records.check_metrics(json.loads(
                 result["files"]["metrics.json"].decode("utf-8")), "its metrics.json")  # novm
-            if not isinstance(config, dict) or not same_settings(config, run, metrics) or \
-                    metrics["status"] not in finished_statuses(run):
+            if not isinstance(config, dict) or not same_settings(config, spec, metrics) or \
+                    metrics["status"] not in finished_statuses(spec):
                 problem = "it is not a finished run with the settings that were sent"
             else:
                 unsealed = records.unsealed_blob(result["files"])
@@ -184,7 +184,7 @@ def checked_result(result, run):
             problem = "config.json or metrics.json missing or malformed: %s" % err
     if problem:
         raise RunError("the result a worker sent for %s was refused (%s); nothing of it was "
-                       "written" % (run.name, problem))
+                       "written" % (spec.name, problem))
     return result
 
 

@@ -28,24 +28,24 @@ SCHEDULER_LOST = 10  # seconds a worker without its scheduler goes on training b
 TASK_MODULE = training_process.__name__  # the training process's side of the contract
 
 
-def task(run, run_dir, data_dir=None, mirrors=()):
-    """The task record of `run`: its training process gets the spec whole, as values (the
+def task(spec, run_dir, data_dir=None, mirrors=()):
+    """The task record of `spec`: its training process gets the spec whole, as values (the
     settings, the command's own options), never as argv text. A folder is where one machine
     keeps things: a worker without the client's data folder (or mirror folder) uses its own
     data, verified by checksum as always."""
-    return {"contract": CONTRACT, "command": run.command, "settings": run.values(),
-            "options": dict(run.options), "run_dir": run_dir,
+    return {"contract": CONTRACT, "command": spec.command, "settings": spec.values(),
+            "options": dict(spec.options), "run_dir": run_dir,
             "data_dir": data_dir if data_dir and os.path.isdir(data_dir) else None,
             "mirrors": [m for m in mirrors if "://" in m or os.path.isdir(m)]}
 
 
-def task_command(run, record, result):
-    """The argv that starts `run`'s training process on this worker, in its environment's
+def task_command(spec, record, result):
+    """The argv that starts `spec`'s training process on this worker, in its environment's
     Python, with its task record at `record` and its result to be written to `result`."""
     try:
-        python = tfenvs.ready(run.env)
+        python = tfenvs.ready(spec.env)
     except tfenvs.EnvError as err:
-        raise RunError("run %s: %s" % (run.name, err))
+        raise RunError("run %s: %s" % (spec.name, err))
     return [python, "-m", TASK_MODULE, record, result]
 
 
@@ -107,7 +107,7 @@ def _collect(run_dir):
     return files
 
 
-def _failure(run, code, result, log_text):
+def _failure(spec, code, result, log_text):
     """One line for a run that failed on this worker, from its result record: a worker without
     data says so and how to give it some (the fetch errors behind it stay in the run's log);
     another error is its own line; a process that ended without a result, its log's last
@@ -119,14 +119,14 @@ def _failure(run, code, result, log_text):
                if os.environ.get(env) else "Or set %s on the worker to a folder holding them"
                % env)
         return ("run %s failed on worker %s, which lacks data: %s %s"
-                % (run.name, socket.gethostname(), error["summary"], fix))
+                % (spec.name, socket.gethostname(), error["summary"], fix))
     if error:
-        return "run %s failed (exit %d): %s" % (run.name, code, error["line"])
+        return "run %s failed (exit %d): %s" % (spec.name, code, error["line"])
     lines = [line.strip() for line in log_text.strip().splitlines()]
-    return "run %s failed (exit %d): %s" % (run.name, code, " / ".join(lines[-LOG_TAIL:]))
+    return "run %s failed (exit %d): %s" % (spec.name, code, " / ".join(lines[-LOG_TAIL:]))
 
 
-def _result_record(run, path):
+def _result_record(spec, path):
     """The training process's result record, or None where it ended without writing one."""
     try:
         with open(path) as f:
@@ -138,34 +138,34 @@ def _result_record(run, path):
     if result.get("contract") != CONTRACT:
         raise RunError("run %s: its training process answered in task contract %r, this "
                        "worker's tf1-lstm speaks %d: install one tf1-lstm version in every "
-                       "environment of the workers" % (run.name, result.get("contract"),
+                       "environment of the workers" % (spec.name, result.get("contract"),
                                                        CONTRACT))
     return result
 
 
-def train_task(run, data_dir, mirrors):
-    """Runs on a worker: train `run` in a scratch folder and return it (see module doc)."""
+def train_task(spec, data_dir, mirrors):
+    """Runs on a worker: train `spec` in a scratch folder and return it (see module doc)."""
     from distributed import get_worker
     worker, started = get_worker(), time.time()
     wanted = _Wanted(worker)
     if not wanted.connected():  # queued here before the scheduler was lost: its result is too
-        raise RunError("%s: this worker has lost its scheduler" % run.name)
+        raise RunError("%s: this worker has lost its scheduler" % spec.name)
     folder = scratch.make("task")
-    run_dir, log_path = os.path.join(folder, run.name), os.path.join(folder, "train.log")
+    run_dir, log_path = os.path.join(folder, spec.name), os.path.join(folder, "train.log")
     record, result = os.path.join(folder, "task.json"), os.path.join(folder, "result.json")
     try:
-        write_json(record, task(run, run_dir, data_dir, mirrors))
+        write_json(record, task(spec, run_dir, data_dir, mirrors))
         with open(log_path, "w") as log:
-            proc = subprocess.Popen(task_command(run, record, result), stdout=log,
+            proc = subprocess.Popen(task_command(spec, record, result), stdout=log,
                                     stderr=subprocess.STDOUT, preexec_fn=_die_with_parent)
             scratch.lend(folder, proc.pid)
             _wait(proc, wanted)
         with open(log_path) as f:
             log_text = f.read()
-        answer = _result_record(run, result)
+        answer = _result_record(spec, result)
         if proc.returncode != 0:
-            raise RunError(_failure(run, proc.returncode, answer, log_text))
-        return {"name": run.name, "files": _collect(run_dir), "log": log_text,
+            raise RunError(_failure(spec, proc.returncode, answer, log_text))
+        return {"name": spec.name, "files": _collect(run_dir), "log": log_text,
                 "scratch": run_dir, "host": socket.gethostname(), "worker": worker.address,
                 "slurm_job": clusters.job_id(),
                 "task_seconds": time.time() - started, "finished_at": time.time()}

@@ -27,9 +27,9 @@ class Finished(NamedTuple):
     chance: Dict[str, Any]   # the test set's chance level (report.chance_level)
     data_dir: Optional[str]  # the --data-dir the runs read (None: the default)
 
-    def metrics(self, run):
-        """metrics.json of the finished run of RunSpec `run`."""
-        return self.results[run.name]
+    def metrics(self, spec):
+        """metrics.json of the finished run of RunSpec `spec`."""
+        return self.results[spec.name]
 
     def seal(self, name):
         """The seal of the finished run `name` (checked when it was stored or reused)."""

@@ -21,6 +21,7 @@ import numpy as np
 from tf1_lstm.core import data, hparams
 from tf1_lstm.core.cells import LSTM
 from tf1_lstm.core.settings import positive_int, steps_list
+from tf1_lstm.core.training import run_name
 from tf1_lstm.studies import engine
 from tf1_lstm.studies.verdicts import rules
 from tf1_lstm.studies.verdicts.rules import CLAIMED_TEST_ACCURACY
@@ -41,7 +42,7 @@ PREDICTIONS = "test_predictions.npy"  # a run's predicted class per test image (
 # --- the grid of settings --------------------------------------------------------------------
 
 def grid_name(lr, steps, seed):
-    return "%s-lr%g-steps%d-seed%d" % (LSTM, lr, steps, seed)
+    return run_name(LSTM, seed, "%s-lr%g-steps%d" % (LSTM, lr, steps))
 
 
 def plan_grid(base, grid):

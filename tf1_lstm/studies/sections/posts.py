@@ -12,6 +12,7 @@ import numpy as np
 from tf1_lstm import posts
 from tf1_lstm.core import datasets, hparams, records, settings
 from tf1_lstm.core.cells import LSTM
+from tf1_lstm.core.training import run_name
 from tf1_lstm.studies import engine
 from tf1_lstm.studies.verdicts import claims
 from tf1_lstm.util.figures import pyplot, save_figure
@@ -80,7 +81,7 @@ def run_of(post, seed, threads, epochs):
     """The RunSpec of one post's run: its own command and environment; of the settings, only
     the seed and threads apply (the rest stay the defaults, which a post's record matches);
     a report that leaves threads to the framework gives a post its default, posts.THREADS."""
-    return engine.RunSpec(name="post%s-seed%d" % (post.id, seed), command="post",
+    return engine.RunSpec(name=run_name("post" + post.id, seed), command="post",
                           options=(("post", post.id), ("epochs", epochs or post.epochs)),
                           env=post.env, seed=seed, threads=threads or posts.THREADS)
 

@@ -303,7 +303,7 @@ def run(options, say=print):
         ("batch_size", hparams.BATCH_SIZE), ("quick", bool(options.quick)), ("rows", rows),
         ("faithful_overhead", rows["tf1-lstm train (faithful)"]["relative_to_bare"]),
         ("parallel", parallel), ("pytorch", torch),
-        ("environment", environment.fingerprint(data.checksums(data_dir), tfcompat.cuda()))])
+        ("environment", environment.block(data.checksums(data_dir), tfcompat.cuda()))])
     write_json(options.out, result)
     say("faithful / bare = %.3f (goal <= 1.03); wrote %s" % (result["faithful_overhead"],
                                                              options.out))
