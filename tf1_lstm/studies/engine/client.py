@@ -57,14 +57,18 @@ class Engine:
 
     def _quiet_lost_connections(self):
         """Workers that die at once (a SIGTERM to the whole process group, as `timeout`, SLURM
-        and systemd send) leave futures holding a CommClosedError nobody retrieves; asyncio
+        and systemd send) leave futures holding a CommClosedError nobody retrieves (or, on a
+        loaded machine, its OSError "Timed out trying to connect to ADDR"); asyncio
         would print each with its traceback. Those say nothing; anything else is printed."""
         from distributed.comm.core import CommClosedError
         from tornado.iostream import StreamClosedError
 
+        def lost(err):
+            return isinstance(err, (CommClosedError, StreamClosedError, ConnectionError)) or (
+                type(err) is OSError and str(err).startswith("Timed out") and "connect" in str(err))
+
         def handler(loop, context):
-            if not isinstance(context.get("exception"), (CommClosedError, StreamClosedError,
-                                                         ConnectionError)):
+            if not lost(context.get("exception")):
                 loop.default_exception_handler(context)
         if self.client is not None:
             self.client.loop.asyncio_loop.set_exception_handler(handler)
