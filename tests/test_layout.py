@@ -20,8 +20,7 @@ ALLOWED = {  # subpackage -> the tf1_lstm subpackages its modules may import
     "core": {"core", "util"},
     "posts": {"core", "posts", "util"},  # the sister posts' programs: no harness either
     "serving": {"core", "serving", "util"},
-    "studies": {"core", "posts", "serving", "studies", "task", "util"},  # task: the engine
-    #                                                    starts it as a study's training process
+    "studies": {"core", "posts", "serving", "studies", "util"},
     "util": {"util"},
 }
 
@@ -81,17 +80,18 @@ def test_the_engine_is_a_floor_the_studies_stand_on():
 def test_a_study_s_training_process_imports_no_cli_and_no_engine(tmp_path, command, modules):
     """tf1_lstm.task builds each kind of run's config as its command does, without the command
     line (cli), the study engine or Dask in the process."""
+    from tf1_lstm.core import task
     from tf1_lstm.studies import engine
     spec = engine.spec("lstm", 3, 20, 1, command=command,
                        options=(("post", "000"), ("epochs", 1)) if command == "post" else ())
     record = json.dumps(engine.task(spec, str(tmp_path / "run")))
-    code = ("import json, sys\nfrom tf1_lstm import task\n"
-            "config, _ = task.job(json.loads(sys.argv[1]))\n"
+    code = ("import json, sys, importlib\n"
+            "config, _ = importlib.import_module(sys.argv[2]).job(json.loads(sys.argv[1]))\n"
             "print(json.dumps([config.run_dir, sorted(sys.modules)]))\n")
-    done = subprocess.run([sys.executable, "-c", code, record], cwd=REPO, check=True,
+    done = subprocess.run([sys.executable, "-c", code, record, task.PROCESS], cwd=REPO, check=True,
                           stdout=subprocess.PIPE, universal_newlines=True)
     run_dir, loaded = json.loads(done.stdout)
-    assert run_dir == str(tmp_path / "run")
+    assert run_dir == str(tmp_path / "run") and task.PROCESS == "tf1_lstm.task"
     assert [m for m in loaded if m.startswith(("tf1_lstm.cli", "tf1_lstm.studies.engine",
                                                "distributed", "dask"))] == []
     assert set(modules) <= set(loaded)

@@ -12,6 +12,7 @@ from tf1_lstm.core import settings
 from tf1_lstm.util.errors import ToolError
 
 CONTRACT = 1  # the record's version: each end refuses another
+PROCESS = "tf1_lstm.task"  # the module a worker starts on a record: python -m PROCESS TASK RESULT
 COMMANDS = ("train", "diagnose", "post")  # the jobs a record may ask for
 ALWAYS = ("cell", "seed", "steps")  # typed even at their defaults: diagnose's cell is rnn
 

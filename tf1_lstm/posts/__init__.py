@@ -1,4 +1,4 @@
-"""The sister posts: four other blog posts' programs on the same task (a digit read as 28 rows
+"""The sister posts: other blog posts' programs on the same task (a digit read as 28 rows
 of 28 pixels), each ported faithfully to its own framework, one module per post.
 
 The posts live in ../shared/seeds beside the checkout; 003 is this project's post, whose program

@@ -13,11 +13,10 @@ import socket
 import subprocess
 import time
 
-from tf1_lstm import task as training_process
 from tf1_lstm.core import datasets
 from tf1_lstm.core.checkpoints import STEPS_DIR
 from tf1_lstm.core.data import MissingData
-from tf1_lstm.core.task import CONTRACT
+from tf1_lstm.core.task import CONTRACT, PROCESS
 from tf1_lstm.studies.engine import clusters
 from tf1_lstm.studies.engine.spec import RunError
 from tf1_lstm.util import scratch, tfenvs
@@ -25,7 +24,6 @@ from tf1_lstm.util.files import remove_quietly, write_json
 
 LOG_TAIL = 6  # lines of a failed run's log quoted where a run ends without its result
 SCHEDULER_LOST = 10  # seconds a worker without its scheduler goes on training before it stops
-TASK_MODULE = training_process.__name__  # the training process's side of the contract
 
 
 def task(spec, run_dir, data_dir=None, mirrors=()):
@@ -46,7 +44,7 @@ def task_command(spec, record, result):
         python = tfenvs.ready(spec.env)
     except tfenvs.EnvError as err:
         raise RunError("run %s: %s" % (spec.name, err))
-    return [python, "-m", TASK_MODULE, record, result]
+    return [python, "-m", PROCESS, record, result]
 
 
 def _die_with_parent():
