@@ -63,12 +63,10 @@ def _training():
 
 def new_run_config(args):
     """A new run's RunConfig from its flags (core.training.new_config, as for a study's run),
-    and whether this command made its directory (a run stopped before it began leaves none)."""
+    and whether this command made its directory (a run stopped before it began leaves none);
+    settings.SettingsError where the settings cannot go together."""
     values = {s.name: getattr(args, s.name, None) for s in settings.SETTINGS}
-    try:
-        config = _training().new_config(values, getattr(args, "cell_unless_given", None))
-    except settings.SettingsError as err:
-        raise UsageError(str(err))
+    config = _training().new_config(values, getattr(args, "cell_unless_given", None))
     created = not os.path.exists(config.run_dir)
     flags.writable_dir(config.run_dir, "--out", must_be_empty=True)
     return config, created
