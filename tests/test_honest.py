@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from tf1_lstm.studies import engine, report
+from tf1_lstm.studies import engine, markdown, report
 from tf1_lstm.studies.tools import compare
 from tf1_lstm.studies.verdicts import drift, stats
 from tf1_lstm.util import tfenvs
@@ -181,11 +181,11 @@ def test_claims_are_paired_by_what_they_claim(tmp_path):
 def test_the_rerun_line_carries_the_environment_and_every_setting():
     s = {"steps": 200, "threads": 1, "dataset": "mnist", "init_from": "tf1.15.5",
          "reference_env": "tf2.15.1-py3.11"}
-    assert report.rerun_command(s) == ("./run --tf tf2.15.1-py3.11 train --cell CELL --seed SEED"
-                                       " --steps 200 --threads 1 --init-from tf1.15.5")
+    assert markdown.rerun_command(s) == ("./run --tf tf2.15.1-py3.11 train --cell CELL --seed "
+                                         "SEED --steps 200 --threads 1 --init-from tf1.15.5")
     s.update(reference_env=tfenvs.DEFAULT, init_from="own", dataset="fashion-mnist")
-    assert report.rerun_command(s) == ("tf1-lstm train --cell CELL --seed SEED --steps 200 "
-                                       "--threads 1 --dataset fashion-mnist")
+    assert markdown.rerun_command(s) == ("tf1-lstm train --cell CELL --seed SEED --steps 200 "
+                                         "--threads 1 --dataset fashion-mnist")
 
 
 # --- 7, 13: an environment is complete and holds the TensorFlow its name says --------------

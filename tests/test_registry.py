@@ -102,8 +102,8 @@ def _toy_summarise(finished, asked):
             "seal": finished.seal(run.name)}
 
 
-def _toy_runs(summary):
-    return [{"cell": "toy", "seed": 0, "run_dir": "runs/toy-seed0",
+def _toy_runs(summary, seeds):
+    return [{"cell": "toy", "seed": seeds[0], "run_dir": "runs/toy-seed0",
              "test_accuracy": summary["test_accuracy"], "seal": summary["seal"]}]
 
 

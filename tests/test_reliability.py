@@ -405,6 +405,24 @@ def test_a_half_built_object_prints_nothing_under_the_interrupted_line(unwind):
     assert ("Exception ignored" in proc.stderr) is not unwind, proc.stderr
 
 
+def test_a_graph_cut_short_prints_nothing_above_the_interrupted_line():
+    """Found in CI (test_ctrl_c_at_any_moment_of_start_up): a Ctrl-C inside dynamic_rnn left
+    TensorArrays never used; TensorFlow's logger, which holds the stderr it started with, printed
+    "Object was never used" for each as the frames were freed."""
+    code = ("import tensorflow as tf\n"
+            "def build():\n"
+            "    unread = tf.TensorArray(tf.float32, size=28).unstack(tf.zeros([28, 4]))\n"
+            "    raise KeyboardInterrupt  # where the Ctrl-C landed\n"
+            "try:\n"
+            "    build()\n"
+            "except KeyboardInterrupt as err:\n"
+            "    interrupts.say_interrupted('cmd', err)\n"
+            "print('went on', file=sys.stderr)\n")
+    proc = python(code)
+    lines = [line for line in proc.stderr.splitlines() if not line.startswith("WARNING")]
+    assert lines == ["cmd: interrupted", "went on"], proc.stderr
+
+
 # 11 ------------------------------------------------------------------------------------------
 def test_predict_refuses_a_huge_image(tmp_path, run_dir):
     path = str(tmp_path / "huge.png")

@@ -9,7 +9,7 @@ import shutil
 import pytest
 
 from tf1_lstm.core import tfcompat
-from tf1_lstm.studies import report
+from tf1_lstm.studies import engine, markdown
 from tf1_lstm.studies.tools import compare
 from tf1_lstm.studies.verdicts import drift
 from tf1_lstm.studies.verdicts.stats import describe
@@ -135,8 +135,18 @@ def test_resume_recomputes_only_what_is_missing(quick, tmp_path):
     copy = str(tmp_path / "copy")
     shutil.copytree(out, copy)
     shutil.rmtree(os.path.join(copy, "runs", "rnn-seed1"))
+    marker = os.path.join(copy, "runs", "lstm-seed0", engine.MARKER)
+    with open(marker) as f:
+        place = json.load(f)
+    assert place["job"] is None  # no queue here; a record of before names it slurm_job:
+    place["slurm_job"] = "4242"
+    del place["job"]
+    with open(marker, "w") as f:
+        json.dump(place, f)
     again, stdout = make_report(copy)
     assert "19 runs, 18 already finished, 1 to train" in stdout
+    assert [r["slurm_job"] for r in again["runs"] if r["run_dir"] == "runs/lstm-seed0"] == \
+        ["4242"]
     assert os.listdir(os.path.join(copy, "logs")) and "rnn-seed1" in stdout
     assert accuracies(again) == accuracies(rep)
     assert again["claims"] == rep["claims"]
@@ -259,7 +269,7 @@ def test_the_runs_table_says_which_batch_and_the_rerun_line_repeats_a_row(quick,
     assert "| %s | %d | %s | %s (step 0) |" % (first["cell"], first["seed"],
                                                percent(first["test_accuracy"]),
                                                percent(first["final_train_accuracy"])) in md
-    rerun = report.rerun_command(rep["settings"])
+    rerun = markdown.rerun_command(rep["settings"])
     assert "Rerun any row alone: `%s`." % rerun in md
     argv = rerun.replace("CELL", first["cell"]).replace("SEED", str(first["seed"])).split()[2:]
     code, _, err = run_cli(["train"] + argv + ["--data-dir", DATA_DIR, "--out",

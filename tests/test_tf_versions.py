@@ -18,7 +18,7 @@ import tensorflow as tf
 from tf1_lstm.core import cells
 from tf1_lstm.core import model as model_lib
 from tf1_lstm.core.training import RunConfig
-from tf1_lstm.studies import report
+from tf1_lstm.studies import markdown
 from tf1_lstm.util import tfenvs
 
 from conftest import REPO, TF2, TF2_PYTHON, assert_no_traceback, on_37, one_line, run_cli, tf2_cli
@@ -213,7 +213,7 @@ def assert_names_what_its_runs_ran_on(tmp_path, out):
     assert rows["settings.reference_env"].endswith("<- differs")
     assert "runs in " + TF2 in rows
     row = [r for r in rep["runs"] if r["seed"] == 0][0]
-    rerun = report.rerun_command(rep["settings"])
+    rerun = markdown.rerun_command(rep["settings"])
     assert rerun.startswith("./run --tf %s train --cell CELL --seed SEED" % TF2), rerun
     proc = subprocess.run(rerun.replace("CELL", "lstm").replace("SEED", "0").replace(
         "./run", os.path.join(REPO, "run")).split(), cwd=str(tmp_path), stdout=subprocess.PIPE,

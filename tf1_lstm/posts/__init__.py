@@ -36,51 +36,103 @@ class Post(NamedTuple):
 
 
 POSTS = (
-    Post("000", "PyTorch", TORCH_ENV, "post000",
-         "nn.LSTM(28, 128, 1, batch_first=True) + Linear(128, 10), zero (h0, c0)",
-         "batch 100, 10 epochs, lr 0.01", 10, 0.9807, "Test Accuracy to test: 98.07 %",
-         ("the loop, optimizer, loss and transforms are not shown: those of the tutorial the "
-          "code follows (its hyperparameter names, printed model and log lines are "
-          "yunjey/pytorch-tutorial's recurrent_neural_network): ToTensor, shuffled train "
-          "loader, Adam(lr), CrossEntropyLoss, images.reshape(-1, 28, 28), test in eval mode "
-          "without gradients",), 82186, 14.8),
-    Post("001", "PyTorch", TORCH_ENV, "post001",
-         "nn.LSTM(28, 64, 1, batch_first=True) + Linear(64, 10)",
-         "ToTensor + Normalize((0.1307,), (0.3081,)), Adam(0.001), 10 epochs, batch 64 (chosen)",
-         10, 0.9726, "Accuracy: 9726/10000 (97%)",
-         ("batch size not shown: 64 for both loaders (PyTorch's MNIST example), train "
-          "shuffled, test in order",
-          "inputs.view(-1, 28, 28) before the model, in train_model and test_model: as printed "
-          "the loaders' (B, 1, 28, 28) batches reach nn.LSTM, which refuses 4-D input",
-          "import torch.nn.functional as F: test_model calls F.cross_entropy without it "
-          "(NameError)"), 24714, 13.1),
-    Post("002", "PyTorch", TORCH_ENV, "post002",
-         "nn.LSTM(28, 128, 2, batch_first=True) + Linear(128, 10)",
-         "ToTensor, batch 100, shuffled, Adam(1e-3), 30 epochs, squeeze(1)", 30, 0.9908,
-         "训练30个周期在测试集达到99.08%准确率 (Acc: 0.990800)",
-         ("`for data in test_loader:  一次循环读入一个batch` as printed is a SyntaxError (the "
-          "comment lost its #): the # restored",
-          "torch.save/torch.load of RNN.pth in the run folder, not the working folder",
-          "the last part (one test image drawn with matplotlib and moved to the GPU "
-          "unconditionally) left out: it prints one prediction, no figure of the claim"),
-         214282, 50.8),
-    Post("004", "Keras", KERAS_ENV, "post004",
-         "subclassed Model: layers.LSTM(128) + Dense(10, softmax)",
-         "/255, one-hot, Adam(), categorical_crossentropy, 5 epochs, batch 64, validation on "
-         "the test set", 5, None, "prints `Test accuracy:`, no figure given",
-         ("the page lost the code's line breaks (`...layers, modelsclass LSTMModel...`): "
-          "restored",
-          "mnist.load_data() downloads: the same arrays from the verified IDX files",
-          "fit(..., verbose=2): a line per epoch in the run's log, not a progress bar"), 81674,
-         26.3),
-    Post("004-stacked", "Keras", KERAS_ENV, "post004",
-         "variant: LSTM(128, return_sequences=True) + LSTM(128) + Dense(10, softmax)",
-         "as 004", 5, None, "\"增加更多层\" (more layers): no figure given",
-         ("as 004; the post shows the class only: trained as 004 is",), 213258, 90.6),
-    Post("004-dropout", "Keras", KERAS_ENV, "post004",
-         "variant: LSTM(128, dropout=0.2, recurrent_dropout=0.2) + Dense(10, softmax)",
-         "as 004", 5, None, "\"防止模型过拟合\" (against overfitting): no figure given",
-         ("as 004; the post shows the class only: trained as 004 is",), 81674, 89.8),
+    Post(
+        id="000",
+        framework="PyTorch",
+        env=TORCH_ENV,
+        module="post000",
+        model="nn.LSTM(28, 128, 1, batch_first=True) + Linear(128, 10), zero (h0, c0)",
+        settings="batch 100, 10 epochs, lr 0.01",
+        epochs=10,
+        claimed=0.9807,
+        claim="Test Accuracy to test: 98.07 %",
+        changes=("the loop, optimizer, loss and transforms are not shown: those of the tutorial "
+                 "the code follows (its hyperparameter names, printed model and log lines are "
+                 "yunjey/pytorch-tutorial's recurrent_neural_network): ToTensor, shuffled train "
+                 "loader, Adam(lr), CrossEntropyLoss, images.reshape(-1, 28, 28), test in eval "
+                 "mode without gradients",),
+        parameters=82186,
+        seconds_per_epoch=14.8),
+    Post(
+        id="001",
+        framework="PyTorch",
+        env=TORCH_ENV,
+        module="post001",
+        model="nn.LSTM(28, 64, 1, batch_first=True) + Linear(64, 10)",
+        settings="ToTensor + Normalize((0.1307,), (0.3081,)), Adam(0.001), 10 epochs, batch 64 "
+                 "(chosen)",
+        epochs=10,
+        claimed=0.9726,
+        claim="Accuracy: 9726/10000 (97%)",
+        changes=("batch size not shown: 64 for both loaders (PyTorch's MNIST example), train "
+                 "shuffled, test in order",
+                 "inputs.view(-1, 28, 28) before the model, in train_model and test_model: as "
+                 "printed the loaders' (B, 1, 28, 28) batches reach nn.LSTM, which refuses 4-D "
+                 "input",
+                 "import torch.nn.functional as F: test_model calls F.cross_entropy without it "
+                 "(NameError)"),
+        parameters=24714,
+        seconds_per_epoch=13.1),
+    Post(
+        id="002",
+        framework="PyTorch",
+        env=TORCH_ENV,
+        module="post002",
+        model="nn.LSTM(28, 128, 2, batch_first=True) + Linear(128, 10)",
+        settings="ToTensor, batch 100, shuffled, Adam(1e-3), 30 epochs, squeeze(1)",
+        epochs=30,
+        claimed=0.9908,
+        claim="训练30个周期在测试集达到99.08%准确率 (Acc: 0.990800)",
+        changes=("`for data in test_loader:  一次循环读入一个batch` as printed is a SyntaxError (the "
+                 "comment lost its #): the # restored",
+                 "torch.save/torch.load of RNN.pth in the run folder, not the working folder",
+                 "the last part (one test image drawn with matplotlib and moved to the GPU "
+                 "unconditionally) left out: it prints one prediction, no figure of the claim"),
+        parameters=214282,
+        seconds_per_epoch=50.8),
+    Post(
+        id="004",
+        framework="Keras",
+        env=KERAS_ENV,
+        module="post004",
+        model="subclassed Model: layers.LSTM(128) + Dense(10, softmax)",
+        settings="/255, one-hot, Adam(), categorical_crossentropy, 5 epochs, batch 64, "
+                 "validation on the test set",
+        epochs=5,
+        claimed=None,
+        claim="prints `Test accuracy:`, no figure given",
+        changes=("the page lost the code's line breaks (`...layers, modelsclass LSTMModel...`): "
+                 "restored",
+                 "mnist.load_data() downloads: the same arrays from the verified IDX files",
+                 "fit(..., verbose=2): a line per epoch in the run's log, not a progress bar"),
+        parameters=81674,
+        seconds_per_epoch=26.3),
+    Post(
+        id="004-stacked",
+        framework="Keras",
+        env=KERAS_ENV,
+        module="post004",
+        model="variant: LSTM(128, return_sequences=True) + LSTM(128) + Dense(10, softmax)",
+        settings="as 004",
+        epochs=5,
+        claimed=None,
+        claim="\"增加更多层\" (more layers): no figure given",
+        changes=("as 004; the post shows the class only: trained as 004 is",),
+        parameters=213258,
+        seconds_per_epoch=90.6),
+    Post(
+        id="004-dropout",
+        framework="Keras",
+        env=KERAS_ENV,
+        module="post004",
+        model="variant: LSTM(128, dropout=0.2, recurrent_dropout=0.2) + Dense(10, softmax)",
+        settings="as 004",
+        epochs=5,
+        claimed=None,
+        claim="\"防止模型过拟合\" (against overfitting): no figure given",
+        changes=("as 004; the post shows the class only: trained as 004 is",),
+        parameters=81674,
+        seconds_per_epoch=89.8),
 )
 IDS = tuple(p.id for p in POSTS)
 THE_POST = "003"  # this project's post: its program is tf1_lstm.core, its runs the faithful ones

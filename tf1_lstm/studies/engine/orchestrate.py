@@ -17,7 +17,7 @@ class Outcome(NamedTuple):
     """What run_all hands back."""
     metrics: dict   # {run name: metrics.json}
     hosts: dict     # {run name: the worker host that trained it; None if not recorded}
-    jobs: dict      # {run name: the SLURM job that trained it; None if none or not recorded}
+    jobs: dict      # {run name: the queue job (clusters.job_id) that trained it; None if none}
     timings: dict   # {run name: (task seconds, seconds from task end to stored)}, runs done now
 
 
@@ -94,7 +94,7 @@ def run_all(specs, out, engine, data_dir=None, mirrors=(), say=print):
                                     futures[future])
             metrics = store(result, runs_dir, logs_dir)
             done[result["name"]] = metrics
-            places[result["name"]] = {"host": result["host"], "slurm_job": result.get("slurm_job")}
+            places[result["name"]] = {"host": result["host"], "job": result.get("job")}
             timings[result["name"]] = (result["task_seconds"],
                                        max(0.0, time.time() - result["finished_at"]))
             bar.set_postfix_str("%s %.4f" % (result["name"], metrics["test_accuracy"] or 0))
@@ -109,4 +109,4 @@ def run_all(specs, out, engine, data_dir=None, mirrors=(), say=print):
         if bar is not None:
             bar.close()
     return Outcome(done, {name: p.get("host") for name, p in places.items()},
-                   {name: p.get("slurm_job") for name, p in places.items()}, timings)
+                   {name: p.get("job") for name, p in places.items()}, timings)

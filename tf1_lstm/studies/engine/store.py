@@ -210,7 +210,7 @@ def store(result, runs_dir, logs_dir):
         records.seal(tmp)  # checked as sent (checked_result), sealed as written here
         write_json(os.path.join(tmp, MARKER), collections.OrderedDict([
             ("made_by", "tf1-lstm"), ("host", result["host"]), ("worker", result["worker"]),
-            ("slurm_job", result.get("slurm_job")),
+            ("job", result.get("job")),
             ("task_seconds", round(result["task_seconds"], 3))]))
     write_text(os.path.join(logs_dir, result["name"] + ".log"),
                result["log"].replace(result["scratch"], relative))
@@ -236,10 +236,19 @@ def survey(specs, runs_dir, own, say=None):
             continue
         done[run.name] = metrics
         try:
-            places[run.name] = dict(read_json(os.path.join(run_dir, MARKER)))
+            places[run.name] = place(read_json(os.path.join(run_dir, MARKER)))
         except (OSError, ValueError, TypeError):
             places[run.name] = {}  # made before the engine recorded it
     return done, places, todo
+
+
+def place(marker):
+    """Where a stored run was trained, from its MARKER: {"host", "worker", "job", ...}. Runs
+    stored before the name was made general call the queue job `slurm_job`."""
+    found = dict(marker)
+    if "slurm_job" in found:
+        found.setdefault("job", found.pop("slurm_job"))
+    return found
 
 
 def folders(out, specs):

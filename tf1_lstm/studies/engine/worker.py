@@ -165,7 +165,7 @@ def train_task(spec, data_dir, mirrors):
             raise RunError(_failure(spec, proc.returncode, answer, log_text))
         return {"name": spec.name, "files": _collect(run_dir), "log": log_text,
                 "scratch": run_dir, "host": socket.gethostname(), "worker": worker.address,
-                "slurm_job": clusters.job_id(),
+                "job": clusters.job_id(),
                 "task_seconds": time.time() - started, "finished_at": time.time()}
     finally:
         remove_quietly(folder)

@@ -57,9 +57,10 @@ class Section(NamedTuple):
     plot: Callable[[Dict[str, Any], str], List[str]]  # (summary, out) -> the figure files it
     #                          wrote into out
     alone: str = ""          # its flag, if it cannot share a report with --tf ("": it can)
-    runs: Optional[Callable[[Dict[str, Any]], List[Dict[str, Any]]]] = None  # summary -> a
-    #                          row per run it owns beyond the report's own (cell, seed,
-    #                          run_dir, test_accuracy, seal), which verify and compare check
+    runs: Optional[Callable[[Dict[str, Any], List[int]], List[Dict[str, Any]]]] = None
+    #                          (summary, the report's seeds) -> a row per run it owns beyond
+    #                          the report's own (cell, seed, run_dir, test_accuracy, seal),
+    #                          which verify and compare check
     side_by_side: Optional[Callable[..., List[Tuple[str, Any, Any]]]] = None  # (summary A,
     #                          summary B, run_dirs not believed in A, in B) -> compare's
     #                          (label, A, B) rows; None for a side without the section

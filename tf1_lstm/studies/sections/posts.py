@@ -136,16 +136,16 @@ def summarise(finished, chosen):
     return collections.OrderedDict([("rows", rows), ("figure", FIGURE)])
 
 
-def runs(section):
+def runs(section, seeds):
     """A row per sister post's run (the TF post's are the report's own rows): its group
-    (`cell`), seed, folder, seal and the test accuracy report.json gives it."""
+    (`cell`), seed, folder, seal and the test accuracy report.json gives it. A post's runs
+    are the report's seeds, in their order."""
     rows = []
     for row in section["rows"]:
         if row["post"] == posts.THE_POST:
             continue
         seals = row.get("seals") or [None] * len(row["runs"])
-        for run_dir, accuracy, seal in zip(row["runs"], row["per_seed"], seals):
-            seed = int(run_dir.rsplit("-seed", 1)[1])
+        for seed, run_dir, accuracy, seal in zip(seeds, row["runs"], row["per_seed"], seals):
             rows.append({"cell": "post" + row["post"], "seed": seed, "run_dir": run_dir,
                          "test_accuracy": accuracy, "post": row["post"], "seal": seal})
     return rows

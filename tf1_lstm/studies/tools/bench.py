@@ -244,8 +244,8 @@ def _parallel_row(steps, cores, data_dir, say):
     from tf1_lstm.studies import engine
     scratch = make_scratch("bench")
     try:
-        with engine.Engine(jobs=cores) as cluster:
-            parallel = measure_throughput(scratch, steps, cores, cluster, data_dir, say=say)
+        with engine.Engine(jobs=cores) as study_engine:
+            parallel = measure_throughput(scratch, steps, cores, study_engine, data_dir, say=say)
     finally:
         remove_quietly(scratch)
     say("  %-44s %8.1f steps/s together (%.2fx one %d-thread run)" % (
@@ -321,10 +321,10 @@ def scheduling(options=EngineBench(), say=print):
     scratch = make_scratch("bench")
     try:
         started = time.time()
-        with engine.Engine(jobs=jobs) as cluster:
+        with engine.Engine(jobs=jobs) as study_engine:
             ready = time.time()
             outcome = engine.run_all([engine.spec(LSTM, s, steps, 1) for s in range(runs)],
-                                     scratch, cluster, say=lambda line: None)
+                                     scratch, study_engine, say=lambda line: None)
             wall = time.time() - ready
     finally:
         remove_quietly(scratch)

@@ -108,7 +108,7 @@ def section_rows(report):
     """A row per run the report's sections own beside its own runs (each section says which:
     studies.sections' `runs`): its group (`cell`), seed, folder, seal and test accuracy."""
     return [row for section in sections.SECTIONS if section.runs and report.get(section.key)
-            for row in section.runs(report[section.key])]
+            for row in section.runs(report[section.key], report["settings"]["seeds"])]
 
 
 def set_apart(report, name):

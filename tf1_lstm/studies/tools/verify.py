@@ -300,10 +300,10 @@ def _train(specs, options, sizes=None):
             os.environ.update(present.environ(present.build(where), sizes))
         for env in sorted({s.env for s in specs if s.env and s.env != tfenvs.own()}):
             tfenvs.set_up(env, lambda line: None)
-        with engine.Engine(None, options.jobs) as cluster:
+        with engine.Engine(None, options.jobs) as study_engine:
             specs = [s._replace(env=None) if s.env == tfenvs.own() else s for s in specs]
-            metrics = engine.run_all(specs, where, cluster, options.data_dir, options.mirrors,
-                                     say=lambda line: None).metrics
+            metrics = engine.run_all(specs, where, study_engine, options.data_dir,
+                                     options.mirrors, say=lambda line: None).metrics
         configs = [records.read_run_config(os.path.join(where, "runs", s.name)) for s in specs]
         return [metrics[s.name] for s in specs], configs
     finally:
