@@ -10,6 +10,7 @@ import uuid
 import psutil
 import pytest
 
+from tf1_lstm import posts
 from tf1_lstm.util import tfenvs
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -201,3 +202,27 @@ def tf2_cli(args, **kwargs):
                           universal_newlines=True, timeout=600, **kwargs)
     assert_no_traceback(proc.stdout, proc.stderr)
     return proc
+
+
+# The frameworks' environments the tests need: .ci/run sets them up and names them in these
+# variables, which makes their absence a failure rather than a skip.
+NEEDED = {posts.TORCH_ENV: "TF1_LSTM_TEST_TORCH", posts.KERAS_ENV: "TF1_LSTM_TEST_TF2"}
+
+
+def python_of(env):
+    """The environment's Python; a skip where it is not set up, a failure where CI needs it."""
+    python = tfenvs.interpreter(env)
+    if python is None:
+        if os.environ.get(NEEDED[env]):
+            pytest.fail("%s=%s, but it is not set up: %s"
+                        % (NEEDED[env], env, tfenvs.setup_command(env)))
+        pytest.skip("needs the %s environment: %s" % (env, tfenvs.setup_command(env)))
+    return python
+
+
+def in_env(env, code, timeout=300):
+    """Run Python `code` in environment `env`; its stdout (fails on a traceback)."""
+    proc = subprocess.run([python_of(env), "-c", code], cwd=os.sep, stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, universal_newlines=True, timeout=timeout)
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout

@@ -24,28 +24,7 @@ from tf1_lstm.studies.sections import posts as section
 from tf1_lstm.studies.verdicts import causes, claims
 from tf1_lstm.util import tfenvs
 
-from conftest import DATA_DIR, REPO, Cli, assert_no_traceback, one_line, run_cli
-
-NEEDED = {posts.TORCH_ENV: "TF1_LSTM_TEST_TORCH", posts.KERAS_ENV: "TF1_LSTM_TEST_TF2"}
-
-
-def python_of(env):
-    """The environment's Python; a skip where it is not set up, a failure where CI needs it."""
-    python = tfenvs.interpreter(env)
-    if python is None:
-        if os.environ.get(NEEDED[env]):
-            pytest.fail("%s=%s, but it is not set up: %s"
-                        % (NEEDED[env], env, tfenvs.setup_command(env)))
-        pytest.skip("needs the %s environment: %s" % (env, tfenvs.setup_command(env)))
-    return python
-
-
-def in_env(env, code, timeout=300):
-    """Run Python `code` in environment `env`; its stdout (fails on a traceback)."""
-    proc = subprocess.run([python_of(env), "-c", code], cwd=os.sep, stdout=subprocess.PIPE,
-                          stderr=subprocess.PIPE, universal_newlines=True, timeout=timeout)
-    assert proc.returncode == 0, proc.stderr
-    return proc.stdout
+from conftest import DATA_DIR, REPO, Cli, assert_no_traceback, in_env, one_line, python_of, run_cli
 
 
 def run_post(args, timeout=600, **popen):

@@ -7,12 +7,12 @@ import sys
 import traceback
 
 from tf1_lstm import __version__
-from tf1_lstm.cli import bench, data, flags, posts, serving, study, train
+from tf1_lstm.cli import bench, data, flags, posts, serving, study, train, twin
 from tf1_lstm.core import fetch
 from tf1_lstm.util import interrupts
 from tf1_lstm.util.errors import ToolError
 
-GROUPS = (train, study, serving, bench, data, posts)  # in the order --help lists them
+GROUPS = (train, study, serving, bench, data, posts, twin)  # in the order --help lists them
 
 
 def build_parser():
