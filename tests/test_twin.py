@@ -143,7 +143,8 @@ def test_twin_prints_both_curves_and_the_horizon_from_the_faithful_run(tmp_path)
         assert found["step0_defect"] is None and found["twin_framework"]["framework"] == "PyTorch"
         assert "%s: largest relative difference" % cell in text
         assert "  %5d  %.9f  %.9f" % (11, found["tf"][11], found["twin"][11]) in text
-    assert "rule: " + twin.RULE in text
+    assert "rule: " + twin.RULE in text and "TensorFlow 1.15.5 (Python 3." in text
+    assert record["cells"]["lstm"]["machine"]["cpu_id"] and "PyTorch 2.13.0+cpu" in text
     # the TF side is the faithful run: the same records as `train` with its settings
     plain = str(tmp_path / "plain")
     code, _, err = run_cli(["train", "--steps", "12", "--seed", "0", "--threads", "1",

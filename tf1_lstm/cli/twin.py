@@ -34,9 +34,10 @@ def cmd_twin(args):
     tfenvs.ready(posts.TORCH_ENV)  # before anything is made or trained: one line, the fix
     out = args.out or os.path.join("runs", "twin-seed%d-%dsteps" % (args.seed, args.steps))
     flags.writable_dir(out, "--out", must_be_empty=True)
-    found = twin.run(args.cells, args.seed, args.steps, out, args.data_dir, args.mirrors)
+    found, record = twin.run(args.cells, args.seed, args.steps, out, args.data_dir, args.mirrors)
     for compared in found:
         print("\n".join(twin.lines(compared)))
     print("rule: %s" % twin.RULE)
+    print("twin: %s" % twin.where(record))
     print("twin: wrote %s" % os.path.join(out, "twin.json"))
     return 1 if any(c.step0_defect for c in found) else 0

@@ -81,12 +81,12 @@ def framework():
             "git": tf.version.GIT_VERSION}
 
 
-class _Recorder(tf.keras.callbacks.Callback):
+class Recorder(tf.keras.callbacks.Callback):
     """Each optimizer step, and each epoch's loss, accuracy and validation accuracy (Keras'
     own epoch figures), to the run's records."""
 
     def __init__(self, ctx):
-        super(_Recorder, self).__init__()
+        super(Recorder, self).__init__()
         self.ctx = ctx
 
     def on_train_batch_end(self, batch, logs=None):
@@ -113,7 +113,7 @@ def main(ctx):
     model = MODELS[ctx.post](units=128, input_shape=(28, 28), output_dim=10)
     model.compile(optimizer='adam', loss='categorical_crossentropy', metrics=['accuracy'])
     model.fit(train_data, train_labels, epochs=ctx.epochs, batch_size=64,
-              validation_data=(test_data, test_labels), callbacks=[_Recorder(ctx)], verbose=2)
+              validation_data=(test_data, test_labels), callbacks=[Recorder(ctx)], verbose=2)
     test_loss, test_acc = model.evaluate(test_data, test_labels, verbose=2)
     ctx.say('\nTest accuracy: %s' % test_acc)
     # --- end of the post's loop -----------------------------------------------------------

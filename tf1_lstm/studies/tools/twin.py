@@ -101,16 +101,16 @@ def initial_weights(config):
 
 
 def tf_side(cell, seed, steps, out, data_dir, mirrors):
-    """The faithful run's losses (the run in out/tf-<cell>, its log beside it) and its
-    initial weights."""
+    """The faithful run's losses (the run in out/tf-<cell>, its log beside it), its initial
+    weights and its metrics."""
     values = {"cell": cell, "seed": seed, "steps": steps, "threads": THREADS,
               "run_dir": os.path.join(out, "tf-" + cell), "data_dir": data_dir,
               "mirrors": mirrors}
     config = training.new_config(values, None)
     losses = Losses()
     with open(os.path.join(out, "tf-%s.log" % cell), "w") as log:
-        training.train(config, log=log, monitor=losses)
-    return losses.losses, initial_weights(config)
+        metrics = training.train(config, log=log, monitor=losses)
+    return losses.losses, initial_weights(config), metrics
 
 
 def twin_side(cell, seed, steps, weights, data_dir):
@@ -137,22 +137,35 @@ def twin_side(cell, seed, steps, weights, data_dir):
 
 
 def run(cells, seed, steps, out, data_dir, mirrors=(), say=print):
-    """Both sides for each cell, compared; twin.json in `out`; the Compared of each cell."""
+    """Both sides for each cell, compared, written to `out`/twin.json: (the Compared of each
+    cell, the record)."""
     data_dir = data_dir or data.default_data_dir()
     ensure_dir(out)
     found, record = [], {"seed": seed, "steps": steps, "threads": THREADS, "rule": RULE,
                          "cells": {}}
     for cell in cells:
         say("twin: %s, seed %d, %d steps: the faithful TF graph" % (cell, seed, steps))
-        tf_losses, weights = tf_side(cell, seed, steps, out, data_dir, mirrors)
+        tf_losses, weights, metrics = tf_side(cell, seed, steps, out, data_dir, mirrors)
         say("twin: %s: the PyTorch twin from the same %d weight tensors" % (cell, len(weights)))
         answer = twin_side(cell, seed, steps, weights, data_dir)
         compared = compare(cell, tf_losses, answer["losses"])
         found.append(compared)
         record["cells"][cell] = dict(compared._asdict(), twin_framework=answer["framework"],
-                                     weights=[name for name, _ in weights])
+                                     weights=[name for name, _ in weights],
+                                     tf_run="tf-" + cell, tf_versions=metrics["versions"],
+                                     machine=metrics["machine"])
     write_json(os.path.join(out, "twin.json"), record)
-    return found
+    return found, record
+
+
+def where(record):
+    """What twin.json's figures came from: the machine, TF's and PyTorch's builds."""
+    first = next(iter(record["cells"].values()))
+    cpu = first["machine"].get("cpu_id") or {}
+    return "on %s (%s), %d thread: TensorFlow %s (Python %s), PyTorch %s (%s)" % (
+        first["machine"]["cpu"], cpu.get("family_model_stepping", "?"), THREADS,
+        first["tf_versions"]["tensorflow"], first["tf_versions"]["python"],
+        first["twin_framework"]["version"], first["twin_framework"]["cpu_capability"])
 
 
 def lines(compared):
