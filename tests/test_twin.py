@@ -165,3 +165,19 @@ def test_twin_without_the_pytorch_environment_is_one_line_and_makes_nothing(tmp_
     line = one_line(code, err)
     assert "no PyTorch environment %s" % posts.TORCH_ENV in line and "about 200 MB" in line
     assert not os.path.exists(out)
+
+
+@ON_37
+def test_bench_times_the_twin_against_a_bare_loop_of_its_math():
+    """bench --torch-python's script in the PyTorch environment: torch's LSTM, the twin on
+    next_batch's batches, the twin's math on batches made beforehand, and their ratio."""
+    import subprocess
+    script = os.path.join(os.path.dirname(twin.__file__), "torch_bench.py")
+    done = subprocess.run([python_of(posts.TORCH_ENV), script, "--steps", "6", "--repeats", "2",
+                           "--data-dir", DATA_DIR, "--twin-steps", "4"], stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, universal_newlines=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    found = json.loads(done.stdout.strip().splitlines()[-1])
+    assert len(found["twin_repeats"]) == len(found["twin_bare_repeats"]) == 2
+    assert found["twin_overhead"] == found["twin_ms_per_step"] / found["twin_bare_ms_per_step"]
+    assert found["twin_ms_per_step"] > 0 and found["torch"].startswith("2.13.0")

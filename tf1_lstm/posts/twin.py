@@ -98,7 +98,7 @@ def train(model, batches, steps, lr=hparams.LEARNING_RATE):
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
-        losses.append(float(loss))
+        losses.append(loss.item())
     # --- end of the post's loop ------------------------------------------------------------
     return losses
 

@@ -187,13 +187,18 @@ def is_equal(proof):
 
 # --- the run ---------------------------------------------------------------------------------
 
-def torch_ms(python, steps, repeats):
-    """The same model in PyTorch, in another interpreter; None if that fails."""
+TWIN_STEPS = 200  # the twin's rows: a Python loop over the 28 rows, several times slower
+
+
+def torch_ms(python, steps, repeats, data_dir):
+    """The same model in PyTorch, in another interpreter, and post 003's twin where that
+    interpreter has this package; {"error": why} if that fails."""
     script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "torch_bench.py")
     try:
         out = subprocess.check_output([python, script, "--steps", str(steps), "--repeats",
-                                       str(repeats)], stderr=subprocess.STDOUT,
-                                      universal_newlines=True)
+                                       str(repeats), "--data-dir", os.path.abspath(data_dir),
+                                       "--twin-steps", str(min(steps, TWIN_STEPS))],
+                                      stderr=subprocess.STDOUT, universal_newlines=True)
         return json.loads(out.strip().splitlines()[-1])
     except (OSError, subprocess.CalledProcessError, ValueError) as err:
         return {"error": str(getattr(err, "output", "") or err).strip().splitlines()[-1]}
@@ -293,11 +298,10 @@ def run(options, say=print):
     rows = _time_rows(rows, candidates, repeats, say)
     parallel = _parallel_row(steps, cores, data_dir, say) \
         if cores > 1 and not options.quick else None
-    torch = torch_ms(options.torch_python, steps, repeats) if options.torch_python else None
+    torch = torch_ms(options.torch_python, steps, repeats, data_dir) \
+        if options.torch_python else None
     if torch:
-        say("  %-44s %s" % ("PyTorch (%s)" % options.torch_python,
-                            "%8.2f ms/step" % torch["ms_per_step"] if "ms_per_step" in torch
-                            else "failed: %s" % torch["error"]))
+        _say_torch(torch, options.torch_python, say)
     result = collections.OrderedDict([
         ("steps", steps), ("log_every", log_every), ("repeats", repeats),
         ("batch_size", hparams.BATCH_SIZE), ("quick", bool(options.quick)), ("rows", rows),
@@ -308,6 +312,20 @@ def run(options, say=print):
     say("faithful / bare = %.3f (goal <= 1.03); wrote %s" % (result["faithful_overhead"],
                                                              options.out))
     return result
+
+
+def _say_torch(torch, python, say):
+    """The PyTorch rows: torch's LSTM, and the twin against a bare loop of its own math."""
+    say("  %-44s %s" % ("PyTorch (%s)" % python, "%8.2f ms/step" % torch["ms_per_step"]
+                        if "ms_per_step" in torch else "failed: %s" % torch["error"]))
+    if "twin_ms_per_step" in torch:
+        say("  %-44s %8.2f ms/step" % ("PyTorch twin of post 003 (next_batch)",
+                                       torch["twin_ms_per_step"]))
+        say("  %-44s %8.2f ms/step  (twin / bare = %.3f, goal <= 1.2)" % (
+            "its math on batches made beforehand", torch["twin_bare_ms_per_step"],
+            torch["twin_overhead"]))
+    elif "twin_error" in torch:
+        say("  %-44s %s" % ("PyTorch twin of post 003", "not timed: " + torch["twin_error"]))
 
 
 # --- the engine ------------------------------------------------------------------------------
