@@ -24,9 +24,12 @@ ON_37 = on_37("a report's assembly is arithmetic on its runs' records; a report 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
+STEPS = "100"  # a report's parts and arithmetic need runs, not learning: step 0 is logged
+
+
 def make_report(out):
     code, stdout, stderr = run_cli(["report", "--seeds", "2", "--cells", "lstm,rnn", "--steps",
-                                    "200", "--jobs", "2", "--ablations", "--data-dir", DATA_DIR,
+                                    STEPS, "--jobs", "2", "--ablations", "--data-dir", DATA_DIR,
                                     "--out", out])
     assert code == 0, stderr
     with open(os.path.join(out, "report.json")) as f:
@@ -203,7 +206,7 @@ def derived_report(quick, tmp_path, *args, reuse=True):
     out = str(tmp_path / "derived")
     if reuse:
         shutil.copytree(os.path.join(quick[0], "runs"), os.path.join(out, "runs"))
-    code, stdout, err = run_cli(["report", "--steps", "200", "--jobs", "1", "--threads", "1",
+    code, stdout, err = run_cli(["report", "--steps", STEPS, "--jobs", "1", "--threads", "1",
                                  "--no-repeat", "--no-throughput", "--data-dir", DATA_DIR,
                                  "--out", out] + list(args))
     assert code == 0, err

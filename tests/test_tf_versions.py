@@ -58,6 +58,8 @@ def test_the_run_script_resolves_a_name_as_tfenvs_does(text):
         assert ready.endswith("(TensorFlow environment %s)" % tfenvs.resolve(text)), ready
 
 
+@on_37("TF 2 trains in its own environment whichever suite starts it, and the 3.6 "
+       "suite's own lines and files are test_train's")
 def test_tf2_trains_with_the_same_lines_and_files(tmp_path):
     args = ["train", "--steps", "201", "--seed", "0", "--checkpoint-every", "100"]
     code, out1, err1 = run_cli(args + ["--out", str(tmp_path / "tf1")])
