@@ -362,6 +362,14 @@ def test_a_posts_claim_is_judged_by_its_printed_rule(accs, shortened, verdict):
 
 
 @pytest.mark.fast
+def test_the_title_counts_pages_and_their_programs():
+    rows = [{"post": p} for p in ("003", "000", "004")]
+    assert section.title({"rows": rows}) == "Three posts, three claims"
+    rows += [{"post": "003-comment"}, {"post": "004-stacked"}]
+    assert section.title({"rows": rows}) == "Three posts, five programs"
+
+
+@pytest.mark.fast
 def test_a_post_without_a_figure_is_measured_not_judged():
     found = claims.figure_claim(None, [0.98, 0.99])
     assert found["verdict"] == "no figure claimed" and found["gap_points"] is None

@@ -196,9 +196,13 @@ def _measured(row):
 
 
 def title(section):
-    """The section's title: how many posts, and claims, it holds ("Five posts, five claims")."""
-    n = count(len(section["rows"]))
-    return "%s posts, %s claims" % (n.capitalize(), n)
+    """The section's title: how many posts' pages it holds, and their claims ("Five posts,
+    five claims"), or their programs where a page gives more than one ("Five posts, six
+    programs": 003-comment is on 003's page, 004-stacked on 004's)."""
+    rows = len(section["rows"])
+    pages = len({row["post"].split("-")[0] for row in section["rows"]})
+    return "%s posts, %s %s" % (count(pages).capitalize(), count(rows),
+                                "claims" if pages == rows else "programs")
 
 
 def render(section):
