@@ -5,6 +5,7 @@ PyTorch environment (./run setup --env torch2.13.0)."""
 
 import json
 import os
+import subprocess
 
 import numpy as np
 import pytest
@@ -171,7 +172,6 @@ def test_twin_without_the_pytorch_environment_is_one_line_and_makes_nothing(tmp_
 def test_bench_times_the_twin_against_a_bare_loop_of_its_math():
     """bench --torch-python's script in the PyTorch environment: torch's LSTM, the twin on
     next_batch's batches, the twin's math on batches made beforehand, and their ratio."""
-    import subprocess
     script = os.path.join(os.path.dirname(twin.__file__), "torch_bench.py")
     done = subprocess.run([python_of(posts.TORCH_ENV), script, "--steps", "6", "--repeats", "2",
                            "--data-dir", DATA_DIR, "--twin-steps", "4"], stdout=subprocess.PIPE,

@@ -3,6 +3,7 @@
 import os
 
 from tf1_lstm.cli import flags
+from tf1_lstm.core.cells import FAITHFUL
 
 
 def register(commands):
@@ -18,8 +19,8 @@ def register(commands):
     parser.add_argument("--seed", type=flags.settings.seed, default=0,
                         help="the TF run's seed, and so the weights and batches (default: "
                              "%(default)s)")
-    parser.add_argument("--cells", type=flags.cells, default=["lstm", "rnn"],
-                        help="comma-separated cells (default: lstm,rnn)")
+    parser.add_argument("--cells", type=flags.cells, default=list(FAITHFUL),
+                        help="comma-separated cells (default: %s)" % ",".join(FAITHFUL))
     parser.add_argument("--out", default=None, metavar="DIR",
                         help="where the TF runs, their logs and twin.json go (default: "
                              "runs/twin-seed<S>-<N>steps)")
