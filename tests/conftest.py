@@ -220,6 +220,17 @@ def python_of(env):
     return python
 
 
+def run_post(args, timeout=600, **popen):
+    """`./run --env ENV post ...` of the post named in args; (code, out, err)."""
+    env = posts.get(args[0]).env
+    python_of(env)
+    proc = subprocess.run([os.path.join(REPO, "run"), "--env", env, "post"] + list(args),
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          universal_newlines=True, timeout=timeout, **popen)
+    assert_no_traceback(proc.stdout, proc.stderr)
+    return proc.returncode, proc.stdout, proc.stderr
+
+
 def in_env(env, code, timeout=300):
     """Run Python `code` in environment `env`; its stdout (fails on a traceback)."""
     proc = subprocess.run([python_of(env), "-c", code], cwd=os.sep, stdout=subprocess.PIPE,

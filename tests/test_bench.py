@@ -61,6 +61,8 @@ def test_xla_is_really_on_when_enabled():
     assert max(prove("basic", True, bench.XLA_CPU_FLAG).values()) > 0.0
 
 
+@on_37("bench --quick times variants of the training loop the 3.6 suite runs in test_train, "
+       "under the same TF 1.15.5 build; vermin holds its code to 3.6")
 def test_quick_bench_writes_bench_json(tmp_path):
     out = str(tmp_path / "bench.json")
     code, stdout, err = run_cli(["bench", "--quick", "--data-dir", DATA_DIR, "--out", out])

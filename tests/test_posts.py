@@ -24,19 +24,7 @@ from tf1_lstm.studies.sections import posts as section
 from tf1_lstm.studies.verdicts import causes, claims
 from tf1_lstm.util import tfenvs
 
-from conftest import DATA_DIR, REPO, Cli, assert_no_traceback, in_env, one_line, python_of, run_cli
-
-
-def run_post(args, timeout=600, **popen):
-    """`./run --env ENV post ...` of the post named in args; (code, out, err)."""
-    env = posts.get(args[0]).env
-    python_of(env)
-    proc = subprocess.run([os.path.join(REPO, "run"), "--env", env, "post"] + list(args),
-                          stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                          universal_newlines=True, timeout=timeout, **popen)
-    assert_no_traceback(proc.stdout, proc.stderr)
-    return proc.returncode, proc.stdout, proc.stderr
-
+from conftest import DATA_DIR, REPO, Cli, in_env, one_line, python_of, run_cli, run_post
 
 # --- each port against its post ---------------------------------------------------------------
 
@@ -300,7 +288,8 @@ def test_compare_sets_the_posts_side_by_side(posts_report):
 
 @pytest.mark.parametrize("args, expected", [
     (["--posts", "--tf", "2.15.1"], "make the --posts section in a report of their own"),
-    (["--epochs", "2"], "--epochs shortens the sister posts: add --posts"),
+    (["--epochs", "2"], "--epochs shortens the sister posts (and post 002's in --path): add "
+                        "--posts or --path"),
     (["--posts", "--dataset", "fashion-mnist"],
      "--dataset fashion-mnist does not apply to the sister posts"),
     (["--posts", "--cells", "rnn"], "--cells rnn does not apply to the sister posts"),

@@ -57,7 +57,7 @@ def test_every_file_and_key(quick):
     assert list(rep) == ["schema", "generated", "command", "settings", "claims", "chance", "runs",
                          "references", "determinism", "throughput", "ms_per_step",
                          "run_environments", "environment", "figures", "engine",
-                         "explain_99", "ablation", "posts", "tf_versions"]
+                         "explain_99", "ablation", "posts", "path", "tf_versions"]
     assert rep["settings"]["seeds"] == [0, 1] and rep["settings"]["threads"] == 1
     assert [(r["cell"], r["seed"]) for r in rep["runs"]] == \
         [("lstm", 0), ("lstm", 1), ("rnn", 0), ("rnn", 1)]

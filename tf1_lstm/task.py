@@ -19,9 +19,10 @@ def job(record):
     values, options = task.values(record), record.get("options") or {}
     if record["command"] == "post":
         from tf1_lstm.posts import run
+        recipe = {k: v for k, v in options.items() if k not in ("post", "epochs")}
         config = run.new_config(options["post"], values.get("seed"), options.get("epochs"),
                                 values.get("threads"), values["run_dir"], values["data_dir"],
-                                values["mirrors"])
+                                values["mirrors"], recipe)
         return config, lambda argv: run.train(config, argv)
     from tf1_lstm.core import training
     if record["command"] == "diagnose":

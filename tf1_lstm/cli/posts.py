@@ -1,9 +1,11 @@
 """`post`: one sister post's program (tf1_lstm.posts), in its own framework's environment."""
 
 import sys
+from argparse import ArgumentTypeError
 
 from tf1_lstm.cli import flags
 from tf1_lstm.cli.flags import UsageError
+from tf1_lstm.posts import recipe
 from tf1_lstm.util import interrupts, tfenvs
 
 
@@ -15,8 +17,11 @@ def register(commands):
                     "faithful in its own framework, and record it as a training run is. It "
                     "runs in the post's environment: ./run --env NAME post ID (docs/posts.md)."
                     % ", ".join(posts.IDS))
-    post.add_argument("post", choices=posts.IDS, metavar="ID",
-                      help="the post: %s" % ", ".join(posts.IDS))
+    ids = [p.id for p in posts.PROGRAMS]
+    post.add_argument("post", choices=ids, metavar="ID",
+                      help="the post: %s; or %s, post 003's program in PyTorch op for op, "
+                           "whose recipe the flags below change"
+                           % (", ".join(posts.IDS), posts.TWIN.id))
     post.add_argument("--seed", type=flags.settings.seed, default=None,
                       help="the framework's global seed (default: drawn and recorded)")
     post.add_argument("--epochs", type=flags.settings.epochs, default=None,
@@ -27,12 +32,26 @@ def register(commands):
     post.add_argument("--out", dest="run_dir", default=None, metavar="RUN_DIR",
                       help="the run directory (default: runs/post<ID>-seed<S>)")
     flags.add_data(post, choose_dataset=False)
+    recipe.add_flags(post)
     post.set_defaults(func=cmd_post)
 
 
 def cmd_post(args):
     from tf1_lstm import posts
     post = posts.get(args.post)
+    chosen = recipe.given(args)
+    if post.id == posts.TWIN.id and args.epochs is not None:
+        raise UsageError("%s's length is --steps (post 003: %d; %d make one pass over the "
+                         "images at batch 64): drop --epochs" % (
+                             post.id, recipe.POST_003.steps,
+                             recipe.batches_per_epoch(recipe.POST_003)))
+    if post.id != posts.TWIN.id and chosen:
+        raise UsageError("--%s set%s the twin's recipe: only for post %s" % (
+            ", --".join(chosen), "s" if len(chosen) == 1 else "", posts.TWIN.id))
+    try:
+        recipe.check(recipe.from_options(chosen))
+    except ArgumentTypeError as err:
+        raise UsageError(str(err))
     here = tfenvs.own()
     if here != post.env:
         raise UsageError("post %s is a %s program: run it in its environment, `./run --env %s "
@@ -44,7 +63,7 @@ def cmd_post(args):
     except ImportError as err:
         raise UsageError(tfenvs.cannot_import(err))
     config = run.new_config(post.id, args.seed, args.epochs, args.threads, args.run_dir,
-                            args.data_dir, args.mirrors)
+                            args.data_dir, args.mirrors, chosen)
     flags.writable_dir(config.run_dir, "--out", must_be_empty=True)
     try:
         status = run.train(config)

@@ -194,9 +194,10 @@ def inconsistency(config: dict, metrics: dict) -> Optional[str]:
     """Where a finished run's config.json and metrics.json do not describe the same run (one
     of them edited), the first such field; else None."""
     post = config.get("post")
-    if isinstance(post, dict):  # a sister post's run
+    if isinstance(post, dict):  # a sister post's run (the twin's length is in steps)
+        length = "steps" if "steps" in post else "epochs"
         pairs = [("post", metrics.get("post"), post.get("post")),
-                 ("epochs_done", metrics.get("epochs_done"), post.get("epochs")),
+                 (length + "_done", metrics.get(length + "_done"), post.get(length)),
                  ("seed", metrics.get("seed"), config.get("seed"))]
         if metrics.get("epochs_done") != len(metrics.get("curve") or []):
             return "epochs_done %r, but %d epochs in its curve" % (

@@ -152,13 +152,32 @@ POSTS = (
 IDS = tuple(p.id for p in POSTS)
 THE_POST = "003"  # this project's post: its program is tf1_lstm.core, its runs the faithful ones
 
+# Not a sister post: this post's program in PyTorch, op for op (posts.twin), under a recipe
+# (posts.recipe) whose factors are flags; the report's path section trains it.
+TWIN = Post(
+    id="003-torch",
+    framework="PyTorch",
+    env=TORCH_ENV,
+    module="twin",
+    model="the twin: BasicLSTMCell's or BasicRNNCell's arithmetic, stacked as MultiRNNCell, + "
+          "fully_connected(10), written in torch",
+    settings="a recipe (posts.recipe): post 003's unless a factor is given",
+    epochs=12,  # 10,000 steps of next_batch(64): 11.6 passes over the 55,000 images
+    claimed=None,
+    claim="post 003's program in another framework: no claim of its own",
+    changes=("PyTorch, not TensorFlow: each op written as TF 1.15 computes it (docs/posts.md)",),
+    parameters=108910,
+    seconds_per_epoch=19.0)
+PROGRAMS = POSTS + (TWIN,)  # what `post ID` trains
+
 
 def get(post_id):
-    """The Post with this id; ValueError naming the ids otherwise."""
-    for post in POSTS:
+    """The Post (or the twin) with this id; ValueError naming the ids otherwise."""
+    for post in PROGRAMS:
         if post.id == post_id:
             return post
-    raise ValueError("no sister post %r: choose from %s" % (post_id, ", ".join(IDS)))
+    raise ValueError("no sister post %r: choose from %s" % (
+        post_id, ", ".join(p.id for p in PROGRAMS)))
 
 
 # What a port module (tf1_lstm.posts.<module>) gives the runner (posts.run), each a function:

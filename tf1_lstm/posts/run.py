@@ -5,12 +5,13 @@ The records keep a training run's shape (status, curve, test_accuracy, fingerpri
 report, the run store and `verify` read them as they read the TF post's runs; an epoch's curve
 point sits at the optimizer steps done by its end."""
 
+import math
 import os
 import platform
 import random
 import sys
 import time
-from typing import List, NamedTuple, Optional, Tuple
+from typing import Any, List, NamedTuple, Optional, Tuple
 
 import numpy as np
 
@@ -18,6 +19,7 @@ from tf1_lstm import posts
 from tf1_lstm.core import data, records
 from tf1_lstm.core.fingerprint import variables
 from tf1_lstm.core.training import run_name
+from tf1_lstm.posts import recipe as recipe_lib
 from tf1_lstm.util import cpuid, environment, scratch, tfenvs
 from tf1_lstm.util.errors import ToolError
 from tf1_lstm.util.files import LOCK, ensure_dir, locked, remove_quietly, write_json
@@ -26,8 +28,10 @@ from tf1_lstm.util.files import LOCK, ensure_dir, locked, remove_quietly, write_
 class Context:
     """What a port's main(ctx) gets: its data, length, seed and folder, and where it reports."""
 
-    def __init__(self, post, epochs, seed, run_dir, arrays, say):
-        self.post, self.epochs, self.seed, self.run_dir = post.id, epochs, seed, run_dir
+    def __init__(self, config, arrays, say):
+        self.post, self.epochs, self.seed = config.post, config.epochs, config.seed
+        self.run_dir, self.data_dir, self.options = config.run_dir, config.data_dir, \
+            dict(config.recipe)
         (self.train_images, self.train_labels, self.test_images, self.test_labels) = arrays
         self.say, self.curve, self.tested = say, [], []
         self.started = self.epoch_started = time.time()
@@ -84,17 +88,25 @@ class PostConfig(NamedTuple):
     run_dir: str              # the run directory (new, or empty)
     data_dir: str             # the MNIST folder
     mirrors: Tuple[str, ...]  # where a missing file is fetched from
+    recipe: Tuple[Tuple[str, Any], ...] = ()  # the twin's recipe (posts.recipe) as (name,
+    #                          value) pairs; () for a post's own program
 
 
 def new_config(post_id, seed=None, epochs=None, threads=None, run_dir=None, data_dir=None,
-               mirrors=()):
+               mirrors=(), recipe=None):
     """A new run's config from the `post` command's values (None: the default), the same for
-    the command line and a study's task record: seed drawn, folder named."""
+    the command line and a study's task record: seed drawn, folder named. The twin's length
+    is its recipe's steps (epochs: the passes they make); `recipe` {name: value} only for it."""
     post = posts.get(post_id)
     seed = random.SystemRandom().randint(0, 2 ** 31 - 2) if seed is None else seed
+    options = ()
+    if post.id == posts.TWIN.id:
+        chosen = recipe_lib.from_options(recipe or {})
+        epochs = int(math.ceil(chosen.steps / float(recipe_lib.batches_per_epoch(chosen))))
+        options = recipe_lib.options(chosen)
     return PostConfig(post.id, seed, epochs or post.epochs, threads or posts.THREADS,
                       run_dir or os.path.join("runs", run_name("post" + post.id, seed)),
-                      data_dir or data.default_data_dir(), tuple(mirrors or ()))
+                      data_dir or data.default_data_dir(), tuple(mirrors or ()), options)
 
 
 # Where the frameworks would keep files of their own (Keras writes ~/.keras/keras.json when it is
@@ -144,18 +156,22 @@ def _train(config, argv, say):
 
 def _train_locked(config, post, port, found, argv, say):
     switches = port.seeded(config.seed, config.threads)
-    record = {"post": {"post": post.id, "epochs": config.epochs}, "seed": config.seed,
+    record = {"post": dict([("post", post.id)] + (list(config.recipe) or [
+                  ("epochs", config.epochs)])), "seed": config.seed,
               "threads": config.threads, "framework": post.framework,
               "environment": tfenvs.own(), "model": post.model,
               "post_settings": post.settings, "post_epochs": post.epochs,
               "changes": list(post.changes), "determinism": switches,
-              "parameters": parameters(port.build(post.id)),
+              "parameters": parameters(port.build(post.id, *(
+                  [config.recipe] if config.recipe else []))),
               "command": rerun_command(argv), "data_dir": config.data_dir,
               "data_checksums": data.checksums(config.data_dir)}
     write_json(os.path.join(config.run_dir, "config.json"), record)
     say("tf1-lstm post %s (%s): %s; seed=%d epochs=%d -> %s"
         % (post.id, post.framework, post.model, config.seed, config.epochs, config.run_dir))
-    ctx = Context(post, config.epochs, config.seed, config.run_dir, found, say)
+    if config.recipe:
+        say("recipe: %s" % ", ".join("%s=%s" % pair for pair in config.recipe))
+    ctx = Context(config, found, say)
     status, result = records.INTERRUPTED, {}
     try:
         result = port.main(ctx)

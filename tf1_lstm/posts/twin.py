@@ -17,36 +17,49 @@ import numpy as np
 import torch
 
 from tf1_lstm.core import data, hparams
+from tf1_lstm.posts import recipe as recipe_lib
+from tf1_lstm.posts import torchdata
+from tf1_lstm.posts.recipe import NEXT_BATCH, TF
 from tf1_lstm.posts.torchdata import framework, seeded  # noqa: F401 (the runner's)
 
 F32 = torch.float32
 
 
 class Twin(torch.nn.Module):
-    """The faithful graph's model: the cell unrolled over 28 rows, a dense layer on the last."""
+    """The faithful graph's model: the cell (stacked as MultiRNNCell stacks it) unrolled over 28
+    rows, a dense layer on the last output. `weights`: each layer's kernel and bias, then the
+    dense layer's."""
 
     def __init__(self, cell, weights, forget_bias=hparams.FORGET_BIAS):
         super().__init__()
         self.gated = cell == "lstm"
-        kernel, bias, dense, dense_bias = (torch.nn.Parameter(torch.from_numpy(
-            np.array(w, dtype=np.float32))) for w in weights)
-        self.kernel, self.bias, self.dense, self.dense_bias = kernel, bias, dense, dense_bias
-        self.units = dense.shape[0]
+        found = [torch.nn.Parameter(torch.from_numpy(np.array(w, dtype=np.float32)))
+                 for w in weights]
+        self.kernels = torch.nn.ParameterList(found[0:-2:2])
+        self.biases = torch.nn.ParameterList(found[1:-2:2])
+        self.dense, self.dense_bias = found[-2:]
+        self.units = self.dense.shape[0]
         self.forget_bias = torch.tensor(forget_bias, dtype=F32)
 
     def forward(self, x):
         batch = x.shape[0]
-        h = torch.zeros(batch, self.units, dtype=F32)
-        c = torch.zeros(batch, self.units, dtype=F32)
+        h = [torch.zeros(batch, self.units, dtype=F32) for _ in self.kernels]
+        c = [torch.zeros(batch, self.units, dtype=F32) for _ in self.kernels]
         for t in range(x.shape[1]):  # dynamic_rnn: one cell call per row
-            gates = torch.cat([x[:, t], h], 1).matmul(self.kernel) + self.bias
-            if not self.gated:
-                h = torch.tanh(gates)
-                continue
-            i, j, f, o = gates.split(self.units, 1)
-            c = c * torch.sigmoid(f + self.forget_bias) + torch.sigmoid(i) * torch.tanh(j)
-            h = torch.tanh(c) * torch.sigmoid(o)
-        return h.matmul(self.dense) + self.dense_bias
+            below = x[:, t]
+            for layer, (kernel, bias) in enumerate(zip(self.kernels, self.biases)):
+                h[layer], c[layer] = self.cell(torch.cat([below, h[layer]], 1).matmul(kernel)
+                                               + bias, c[layer])
+                below = h[layer]
+        return below.matmul(self.dense) + self.dense_bias
+
+    def cell(self, gates, c):
+        """(h, c) after one row: BasicLSTMCell's gates i, j, f, o, or BasicRNNCell's tanh."""
+        if not self.gated:
+            return torch.tanh(gates), c
+        i, j, f, o = gates.split(self.units, 1)
+        c = c * torch.sigmoid(f + self.forget_bias) + torch.sigmoid(i) * torch.tanh(j)
+        return torch.tanh(c) * torch.sigmoid(o), c
 
 
 class TFAdam:
@@ -84,21 +97,25 @@ def loss_of(logits, labels):
     return -(labels * torch.log_softmax(logits, 1)).sum(1).mean()
 
 
-def train(model, batches, steps, lr=hparams.LEARNING_RATE):
-    """The post's loop on the twin: `steps` Adam steps on `batches`' (x, one-hot y); the loss
-    of each step, computed before its update (as TF's fetch of loss beside train_op is)."""
-    optimizer = TFAdam(model.parameters(), lr)
+def train(model, batches, steps, optimizer=None, batch=hparams.BATCH_SIZE, step_done=None):
+    """The post's loop on the twin: `steps` optimizer steps (default: TF's Adam at the post's
+    rate) on `batches`' (x, one-hot y); the loss of each step, computed before its update (as
+    TF's fetch of loss beside train_op is). `step_done(loss, correct, seen)` after each."""
+    optimizer = optimizer or TFAdam(model.parameters())
     losses = []
     # --- the post's loop (reference/original.py lines 51-56), in torch ---------------------
     for _ in range(steps):
-        x_batch, y_batch = batches.next_batch(hparams.BATCH_SIZE)
+        x_batch, y_batch = batches.next_batch(batch)
         x = torch.from_numpy(x_batch.reshape([-1, hparams.N_STEPS, hparams.N_INPUTS]))
         y = torch.from_numpy(y_batch.astype(np.float32))
-        loss = loss_of(model(x), y)
+        logits = model(x)
+        loss = loss_of(logits, y)
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
         losses.append(loss.item())
+        if step_done:
+            step_done(losses[-1], int((logits.argmax(1) == y.argmax(1)).sum()), len(y))
     # --- end of the post's loop ------------------------------------------------------------
     return losses
 
@@ -110,12 +127,114 @@ def batches_for(seed, data_dir, mirrors=()):
     return data.read_data_sets(data_dir, seed=numpy_seed, mirrors=mirrors).train
 
 
-def main(argv=None):
-    """Train the twin from the weights in --weights (an .npz of the TF graph's trainable
-    variables, in their order) and print its losses as one JSON line."""
+class Loader:
+    """Post 002's sampling behind next_batch: DataLoader(MNIST(train), batch, shuffle=True) with
+    ToTensor, epoch after epoch (a new shuffle each, from torch's global generator)."""
+
+    def __init__(self, images, labels, batch):
+        dataset = torchdata.MNIST(images, labels, transform=torchdata.ToTensor())
+        self.loader = torch.utils.data.DataLoader(dataset, batch_size=batch, shuffle=True)
+        self.batches = iter(())
+
+    def next_batch(self, size):
+        found = next(self.batches, None)
+        if found is None:
+            self.batches = iter(self.loader)
+            found = next(self.batches)
+        images, labels = found
+        return images.squeeze(1).numpy(), data.one_hot(labels.numpy()).astype(np.float32)
+
+
+def glorot(shape):
+    """tf.glorot_uniform_initializer: U(±√(6 / (fan_in + fan_out)))."""
+    limit = (6.0 / (shape[0] + shape[1])) ** 0.5
+    return torch.empty(shape, dtype=F32).uniform_(-limit, limit)
+
+
+def uniform(shape, bound):
+    return torch.empty(shape, dtype=F32).uniform_(-bound, bound)
+
+
+def initial(recipe):
+    """Step-0 weights as the recipe's framework draws them (from torch's global generator):
+    TF's Glorot kernels and zero biases, or nn.LSTM's and nn.Linear's U(±1/√units), nn.LSTM's
+    two biases summed (the twin's one bias is their sum in the gates)."""
+    width = 4 if recipe.cell == "lstm" else 1
+    bound = recipe.units ** -0.5
+    weights, inputs = [], hparams.N_INPUTS
+    for _ in range(recipe.layers):
+        shape = (inputs + recipe.units, width * recipe.units)
+        weights += [glorot(shape), torch.zeros(shape[1])] if recipe.init == TF else [
+            uniform(shape, bound), uniform(shape[1:], bound) + uniform(shape[1:], bound)]
+        inputs = recipe.units
+    dense = (recipe.units, hparams.N_OUTPUTS)
+    weights += [glorot(dense), torch.zeros(dense[1])] if recipe.init == TF else [
+        uniform(dense, bound), uniform(dense[1:], bound)]
+    return [w.numpy() for w in weights]
+
+
+def model_of(recipe):
+    """The twin under `recipe`, at its step-0 weights (nn.LSTM adds no forget bias)."""
+    return Twin(recipe.cell, initial(recipe),
+                forget_bias=hparams.FORGET_BIAS if recipe.init == TF else 0.0)
+
+
+def optimizer_of(recipe, model):
+    if recipe.adam == TF:
+        return TFAdam(model.parameters(), recipe.lr)
+    return torch.optim.Adam(model.parameters(), lr=recipe.lr)
+
+
+def sampler(recipe, ctx):
+    """(the train batches, the test images and labels) as the recipe's sampling makes them."""
+    if recipe.sampling == NEXT_BATCH:
+        sets = data.read_data_sets(ctx.data_dir, seed=data.numpy_seed(ctx.seed, ctx.seed))
+        return sets.train, sets.test.images, sets.test.labels.argmax(1)
+    test = torchdata.ToTensor()(torch.from_numpy(ctx.test_images)).squeeze(0).numpy()
+    return Loader(ctx.train_images, ctx.train_labels, recipe.batch), test, ctx.test_labels
+
+
+@torch.no_grad()
+def accuracy(model, images, labels):
+    """Test accuracy on all images, a thousand at a time."""
+    right = 0
+    for at in range(0, len(images), 1000):
+        x = torch.from_numpy(np.ascontiguousarray(images[at:at + 1000]).reshape(
+            [-1, hparams.N_STEPS, hparams.N_INPUTS]))
+        right += int((model(x).argmax(1).numpy() == labels[at:at + 1000]).sum())
+    return right / float(len(images))
+
+
+# --- a port (tf1_lstm.posts.PORT): `post 003-torch` trains the twin under a recipe ------------
+
+def build(post_id="003-torch", options=()):
+    return model_of(recipe_lib.from_options(dict(options)))
+
+
+def main(ctx):
+    """The twin trained under the run's recipe, an epoch line per pass over its images."""
+    recipe = recipe_lib.from_options(ctx.options)
+    model = model_of(recipe)
+    batches, test_images, test_labels = sampler(recipe, ctx)
+    per_epoch = recipe_lib.batches_per_epoch(recipe)
+
+    def step_done(loss, correct, seen):
+        ctx.batch_done(loss, correct, seen)
+        if ctx.steps % per_epoch == 0 or ctx.steps == recipe.steps:
+            ctx.epoch_done(len(ctx.curve) + 1)
+
+    train(model, batches, recipe.steps, optimizer_of(recipe, model), recipe.batch, step_done)
+    found = accuracy(model, test_images, test_labels)
+    ctx.say("test accuracy = %.4f" % found)
+    return {"test_accuracy": found}
+
+
+def from_weights(argv=None):
+    """`tf1-lstm twin`'s side: train the twin from the weights in --weights (an .npz of the TF
+    graph's trainable variables, in their order) and print its losses as one JSON line."""
     parser = argparse.ArgumentParser(prog="python -m tf1_lstm.posts.twin")
     parser.add_argument("--weights", required=True)
-    parser.add_argument("--cell", choices=("lstm", "rnn"), required=True)
+    parser.add_argument("--cell", choices=recipe_lib.CELLS, required=True)
     parser.add_argument("--seed", type=int, required=True)
     parser.add_argument("--steps", type=int, required=True)
     parser.add_argument("--threads", type=int, default=1)
@@ -130,4 +249,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(from_weights())

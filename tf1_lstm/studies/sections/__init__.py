@@ -13,7 +13,7 @@ from typing import Any, Callable, Dict, List, NamedTuple, Optional, Tuple
 
 from tf1_lstm.core import records
 from tf1_lstm.studies import engine
-from tf1_lstm.studies.sections import ablation, explain, posts, tf_versions
+from tf1_lstm.studies.sections import ablation, explain, path, posts, tf_versions
 
 
 class Finished(NamedTuple):
@@ -76,6 +76,8 @@ SECTIONS = (
     Section("posts", posts.FLAGS, posts.options, posts.plan, posts.summarise, posts.render,
             posts.plot, alone=posts.ALONE, runs=posts.runs, side_by_side=posts.side_by_side,
             measures_quoted=posts.title),
+    Section("path", path.FLAGS, path.options, path.plan, path.summarise, path.render, path.plot,
+            alone=path.ALONE, runs=path.runs),
     Section("tf_versions", tf_versions.FLAGS, tf_versions.options, tf_versions.plan,
             tf_versions.summarise, tf_versions.render, tf_versions.plot),
 )

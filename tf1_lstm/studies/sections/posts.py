@@ -50,9 +50,9 @@ FLAGS = (
                           "(./run setup --env %s; docs/posts.md)"
                           % (", ".join(posts.IDS), posts.TORCH_ENV))),
     ("--epochs", dict(type=settings.epochs, default=None, metavar="N",
-                      help="with --posts: every sister post trains N epochs, not its own "
-                           "(a shortened look, labelled and not judged; --steps shortens "
-                           "the TF post)")),
+                      help="with --posts: every sister post trains N epochs, not its own; "
+                           "with --path: post 002's program (a shortened look, labelled and "
+                           "not judged; --steps shortens the TF post and the twin)")),
 )
 ALONE = "--posts"  # how a report with --tf names it
 
@@ -62,8 +62,9 @@ def options(args):
     --epochs without --posts, and report settings the posts would not share (they read
     MNIST and are set against the faithful LSTM)."""
     if not args.posts:
-        if args.epochs is not None:
-            raise engine.RunError("--epochs shortens the sister posts: add --posts (or drop it)")
+        if args.epochs is not None and not args.path:  # --path's twin points take it too
+            raise engine.RunError("--epochs shortens the sister posts (and post 002's in "
+                                  "--path): add --posts or --path (or drop it)")
         return None
     problems = [flag for flag, wrong in (
         ("--dataset %s" % args.dataset, args.dataset not in (None, datasets.MNIST.name)),

@@ -14,6 +14,7 @@ import os
 from typing import NamedTuple, Optional, Tuple
 
 from tf1_lstm.core import hparams, records, settings
+from tf1_lstm.posts import recipe as recipes
 from tf1_lstm.studies import engine
 from tf1_lstm.studies.tools import compare
 from tf1_lstm.studies.verdicts import causes, drift, stats
@@ -254,16 +255,27 @@ def prefix(spec, options):
     if options.full:
         return spec
     if spec.command == "post":
-        return spec._replace(options=tuple((k, 1 if k == "epochs" else v)
-                                           for k, v in spec.options))
+        return spec._replace(options=tuple((k, first_epoch(spec) if k in ("epochs", "steps")
+                                            else v) for k, v in spec.options))
     return spec._replace(steps=min(options.steps, spec.steps))
+
+
+def first_epoch(spec):
+    """A post's run cut to its first epoch: 1 epoch, or the twin's steps in one (its options
+    give its length in steps)."""
+    found = dict(spec.options)
+    if "steps" not in found:
+        return 1
+    return min(found["steps"], recipes.batches_per_epoch(recipes.from_options(found)))
 
 
 def compared_below(spec, recorded):
     """The steps below which values are compared: a post's prefix ends after its first epoch."""
     if spec.command == "post":
-        epochs = dict(spec.options)["epochs"]
-        done = [p["step"] for p in recorded["curve"] if p.get("epoch", 0) <= epochs]
+        options = dict(spec.options)
+        if "steps" in options:  # the twin: its length in steps
+            return options["steps"] + 1
+        done = [p["step"] for p in recorded["curve"] if p.get("epoch", 0) <= options["epochs"]]
         return (max(done) + 1) if done else 0
     return spec.steps
 
