@@ -9,6 +9,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -455,3 +456,31 @@ def test_claims_by_machine_class_on_both_sides_of_the_rule(reports, summary):
         assert lines[2] == "  B: not recorded"
     else:
         assert lines[1].startswith("  A: Intel 6/167/1, L1d 48 KiB")
+
+
+@ON_37
+def test_verify_keeps_a_record_and_the_plan_expects_what_it_found(made, tmp_path):
+    copy = str(tmp_path / "copy")
+    shutil.copytree(made, copy)
+    shutil.rmtree(os.path.join(copy, "verifications"), ignore_errors=True)  # other tests' verifies
+    started = time.time()
+    code, out, err = run_cli(["verify", copy, "--plan"])
+    assert code == 0 and time.time() - started < 10, err
+    assert "but the report's runs were made on it: expect identical" in out
+    code, out, err = _verify(copy, "--no-record")
+    assert code == 0 and not os.path.exists(os.path.join(copy, "verifications")), err
+    code, out, err = _verify(copy)
+    assert code == 0, err
+    assert "verify: recorded in %s/verifications and report.md's \"Verified on\"" % copy in out
+    [name] = os.listdir(os.path.join(copy, "verifications"))
+    with open(os.path.join(copy, "verifications", name)) as f:
+        record = json.load(f)
+    assert record["verdict"] == "identical" and [r["run"] for r in record["runs"]] == \
+        ["rnn-seed0"] and record["runs"][0]["steps"] == 201
+    code, out, err = run_cli(["verify", copy, "--plan"])
+    assert code == 0 and "verified identical on %s (1 runs)" % record["when"][:10] in out, err
+    code, out, err = run_cli(REPORT + ["--steps", "201", "--cells", "rnn", "--seeds", "2",
+                                       "--out", copy])  # assembled again: the table stays
+    assert code == 0 and "2 already finished, 0 to train" in out, err
+    with open(os.path.join(copy, "report.md")) as f:
+        assert f.read().count("## Verified on") == 1

@@ -110,6 +110,12 @@ def _verify_parser(commands):
                        help="train under the cache sizes the runs recorded, presented to CPUID "
                             "(Intel CPUs with cpuid_fault, a C compiler): makes the sizes "
                             "equal, not another vendor's approximate instructions")
+    check.add_argument("--no-record", dest="record", action="store_false",
+                       help="keep no verification record (by default one is added to the "
+                            "report's verifications/ where the folder is writable)")
+    check.add_argument("--plan", action="store_true",
+                       help="train nothing: say what this machine should find, from the "
+                            "report's verification records and the classes its runs were made on")
     flags.add_data(check, choose_dataset=False)
     check.set_defaults(func=cmd_verify)
 
@@ -214,10 +220,13 @@ def cmd_verify(args):
     if not os.path.isdir(folder):
         raise UsageError("%s is not a folder: pass a report folder `tf1-lstm report` wrote"
                          % args.report)
+    if args.plan:
+        print("verify --plan: %s" % verify.plan(folder))
+        return 0
     options = verify.VerifyOptions(report=folder, runs=args.runs, steps=args.steps,
                                    full=args.full, set_up=args.set_up, data_dir=args.data_dir,
                                    mirrors=tuple(args.mirrors), jobs=args.jobs,
-                                   present_caches=args.present_caches)
+                                   present_caches=args.present_caches, record=args.record)
     try:
         status, lines = verify.verify(options)
     except KeyboardInterrupt as err:

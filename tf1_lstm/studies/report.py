@@ -16,7 +16,7 @@ from tf1_lstm.core import data, hparams, settings, tfcompat
 from tf1_lstm.core.cells import FAITHFUL
 from tf1_lstm.studies import engine, markdown, plots, sections
 from tf1_lstm.studies.engine import clusters
-from tf1_lstm.studies.tools import bench
+from tf1_lstm.studies.tools import bench, verified
 from tf1_lstm.studies.verdicts import claims, drift
 from tf1_lstm.util import environment, tfenvs
 from tf1_lstm.util.files import locked, read_json, write_json, write_text
@@ -258,7 +258,7 @@ def _environment(by_cell, data_dir, dataset):
 def write(report, by_cell, out):
     """Figures, report.json and report.md, each atomically; the text is made first, so a
     failure leaves no half-made report."""
-    text = markdown.render(report)
+    text = verified.with_table(out, markdown.render(report))  # its verify records' table
     plots.curves(by_cell, os.path.join(out, "learning_curves.png"))
     plots.test_accuracy(by_cell, report["chance"], os.path.join(out, "test_accuracy.png"))
     for section in sections.SECTIONS:

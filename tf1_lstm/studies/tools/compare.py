@@ -1,10 +1,12 @@
 """`tf1-lstm compare`: two reports side by side (container and local, two machines, two data
 sets, two TensorFlows), each row marked where they differ, every verdict by its printed rule."""
 
+import collections
 import os
 
 from tf1_lstm.core import records
 from tf1_lstm.studies import sections
+from tf1_lstm.studies.tools import verified
 from tf1_lstm.studies.verdicts import causes, drift, stats
 from tf1_lstm.util import cpuid, tfenvs
 from tf1_lstm.util.errors import ToolError
@@ -278,24 +280,34 @@ def _loaded(path):
 
 
 def machine_class(report):
-    """What the report's faithful runs ran on, as the numbers see it: CPU vendor and model, the
-    L1d size CPUID reported and the kernel path; "not recorded" where a run says nothing of
-    it, "mixed: ..." where its runs ran on several."""
+    """What the report's runs (its sections' too) ran on, as the numbers see it: CPU vendor
+    and model, the L1d size CPUID reported and the kernel path (a sister post's: its
+    framework's CPU kernels); "mixed: ..." where they ran on several; "not recorded" where a
+    run says nothing of it, followed by the class a verification record found it identical
+    on (studies.tools.verified)."""
     if report.get("_apart"):
         return "%s: %d of its runs" % (NOT_BELIEVED, report["_apart"])
-    found = set()
-    for row in report["runs"]:
+    machines, unknown = collections.OrderedDict(), False
+    for row in report["runs"] + section_rows(report):
         if _environment(report, row) is not None:  # another TF's run of a --tf report
             continue
         factors = _recorded(report, row)[1]
         vendor = cpuid.VENDORS.get(factors.get("cpu_vendor"))
         if not (vendor and factors.get("l1d_kib")):
-            found.add("not recorded")
+            unknown = True
             continue
-        found.add("%s %s, L1d %d KiB, %s" % (vendor, factors.get("family_model_stepping", "?"),
-                                             factors["l1d_kib"], factors.get("kernel_path")))
-    if not found:
-        return "not recorded"
+        kernels = machines.setdefault("%s %s, L1d %d KiB" % (
+            vendor, factors.get("family_model_stepping", "?"), factors["l1d_kib"]), [[], []])
+        kernels[0 if factors.get("kernel_path") else 1].append(
+            factors.get("kernel_path") or factors.get("cpu_capability"))
+    found = {"%s, %s" % (machine, ",".join(sorted(set(tf or posts), key=str)))
+             for machine, (tf, posts) in machines.items()}
+    found |= {"not recorded"} if unknown else set()
+    if found == {"not recorded"}:
+        held = [r for r in verified.read(report.get("_folder") or ".")[0]
+                if r["verdict"] == "identical"]
+        return "not recorded" + ("; verified identical on %s, %d runs" % (
+            verified.class_text(held[-1]["class"]), len(held[-1]["runs"])) if held else "")
     return "; ".join(sorted(found)) if len(found) == 1 else "mixed: " + "; ".join(sorted(found))
 
 

@@ -16,7 +16,7 @@ from typing import NamedTuple, Optional, Tuple
 from tf1_lstm.core import hparams, records, settings
 from tf1_lstm.posts import recipe as recipes
 from tf1_lstm.studies import engine
-from tf1_lstm.studies.tools import compare
+from tf1_lstm.studies.tools import compare, verified
 from tf1_lstm.studies.verdicts import causes, drift, stats
 from tf1_lstm.util import present, scratch, tfenvs
 from tf1_lstm.util.errors import ToolError
@@ -49,6 +49,8 @@ class VerifyOptions(NamedTuple):
     mirrors: Tuple[str, ...] = ()   # where to fetch missing data first
     jobs: Optional[int] = None   # runs at once (None: one per core)
     present_caches: bool = False  # train under the cache sizes the runs recorded (util.present)
+    record: bool = True          # keep a verification record in the report (studies.tools.
+    #                              verified) where its folder is writable here
 
 
 class Recorded(NamedTuple):
@@ -240,13 +242,45 @@ def verify(options, say=print):
     for run in apart:
         lines.append("%s %s: %s" % (run.spec.name, NOT_BELIEVED, run.doubt))
         verdicts[run.spec.name] = NOT_BELIEVED
+    each = verdicts
     verdicts = collections.Counter(verdicts.values())
     tf_runs = [m for m in measured if not (m.get("fingerprint") or {}).get("framework")]
     if tf_runs:
         lines.append(this_machine(tf_runs[0].get("fingerprint") or {}))
-    lines.append("verdict: %s" % "; ".join("%d %s" % (n, v) for v, n in sorted(verdicts.items())))
-    lines.append("rule: " + RULE)
-    return (0 if set(verdicts) == {IDENTICAL} else 1), lines
+    overall = "; ".join("%d %s" % (n, v) for v, n in sorted(verdicts.items()))
+    identical = set(verdicts) == {IDENTICAL}
+    if options.record and measured:
+        lines.append(_kept(options, chosen, measured, each, IDENTICAL if identical else overall))
+    lines += ["verdict: %s" % overall, "rule: " + RULE]
+    return (0 if identical else 1), lines
+
+
+def _kept(options, chosen, measured, each, overall):
+    """The line saying where this verify's record was kept (studies.tools.verified), or why
+    it was not."""
+    tf_runs = [m for m in measured if not (m.get("fingerprint") or {}).get("framework")]
+    here = (tf_runs or measured)[0].get("fingerprint") or {}
+    trained = [(run.spec.name, m.get("steps_done"), each.get(run.spec.name))
+               for run, m in zip(chosen, measured)]
+    new = verified.record(here, None if options.full else options.steps, trained, overall,
+                          RULE)
+    why = verified.keep(options.report, new)
+    return "verify: %s" % (why or "recorded in %s and report.md's \"Verified on\"" % os.path.join(
+        options.report, verified.FOLDER))
+
+
+def plan(report_dir):
+    """`verify --plan`: what this machine should find, from the report's verification records
+    and the classes its runs were made on, without training; one line."""
+    from tf1_lstm.core import fingerprint
+    report, found = recorded_runs(report_dir)
+    made_on = []
+    for run in found:
+        recorded = run.metrics.get("fingerprint") or {}
+        if recorded.get("kernel_path") and verified.machine_class(recorded) not in made_on:
+            made_on.append(verified.machine_class(recorded))
+    here = fingerprint.of_this_process(report["settings"].get("threads"))
+    return verified.expect(report_dir, here, made_on)
 
 
 def prefix(spec, options):
