@@ -143,3 +143,23 @@ def test_two_verifies_at_once_keep_both_records(tmp_path):
     with open(os.path.join(folder, "report.md")) as f:
         text = f.read()
     assert text.count("| Vendor-A ") == 20 and text.count("| Vendor-B ") == 20
+
+
+@pytest.mark.fast
+def test_the_readmes_class_table_says_what_each_reports_records_say():
+    """Each row of the README's machine-class table: its report's records' summary in the last
+    column, and every committed report's records are sealed and trusted."""
+    with open(os.path.join(REPO, "README.md")) as f:
+        text = f.read()
+    head = ("| machine class | report | LSTM (5 seeds) | RNN per seed | verdicts | verified on "
+            "(its records) |")
+    rows = text[text.index(head):].split("\n\n")[0].splitlines()[2:]
+    assert len(rows) == 3
+    for row in rows:
+        cells = [c.strip() for c in row.strip("|").split("|")]
+        report = os.path.join(REPO, cells[1].split("`")[1])
+        assert cells[-1] == verified.summary(report), row
+    for name in os.listdir(os.path.join(REPO, "reports")):
+        folder = os.path.join(REPO, "reports", name)
+        if os.path.isdir(folder):
+            assert verified.read(folder)[1] == [], name
