@@ -16,7 +16,7 @@ from typing import NamedTuple, Optional
 import numpy as np
 
 from tf1_lstm import posts
-from tf1_lstm.core import cells, settings
+from tf1_lstm.core import cells, datasets, settings
 from tf1_lstm.core.training import run_name
 from tf1_lstm.posts import recipe as recipes
 from tf1_lstm.studies import engine
@@ -116,7 +116,7 @@ def options(args):
     if not args.path:
         return None
     problems = [flag for flag, wrong in (
-        ("--dataset %s" % args.dataset, args.dataset not in (None, "mnist")),
+        ("--dataset %s" % args.dataset, args.dataset not in (None, datasets.MNIST.name)),
         ("--init-from %s" % args.init_from, args.init_from not in (None, settings.OWN_SEEDS)),
         ("--cells %s" % ",".join(args.cells), cells.LSTM not in args.cells)) if wrong]
     if problems:
