@@ -81,6 +81,7 @@ def test_quick_bench_writes_bench_json(tmp_path):
     assert "faithful / bare" in stdout
 
 
+@ON_37
 def test_train_with_a_fused_kernel(tmp_path):
     code, out, err = run_cli(["train", "--impl", "block", "--steps", "20", "--seed", "1",
                               "--out", str(tmp_path / "r"), "--data-dir", DATA_DIR])
