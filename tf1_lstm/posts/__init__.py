@@ -167,7 +167,7 @@ TWIN = Post(
     claim="post 003's program in another framework: no claim of its own",
     changes=("PyTorch, not TensorFlow: each op written as TF 1.15 computes it (docs/posts.md)",),
     parameters=108910,
-    seconds_per_epoch=19.0)
+    seconds_per_epoch=20.1)  # one run alone, not two: 300 steps in 7.0 s (docs/path.md)
 PROGRAMS = POSTS + (TWIN,)  # what `post ID` trains
 
 
