@@ -478,7 +478,7 @@ def test_verify_keeps_a_record_and_the_plan_expects_what_it_found(made, tmp_path
     assert record["verdict"] == "identical" and [r["run"] for r in record["runs"]] == \
         ["rnn-seed0"] and record["runs"][0]["steps"] == 201
     code, out, err = run_cli(["verify", copy, "--plan"])
-    assert code == 0 and "verified identical on %s (1 runs)" % record["when"][:10] in out, err
+    assert code == 0 and "verified on %s (1 runs): identical" % record["when"][:10] in out, err
     code, out, err = run_cli(REPORT + ["--steps", "201", "--cells", "rnn", "--seeds", "2",
                                        "--out", copy])  # assembled again: the table stays
     assert code == 0 and "2 already finished, 0 to train" in out, err

@@ -183,8 +183,8 @@ def expect(report_dir, here, made_on):
     same = [r for r in trusted if not differing(r["class"], mine)]
     if same:
         last = same[-1]
-        return "this machine's class (%s) verified %s on %s (%d runs)" % (
-            class_text(mine), last["verdict"], last["when"][:10], len(last["runs"]))
+        return "this machine's class (%s) was verified on %s (%d runs): %s" % (
+            class_text(mine), last["when"][:10], len(last["runs"]), last["verdict"])
     if any(not differing(c, mine) for c in made_on):
         return ("no record of this class (%s), but the report's runs were made on it: expect "
                 "identical" % class_text(mine))
