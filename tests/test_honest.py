@@ -339,3 +339,16 @@ def test_image_without_an_engine_is_one_line(tmp_path):
         "DOCKER_HOST": "unix://%s" % (tmp_path / "no.sock")}, timeout=60)
     line = one_line(code, err)
     assert ("no Docker engine answers" in line or "no docker command" in line) and out == "", line
+
+
+def test_no_committed_report_names_a_path_of_the_machine_it_was_made_on():
+    """A worker's log or record under reports/ holds no absolute path of this checkout, of
+    the temp dir or of a home (a framework's warning prints its source file's path)."""
+    marks = (REPO, os.path.realpath(REPO), "/tmp/", "/root/", "/home/")
+    for folder, _, names in os.walk(os.path.join(REPO, "reports")):
+        for name in names:
+            if name.endswith((".png", ".pth")):
+                continue
+            with open(os.path.join(folder, name), errors="replace") as f:
+                text = f.read()
+            assert not [m for m in marks if m in text], os.path.join(folder, name)

@@ -190,7 +190,7 @@ def sampler(recipe, ctx):
     if recipe.sampling == NEXT_BATCH:
         sets = data.read_data_sets(ctx.data_dir, seed=data.numpy_seed(ctx.seed, ctx.seed))
         return sets.train, sets.test.images, sets.test.labels.argmax(1)
-    test = torchdata.ToTensor()(torch.from_numpy(ctx.test_images)).squeeze(0).numpy()
+    test = torchdata.ToTensor()(torch.from_numpy(ctx.test_images.copy())).squeeze(0).numpy()
     return Loader(ctx.train_images, ctx.train_labels, recipe.batch), test, ctx.test_labels
 
 
