@@ -120,11 +120,15 @@ def train(model, batches, steps, optimizer=None, batch=hparams.BATCH_SIZE, step_
     return losses
 
 
+def data_sets(seed, data_dir, mirrors=()):
+    """The data sets as the faithful run seeded with `seed` reads them: TF sets the graph seed
+    to `seed`, and read_data_sets(..., seed) takes NumPy's from it."""
+    return data.read_data_sets(data_dir, seed=data.numpy_seed(seed, seed), mirrors=mirrors)
+
+
 def batches_for(seed, data_dir, mirrors=()):
-    """The train split's sampler as the faithful run seeded with `seed` draws from it: TF sets
-    the graph seed to `seed`, and read_data_sets(..., seed) takes NumPy's from it."""
-    numpy_seed = data.numpy_seed(seed, seed)
-    return data.read_data_sets(data_dir, seed=numpy_seed, mirrors=mirrors).train
+    """The train split's sampler as the faithful run seeded with `seed` draws from it."""
+    return data_sets(seed, data_dir, mirrors).train
 
 
 class Loader:
@@ -188,7 +192,7 @@ def optimizer_of(recipe, model):
 def sampler(recipe, ctx):
     """(the train batches, the test images and labels) as the recipe's sampling makes them."""
     if recipe.sampling == NEXT_BATCH:
-        sets = data.read_data_sets(ctx.data_dir, seed=data.numpy_seed(ctx.seed, ctx.seed))
+        sets = data_sets(ctx.seed, ctx.data_dir)
         return sets.train, sets.test.images, sets.test.labels.argmax(1)
     test = torchdata.ToTensor()(torch.from_numpy(ctx.test_images.copy())).squeeze(0).numpy()
     return Loader(ctx.train_images, ctx.train_labels, recipe.batch), test, ctx.test_labels

@@ -250,16 +250,16 @@ def verify(options, say=print):
     overall = "; ".join("%d %s" % (n, v) for v, n in sorted(verdicts.items()))
     identical = set(verdicts) == {IDENTICAL}
     if options.record and measured:
-        lines.append(_kept(options, chosen, measured, each, IDENTICAL if identical else overall))
+        here = (tf_runs or measured)[0].get("fingerprint") or {}  # a TF run's, where one ran
+        lines.append(_kept(options, here, chosen, measured, each,
+                           IDENTICAL if identical else overall))
     lines += ["verdict: %s" % overall, "rule: " + RULE]
     return (0 if identical else 1), lines
 
 
-def _kept(options, chosen, measured, each, overall):
-    """The line saying where this verify's record was kept (studies.tools.verified), or why
-    it was not."""
-    tf_runs = [m for m in measured if not (m.get("fingerprint") or {}).get("framework")]
-    here = (tf_runs or measured)[0].get("fingerprint") or {}
+def _kept(options, here, chosen, measured, each, overall):
+    """The line saying where this verify's record (this machine's fingerprint `here`) was kept
+    (studies.tools.verified), or why it was not."""
     trained = [(run.spec.name, m.get("steps_done"), each.get(run.spec.name))
                for run, m in zip(chosen, measured)]
     new = verified.record(here, None if options.full else options.steps, trained, overall,
